@@ -1,0 +1,1 @@
+"""Audio front end, audio task loaders, linear-probe and fine-tuning evaluation (``[train]``)."""

@@ -1,0 +1,192 @@
+"""The shard format of DESIGN.md: names, an atomic tar writer, sidecars, ``dataset.json``.
+
+A shard ``{kind}-{k:06d}.tar`` holds samples ``k*shard_size ..`` as WebDataset groups
+(``%09d.png``, ``.cls``, ``.json``), written in index order with fixed mtime and owner so the
+bytes depend only on the content. It is written to a private ``.tmp`` file, fsync'ed and
+renamed; then its sidecar ``{kind}-{k:06d}.json`` is written the same way. A shard without a
+valid sidecar does not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATASET_FILE = "dataset.json"
+FORMAT_VERSION = 1
+KEY_DIGITS = 9
+
+
+def shard_name(kind: str, shard_index: int) -> str:
+    return f"{kind}-{shard_index:06d}"
+
+
+def sample_key(index: int) -> str:
+    return f"{index:0{KEY_DIGITS}d}"
+
+
+def shard_ranges(n: int, shard_size: int) -> list[tuple[int, int, int]]:
+    """``(shard_index, first, stop)`` for every shard of an ``n``-sample dataset."""
+    return [(k, start, min(start + shard_size, n))
+            for k, start in enumerate(range(0, n, shard_size))]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a private temporary file, fsync and rename."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ShardWriter:
+    """Writes one tar of samples to ``path`` atomically (nothing visible until ``close``).
+
+    ``write({"__key__": "000000042", "png": b"...", "cls": b"3", "json": b"{...}"})`` adds one
+    member per field, in the order given. Use as a context manager; an exception discards it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f"{self.path.name}.tmp{os.getpid()}")
+        self._file = open(self.tmp, "wb")
+        self._hash = hashlib.sha256()
+        self._tar = tarfile.open(fileobj=_HashingWriter(self._file, self._hash), mode="w",
+                                 format=tarfile.USTAR_FORMAT)
+        self.count = 0
+
+    def write(self, sample: dict[str, Any]) -> None:
+        key = sample["__key__"]
+        if "." in key:
+            raise ValueError(f"sample key {key!r} must not contain a dot")
+        for ext, data in sample.items():
+            if ext == "__key__":
+                continue
+            info = tarfile.TarInfo(f"{key}.{ext}")
+            info.size = len(data)
+            info.mtime = 0
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            self._tar.addfile(info, io.BytesIO(data))
+        self.count += 1
+
+    def close(self) -> tuple[str, int]:
+        """Finish the tar, fsync, rename into place; return ``(sha256, bytes)``."""
+        self._tar.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        size = self._file.tell()
+        self._file.close()
+        os.replace(self.tmp, self.path)
+        _fsync_dir(self.path.parent)
+        return self._hash.hexdigest(), size
+
+    def discard(self) -> None:
+        self._file.close()
+        if self.tmp.exists():
+            self.tmp.unlink()
+
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.discard()
+
+
+class _HashingWriter:
+    """A write-only file object that hashes what passes through it."""
+
+    def __init__(self, raw, digest):
+        self.raw, self.digest = raw, digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """What a finished shard promises: its sample range and the digest of its bytes."""
+
+    count: int
+    first: int
+    last: int
+    sha256: str
+    bytes: int
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, sort_keys=True, indent=1).encode()
+
+
+def sidecar_path(tar_path: Path) -> Path:
+    return Path(tar_path).with_suffix(".json")
+
+
+def write_sidecar(tar_path: Path, sidecar: Sidecar) -> None:
+    write_atomic(sidecar_path(tar_path), sidecar.to_json())
+
+
+def read_sidecar(tar_path: Path) -> Sidecar | None:
+    """The shard's sidecar, or ``None`` if it is missing or unreadable."""
+    try:
+        values = json.loads(sidecar_path(tar_path).read_text())
+        return Sidecar(**{k: values[k] for k in ("count", "first", "last", "sha256", "bytes")})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def shard_is_finished(tar_path: Path, first: int, stop: int) -> bool:
+    """Cheap check used by resume: sidecar present, matching range, tar of the promised size."""
+    sidecar = read_sidecar(tar_path)
+    if sidecar is None or (sidecar.first, sidecar.last + 1, sidecar.count) != (first, stop, stop - first):
+        return False
+    try:
+        return Path(tar_path).stat().st_size == sidecar.bytes
+    except OSError:
+        return False
+
+
+def read_dataset_info(folder: Path) -> dict:
+    """``dataset.json`` of a shard directory (``FileNotFoundError``/``ValueError`` if bad)."""
+    path = Path(folder) / DATASET_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: not a synthgen shard directory") from None
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+
+def dataset_shards(folder: Path, info: dict | None = None) -> list[Path]:
+    """The tar paths a dataset directory should hold, in shard order."""
+    info = info or read_dataset_info(folder)
+    return [Path(folder) / f"{shard_name(info['kind'], k)}.tar" for k in range(info["num_shards"])]

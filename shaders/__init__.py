@@ -1,0 +1,1 @@
+"""GLSL shader library, random-program grammar and offscreen moderngl renderer."""

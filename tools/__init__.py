@@ -1,0 +1,1 @@
+"""Benchmarks, image statistics and reports."""
