@@ -1,0 +1,251 @@
+"""The ``synthgen`` command line: list, render, verify, preview.
+
+Every user mistake ends in one line on stderr (``synthgen: error: ...``) and exit code 2;
+``verify`` exits 1 when it finds a problem. Heavy imports happen inside the commands so
+``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+EXIT_USAGE = 2
+
+
+class UserError(click.ClickException):
+    exit_code = EXIT_USAGE
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def node_defaults(env: dict[str, str] | None = None) -> tuple[int | None, int | None]:
+    """``(num_nodes, node_rank)`` from a SLURM job array or a Kubernetes indexed job."""
+    env = os.environ if env is None else env
+    try:
+        if "SLURM_ARRAY_TASK_ID" in env:
+            rank = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+            count = int(env["SLURM_ARRAY_TASK_COUNT"]) if "SLURM_ARRAY_TASK_COUNT" in env else None
+            return count, rank
+        if "JOB_COMPLETION_INDEX" in env:
+            return None, int(env["JOB_COMPLETION_INDEX"])
+    except ValueError as error:
+        raise UserError(f"cannot read the node rank from the environment: {error}") from None
+    return None, None
+
+
+def _kind_and_params(kind_name: str, param_items: tuple[str, ...]):
+    from generators.params import make_params
+    from generators.registry import UnavailableKindError, UnknownKindError, get_kind
+
+    try:
+        kind = get_kind(kind_name)
+    except (UnknownKindError, UnavailableKindError) as error:
+        raise UserError(str(error)) from None
+    try:
+        params = make_params(kind.params_type, param_items)
+    except ValueError as error:
+        raise UserError(f"{kind_name}: {error}") from None
+    return kind, params
+
+
+param_option = click.option(
+    "--param", "param_items", multiple=True, metavar="KEY=VALUE",
+    help="Override a parameter of the kind (repeatable); see `synthgen list KIND`.")
+seed_option = click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                           help="Dataset seed: the same seed gives byte-identical shards.")
+mode_option = click.option("--mode", type=click.Choice(["L", "RGB"]), default="L",
+                           show_default=True,
+                           help="Image mode: L (grayscale; luminance of RGB kinds) or RGB.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="synthgen")
+def cli() -> None:
+    """Render procedural synthetic images into deterministic WebDataset shards.
+
+    \b
+    Example:
+      synthgen list
+      synthgen render fractaldb --n 10000 --size 256 --out data/fractaldb
+      synthgen verify data/fractaldb
+      synthgen preview data/fractaldb --out fractaldb.png
+    """
+
+
+@cli.command("list")
+@click.argument("kind_name", required=False, metavar="[KIND]")
+def list_command(kind_name: str | None) -> None:
+    """List every pattern kind with its parameters, defaults and allowed ranges."""
+    import dataclasses
+
+    from generators.params import describe_range
+    from generators.registry import broken_kinds, list_kinds
+
+    kinds = list_kinds()
+    if kind_name is not None:
+        kinds = [k for k in kinds if k.name == kind_name]
+        if not kinds:
+            raise UserError(f"unknown pattern kind {kind_name!r}; see `synthgen list`")
+    for kind in kinds:
+        reason = kind.unavailable_reason()
+        status = f"  [unavailable: {reason}]" if reason else ""
+        classes = "  (class-structured)" if kind.has_classes else ""
+        click.echo(f"{kind.name}: {kind.summary}{classes}{status}")
+        for f in dataclasses.fields(kind.params_type):
+            help_text = f.metadata.get("help", "")
+            click.echo(f"    {f.name} = {f.default!r}  [{describe_range(f)}]  {help_text}")
+    if kind_name is None:
+        for name, reason in sorted(broken_kinds().items()):
+            click.echo(f"{name}: [unavailable: {reason}]")
+
+
+@cli.command()
+@click.argument("kind_name", metavar="KIND")
+@click.option("--n", "n", type=click.IntRange(min=1), required=True,
+              help="Number of images in the dataset.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output directory (created; rerun the same command to resume).")
+@click.option("--size", type=click.IntRange(min=8, max=8192), default=256, show_default=True,
+              help="Image side in pixels.")
+@mode_option
+@seed_option
+@click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Samples per tar shard.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes on this machine [default: available CPUs].")
+@click.option("--num-nodes", type=click.IntRange(min=1), default=None,
+              help="Machines rendering into one directory [default: SLURM_ARRAY_TASK_COUNT, else 1].")
+@click.option("--node-rank", type=click.IntRange(min=0), default=None,
+              help="This machine's rank: renders shards k with k %% num_nodes == rank "
+                   "[default: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, JOB_COMPLETION_INDEX, else 0].")
+@click.option("--png-level", type=click.IntRange(0, 9), default=None,
+              help="PNG zlib level [default: 1, 2-3x faster to encode than 6, ~10 % larger].")
+@param_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, node_rank,
+           png_level, param_items, quiet) -> None:
+    """Render N images of KIND into tar shards in OUT.
+
+    \b
+    Shards are {kind}-000000.tar, ... with a {kind}-000000.json sidecar each and OUT/dataset.json.
+    A shard appears only when complete; rerunning the same command renders only missing shards.
+    Example (two machines of a SLURM array, or two invocations with --node-rank 0 and 1):
+      synthgen render fractaldb --n 1000000 --out /data/fractaldb --num-nodes 2
+    """
+    from generators.render import DatasetMismatchError, RenderConfig, render_dataset
+    from generators.sample import DEFAULT_PNG_LEVEL
+
+    kind, params = _kind_and_params(kind_name, param_items)
+    env_nodes, env_rank = node_defaults()
+    num_nodes = num_nodes or env_nodes or 1
+    node_rank = node_rank if node_rank is not None else (env_rank or 0)
+    if node_rank >= num_nodes:
+        raise UserError(f"--node-rank {node_rank} must be smaller than --num-nodes {num_nodes}")
+    workers = workers or _available_cpus()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    config = RenderConfig(kind=kind.name, params=params, n=n, seed=seed, size=size, mode=mode,
+                          shard_size=shard_size,
+                          png_level=DEFAULT_PNG_LEVEL if png_level is None else png_level)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(f"permission denied: {out}")
+    except OSError as error:
+        raise UserError(f"cannot write to --out {out}: {error.strerror or error}") from None
+    started = time.perf_counter()
+    try:
+        result = render_dataset(config, out, workers=workers, num_nodes=num_nodes,
+                                node_rank=node_rank, progress=not quiet)
+    except DatasetMismatchError as error:
+        raise UserError(str(error)) from None
+    seconds = time.perf_counter() - started
+    rate = result["images"] / seconds if result["images"] else 0.0
+    click.echo(f"{kind.name}: rendered {result['rendered']} shards ({result['images']} images, "
+               f"{rate:.1f} images/s), {result['skipped']} already finished -> {out}", err=True)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+def verify(folder: Path) -> None:
+    """Check every shard of FOLDER against its sidecar (count, sha256, decodable samples).
+
+    Exits 1 and lists the problems if any shard is missing, truncated or corrupt.
+    """
+    from generators.verify import verify_dataset
+
+    problems = verify_dataset(folder)
+    for problem in problems:
+        click.echo(f"FAIL {problem}")
+    if problems:
+        click.echo(f"{folder}: {len(problems)} problem(s)", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"{folder}: all shards intact")
+
+
+@cli.command()
+@click.argument("source", metavar="KIND|DIR")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="PNG file to write.")
+@click.option("--count", type=click.IntRange(1, 1024), default=64, show_default=True,
+              help="Images on the sheet (class kinds: one per class).")
+@click.option("--size", type=click.IntRange(8, 1024), default=128, show_default=True,
+              help="Image side when rendering a KIND.")
+@mode_option
+@seed_option
+@param_option
+def preview(source, out, count, size, mode, seed, param_items) -> None:
+    """Write a contact sheet of KIND (rendered now) or of a shard directory DIR.
+
+    \b
+    Example:
+      synthgen preview visualatom --out visualatom.png --count 100
+    """
+    from generators.preview import contact_sheet, preview_kind, save_sheet
+    from generators.reader import read_images
+
+    if Path(source).is_dir():
+        try:
+            images, labels = read_images(source, count)
+        except (FileNotFoundError, ValueError) as error:
+            raise UserError(str(error)) from None
+    else:
+        kind, params = _kind_and_params(source, param_items)
+        images, labels = preview_kind(kind.name, params, count, size, seed, mode)
+    try:
+        save_sheet(contact_sheet(images, labels), out)
+    except OSError as error:
+        raise UserError(f"cannot write {out}: {error.strerror or error}") from None
+    click.echo(f"wrote {out} ({len(images)} images)", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: one-line errors, exit 2 for usage errors."""
+    try:
+        code = cli.main(args=argv, prog_name="synthgen", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("synthgen: interrupted", err=True)
+        return 130
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help())
+        return 0
+    except click.ClickException as error:
+        click.echo(f"synthgen: error: {error.format_message()}", err=True)
+        return error.exit_code if error.exit_code else EXIT_USAGE
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Rendering a dataset into shards: planning, class parameters, worker processes, resume.
+
+Every shard is a pure function of ``(kind, params, seed, size, mode, shard_size, png_level,
+shard index)``, so any number of workers and nodes can render disjoint shards of one
+directory, in any order, and a rerun only renders the shards that are not finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generators.registry import Kind, get_kind
+from generators.sample import (DEFAULT_PNG_LEVEL, encode_json, encode_png, render_sample,
+                               sample_class_params)
+from generators.seeding import class_of
+from generators.shards import (DATASET_FILE, FORMAT_VERSION, ShardWriter, Sidecar, sample_key,
+                               shard_is_finished, shard_name, shard_ranges, write_atomic,
+                               write_sidecar)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Everything that determines the bytes of a dataset (stored in ``dataset.json``)."""
+
+    kind: str
+    params: Any
+    n: int
+    seed: int = 0
+    size: int = 256
+    mode: str = "L"
+    shard_size: int = 1000
+    png_level: int = DEFAULT_PNG_LEVEL
+
+    def describe(self) -> dict:
+        from generators import __version__
+        import numpy
+        import PIL
+
+        return {
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "params": dataclasses.asdict(self.params),
+            "seed": self.seed,
+            "n": self.n,
+            "size": self.size,
+            "mode": self.mode,
+            "shard_size": self.shard_size,
+            "png_level": self.png_level,
+            "num_shards": len(shard_ranges(self.n, self.shard_size)),
+            "versions": {"synthgen": __version__, "numpy": numpy.__version__,
+                         "pillow": PIL.__version__,
+                         "python": ".".join(map(str, sys.version_info[:3]))},
+        }
+
+
+class DatasetMismatchError(ValueError):
+    """``--out`` already holds a dataset rendered with a different configuration."""
+
+
+# --- worker process state: one per process, set by the pool initializer ---------------------
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(config: RenderConfig, classes: list | None) -> None:
+    # One thread per worker: processes give the parallelism, threads would oversubscribe.
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+    kind = get_kind(config.kind)
+    _worker.clear()
+    _worker.update(config=config, kind=kind, classes=classes,
+                   context=kind.make_context(config.params) if kind.make_context else None)
+
+
+def _class_job(args: tuple) -> Any:
+    kind_name, params, seed, class_index = args
+    return sample_class_params(get_kind(kind_name), params, seed, class_index)
+
+
+def render_shard(out: Path, shard_index: int, first: int, stop: int) -> int:
+    """Render samples ``first .. stop-1`` into shard ``shard_index`` (in a worker process)."""
+    config: RenderConfig = _worker["config"]
+    kind: Kind = _worker["kind"]
+    classes = _worker["classes"]
+    indices = list(range(first, stop))
+    if classes is not None:
+        # Render grouped by class so kinds with per-class caches (compiled shader programs,
+        # generator weights) reuse them; samples are still written in index order.
+        indices.sort(key=lambda i: (class_of(i, config.params.num_classes), i))
+    encoded: dict[int, dict] = {}
+    for i in indices:
+        class_params = classes[class_of(i, config.params.num_classes)] if classes else None
+        image, meta = render_sample(kind, config.params, config.seed, i, config.size,
+                                    config.mode, class_params, _worker["context"])
+        sample = {"__key__": sample_key(i), "png": encode_png(image, config.png_level)}
+        if kind.has_classes:
+            sample["cls"] = str(meta["class"]).encode()
+        sample["json"] = encode_json(meta)
+        encoded[i] = sample
+    path = out / f"{shard_name(config.kind, shard_index)}.tar"
+    with ShardWriter(path) as writer:
+        for i in range(first, stop):
+            writer.write(encoded.pop(i))
+        digest, size = writer.close()
+    write_sidecar(path, Sidecar(count=stop - first, first=first, last=stop - 1,
+                                sha256=digest, bytes=size))
+    return stop - first
+
+
+def _render_shard_job(job: tuple) -> int:
+    out, shard_index, first, stop = job
+    return render_shard(Path(out), shard_index, first, stop)
+
+
+def prepare_output(out: Path, config: RenderConfig) -> dict:
+    """Create ``out`` and its ``dataset.json``, or check that an existing one matches."""
+    description = config.describe()
+    out.mkdir(parents=True, exist_ok=True)
+    existing_path = out / DATASET_FILE
+    if existing_path.exists():
+        try:
+            existing = json.loads(existing_path.read_text())
+        except ValueError:
+            raise DatasetMismatchError(f"{existing_path} is not valid JSON") from None
+        keys = ("kind", "params", "seed", "n", "size", "mode", "shard_size", "png_level")
+        different = [k for k in keys if existing.get(k) != description[k]]
+        if different:
+            raise DatasetMismatchError(
+                f"{out} already holds a different dataset ({', '.join(different)} differ); "
+                f"use another --out")
+        return existing
+    write_atomic(existing_path, json.dumps(description, indent=1, sort_keys=True).encode())
+    return description
+
+
+def sample_all_classes(config: RenderConfig, workers: int, progress: bool) -> list:
+    """Class parameters of every class, computed in a pool (deterministic per class)."""
+    from tqdm import tqdm
+
+    kind = get_kind(config.kind)
+    jobs = [(config.kind, config.params, config.seed, c) for c in range(config.params.num_classes)]
+    if workers <= 1:
+        return [_class_job(job) for job in tqdm(jobs, desc="classes", unit="class",
+                                                disable=not progress)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        iterator = pool.imap(_class_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
+        return list(tqdm(iterator, total=len(jobs), desc=f"classes of {kind.name}",
+                         unit="class", disable=not progress))
+
+
+def record_class_stats(out: Path, kind: Kind, classes: list) -> None:
+    """Sum ``kind.class_stats`` over all classes into ``dataset.json`` (same on every node)."""
+    if not kind.class_stats:
+        return
+    path = out / DATASET_FILE
+    description = json.loads(path.read_text())
+    stats = {}
+    for name in kind.class_stats:
+        values = [c[name] if isinstance(c, dict) else getattr(c, name) for c in classes]
+        stats[name] = int(sum(values))
+    if description.get("class_stats") != stats:
+        description["class_stats"] = stats
+        write_atomic(path, json.dumps(description, indent=1, sort_keys=True).encode())
+
+
+def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nodes: int = 1,
+                   node_rank: int = 0, progress: bool = True) -> dict:
+    """Render this node's unfinished shards of ``config`` into ``out``.
+
+    Returns ``{"rendered": shards, "skipped": shards, "images": n}`` for this node.
+    """
+    from tqdm import tqdm
+
+    kind = get_kind(config.kind)
+    prepare_output(out, config)
+    mine = [r for r in shard_ranges(config.n, config.shard_size) if r[0] % num_nodes == node_rank]
+    todo = [(str(out), k, a, b) for k, a, b in mine
+            if not shard_is_finished(out / f"{shard_name(config.kind, k)}.tar", a, b)]
+    result = {"rendered": len(todo), "skipped": len(mine) - len(todo),
+              "images": sum(b - a for _, _, a, b in todo)}
+    if not todo:
+        return result
+    classes = None
+    if kind.has_classes:
+        classes = sample_all_classes(config, workers, progress)
+        record_class_stats(out, kind, classes)
+    bar = tqdm(total=result["images"], desc=f"render {kind.name}", unit="img",
+               disable=not progress, smoothing=0.1)
+    try:
+        if workers <= 1:
+            _init_worker(config, classes)
+            for job in todo:
+                bar.update(_render_shard_job(job))
+        else:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(min(workers, len(todo)), initializer=_init_worker,
+                              initargs=(config, classes)) as pool:
+                for count in pool.imap_unordered(_render_shard_job, todo):
+                    bar.update(count)
+    finally:
+        bar.close()
+    return result
