@@ -149,9 +149,8 @@ def _paint_span(labels, row, x_left, x_right, label, front_to_back):
                 labels[row, j] = label
                 newly += 1
     else:
-        for j in range(j0, j1 + 1):
-            if labels[row, j] == 0:
-                newly += 1
+        for j in range(j0, j1 + 1):  # branch-free, so the loop vectorises
+            newly += labels[row, j] == 0
             labels[row, j] = label
     return newly
 
@@ -203,8 +202,9 @@ def paint_shapes(labels, first_label, types, geom, extra, front_to_back, uncover
     only uncovered pixels do. Returns ``(shapes painted, pixels still uncovered)``.
     """
     size = labels.shape[0]
-    vx = np.empty(4)
-    vy = np.empty(4)
+    vx, vy = np.empty(4), np.empty(4)
+    edge_lo, edge_hi, edge_x, edge_x1, edge_slope = (np.empty(4), np.empty(4), np.empty(4),
+                                                     np.empty(4), np.empty(4))
     for s in range(types.shape[0]):
         if uncovered == 0:
             return s, uncovered
@@ -240,19 +240,26 @@ def paint_shapes(labels, first_label, types, geom, extra, front_to_back, uncover
             ymax = max(ymax, vy[v])
         row0 = max(0, int(math.ceil(ymin - 0.5)))
         row1 = min(size - 1, int(math.floor(ymax - 0.5)))
+        for e in range(n):  # edges as (lower y, upper y, x at lower y, dx/dy)
+            x0, y0 = vx[e], vy[e]
+            x1, y1 = vx[(e + 1) % n], vy[(e + 1) % n]
+            if y0 > y1:
+                x0, y0, x1, y1 = x1, y1, x0, y0
+            edge_lo[e], edge_hi[e], edge_x[e] = y0, y1, x0
+            edge_slope[e] = (x1 - x0) / (y1 - y0) if y1 > y0 else 0.0
+            edge_x1[e] = x1
         for i in range(row0, row1 + 1):
             yc = i + 0.5
             # a convex polygon meets a row in one interval: between its edges' crossings
             x_left, x_right = np.inf, -np.inf
             for e in range(n):
-                x0, y0 = vx[e], vy[e]
-                x1, y1 = vx[(e + 1) % n], vy[(e + 1) % n]
-                if (y0 <= yc <= y1) or (y1 <= yc <= y0):
-                    if y1 != y0:
-                        x = x0 + (yc - y0) * (x1 - x0) / (y1 - y0)
+                if edge_lo[e] <= yc <= edge_hi[e]:
+                    if edge_hi[e] > edge_lo[e]:
+                        x = edge_x[e] + (yc - edge_lo[e]) * edge_slope[e]
                         x_left, x_right = min(x_left, x), max(x_right, x)
                     else:  # a horizontal edge on this row's centre line
-                        x_left, x_right = min(x_left, x0, x1), max(x_right, x0, x1)
+                        x_left = min(x_left, edge_x[e], edge_x1[e])
+                        x_right = max(x_right, edge_x[e], edge_x1[e])
             if x_left <= x_right:
                 uncovered -= _paint_span(labels, i, x_left, x_right, label, front_to_back)
     return types.shape[0], uncovered
