@@ -263,3 +263,92 @@ def test_render_function_is_pure():
     a = kind.render(params, sample_rng(1, 2), 48)
     b = kind.render(params, sample_rng(1, 2), 48)
     np.testing.assert_array_equal(a[0], b[0])
+
+
+# --- textures -----------------------------------------------------------------------------------
+
+def _textures():
+    from generators.kinds import deadleaves_textures
+    return deadleaves_textures
+
+
+def _small_texture_params(**overrides):
+    # a tiny pool keeps the tests fast; the defaults are checked separately
+    values = {"texture_pool": 3, "texture_size": 32, **overrides}
+    return _textures().TexturedDeadLeavesParams(**values)
+
+
+def test_texture_defaults_and_validation():
+    params = _textures().TexturedDeadLeavesParams()
+    assert params.texture_size == 128 and params.radius_min == 0.03 and params.max_shapes == 5000
+    with pytest.raises(ValueError, match=r"texture_pool=0 is out of range 1 \.\. 100000"):
+        _small_texture_params(texture_pool=0)
+    with pytest.raises(ValueError, match="radius_min=0.5 must be < radius_max=0.2"):
+        _small_texture_params(radius_min=0.5, radius_max=0.2)
+
+
+def test_texture_pool_depends_only_on_its_parameters():
+    textures = _textures()
+    params = _small_texture_params()
+    pool = textures.render_texture_pool(params)
+    assert pool.shape == (3, 32, 32, 3) and pool.dtype == np.uint8
+    np.testing.assert_array_equal(pool, textures.render_texture_pool(params))
+    assert not np.array_equal(pool, textures.render_texture_pool(_small_texture_params(
+        texture_seed=1)))
+    assert not np.array_equal(pool[0], pool[1])
+
+
+def test_texture_fill_follows_shift_flip_transpose_and_channel_order():
+    textures = _textures()
+    pool = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    labels = np.array([[0, 1, 1, 1], [2, 2, 2, 2], [2, 2, 2, 2], [2, 2, 2, 2]], dtype=np.int32)
+    texture = np.array([0, 0, 1])
+    shift_y, shift_x = np.array([0, 0, 1]), np.array([0, 0, 2])
+    flips = np.array([0, 0, 4])  # shape 2: transposed
+    channels = np.array([[0, 1, 2], [0, 1, 2], [2, 1, 0]])
+    image = textures.texture_regions(labels, pool, texture, shift_y, shift_x, flips, channels)
+    assert image[0, 0].tolist() == [0, 0, 0]  # uncovered stays black
+    np.testing.assert_array_equal(image[0, 1:], pool[0, 0, 1:])
+    for i in range(1, 4):
+        for j in range(4):
+            u, v = (i + 1) % 4, (j + 2) % 4
+            np.testing.assert_array_equal(image[i, j], pool[1, v, u, ::-1])
+    # nearest-neighbour resizing of a 4² texture to 8²: 2x2 blocks
+    big = textures.texture_regions(np.ones((8, 8), np.int32), pool, texture, shift_y * 0,
+                                   shift_x * 0, flips * 0, channels[[0, 0, 0]])
+    np.testing.assert_array_equal(big, pool[0].repeat(2, axis=0).repeat(2, axis=1))
+
+
+def test_every_region_shows_one_pool_texture_at_its_place():
+    textures = _textures()
+    params = _small_texture_params(texture_transforms=False)
+    pool = textures.render_texture_pool(params)
+    image, meta = textures.render_deadleaves_textures(params, sample_rng(0, 0), 32, pool)
+    assert meta["uncovered"] == 0 and set(meta["shape_counts"]) == set(dl.SHAPE_NAMES)
+    # replay the stream: the occlusion map, then one texture per shape
+    rng = sample_rng(0, 0)
+    labels, _, types, _ = dl.dead_leaves_labels(params, rng, 32, textures.SHAPES)
+    texture = rng.integers(0, params.texture_pool, len(types) + 1)
+    np.testing.assert_array_equal(image, pool[(texture[labels], *np.mgrid[0:32, 0:32])])
+    # textured, not flat: far more colours than visible shapes
+    codes = image.astype(np.int64) @ np.array([65536, 256, 1])
+    assert len(np.unique(codes)) > 3 * meta["visible"]
+
+
+def test_textured_image_is_deterministic_colour_and_gray_is_luma():
+    textures = _textures()
+    kind = get_kind("deadleaves-textures")
+    params = _small_texture_params()
+    pool = kind.make_context(params)
+    rgb, meta = render_sample(kind, params, 3, 1, 64, "RGB", context=pool)
+    again, meta_again = render_sample(kind, params, 3, 1, 64, "RGB", context=pool)
+    np.testing.assert_array_equal(rgb, again)
+    assert meta == meta_again
+    assert not np.array_equal(rgb, render_sample(kind, params, 3, 2, 64, "RGB", context=pool)[0])
+    # without a context the pool is rendered on the spot: the same image
+    np.testing.assert_array_equal(rgb, textures.render_deadleaves_textures(
+        params, sample_rng(3, 1), 64)[0])
+    channels = rgb.astype(int)
+    assert np.mean(np.abs(channels[..., 0] - channels[..., 2])) > 10
+    gray, _ = render_sample(kind, params, 3, 1, 64, "L", context=pool)
+    np.testing.assert_array_equal(gray, np.asarray(Image.fromarray(rgb).convert("L")))
