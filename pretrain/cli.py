@@ -1,0 +1,160 @@
+"""Command line of ``python -m pretrain`` (also ``torchrun -m pretrain``): parse and validate.
+
+Every user mistake (missing shards, a shape that the patch does not divide, an unknown preset,
+a checkpoint that cannot be resumed) ends in one line ``pretrain: error: ...`` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pretrain.model import PRESETS
+
+EXAMPLES = """examples:
+  python -m pretrain --data shards/fractaldb-128 --preset cpu-tiny --minutes 30 --out ckpt/fdb
+  python -m pretrain --data shards/fractaldb:0.5 --data shards/stat-spectrum:0.5 \\
+      --input-size 128x512 --epochs 10 --out ckpt/mix
+  torchrun --nproc-per-node 2 -m pretrain --data shards/fractaldb --steps 5000 --out ckpt/ddp
+  python -m pretrain --data shards/fractaldb --steps 5000 --out ckpt/ddp --resume   # after a kill
+"""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"128x512"`` -> ``(128, 512)`` (rows = mel bins, columns = frames); ``"128"`` -> square."""
+    try:
+        parts = [int(v) for v in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) <= 0:
+        raise argparse.ArgumentTypeError(f"input size {text!r} must look like HxW, e.g. 128x512")
+    return parts[0], parts[1]
+
+
+def parse_scale(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"crop scale {text!r} must look like LOW,HIGH, e.g. 0.35,1") from None
+    if not 0 < low <= high <= 1:
+        raise argparse.ArgumentTypeError(f"crop scale {text!r} must satisfy 0 < LOW <= HIGH <= 1")
+    return low, high
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"pretrain: error: {message} (see --help)\n")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m pretrain", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="MAE pre-training of a timm ViT encoder on synthgen shards (or audio folders). "
+                    "Writes a checkpoint directory: encoder.safetensors, config.json, train_state.pt, "
+                    "log.jsonl, recon/*.png and step0/ (the untrained encoder, the fair random control).")
+    data = p.add_argument_group("data")
+    data.add_argument("--data", action="append", default=[], metavar="DIR[:WEIGHT]",
+                      help="synthgen shard directory; repeat to mix kinds, sampled by WEIGHT (default 1)")
+    data.add_argument("--audio", action="append", default=[], metavar="DIR[:WEIGHT]",
+                      help="folder of .wav/.flac/.ogg files (recursive), turned into log-mels with "
+                           "finetune.frontend; the real-audio pre-training baseline")
+    data.add_argument("--input-size", type=parse_size, default=(128, 128), metavar="HxW",
+                      help="encoder input, rows x columns = mel bins x frames (default 128x128); "
+                           "both multiples of the patch size. Patterns are tiled/cropped to it")
+    data.add_argument("--crop-scale", type=parse_scale, default=(0.35, 1.0), metavar="LOW,HIGH",
+                      help="random crop area as a share of the pattern (default 0.35,1)")
+    data.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    data.add_argument("--shuffle-buffer", type=int, default=1000, metavar="N",
+                      help="items in each reader's seeded shuffle buffer (default 1000)")
+    data.add_argument("--workers", type=int, default=1, metavar="N",
+                      help="DataLoader worker processes per rank (default 1; 0 = in-process)")
+    model = p.add_argument_group("model")
+    model.add_argument("--preset", default="cpu-tiny", metavar="NAME",
+                       help=f"encoder/decoder sizes: {', '.join(sorted(PRESETS))} (default cpu-tiny)")
+    model.add_argument("--mask-ratio", type=float, default=0.75,
+                       help="share of patches hidden from the encoder (default 0.75, MAE paper)")
+    model.add_argument("--no-norm-pix-loss", action="store_true",
+                       help="regress raw pixels instead of per-patch normalised ones")
+    opt = p.add_argument_group("optimisation")
+    opt.add_argument("--batch-size", type=int, default=64, help="images per rank per micro-batch (default 64)")
+    opt.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step (default 1)")
+    opt.add_argument("--steps", type=int, help="optimizer steps of the whole run (sets the cosine schedule)")
+    opt.add_argument("--epochs", type=float, help="passes over the data instead of --steps")
+    opt.add_argument("--minutes", type=float,
+                     help="time budget of this invocation: stop and checkpoint after M minutes. "
+                          "Alone (no --steps/--epochs) the lr stays constant after warm-up")
+    opt.add_argument("--stop-after-steps", type=int, metavar="K",
+                     help="stop and checkpoint after K steps of this invocation (split a run into jobs)")
+    opt.add_argument("--lr", type=float, help="peak lr (default: --blr x effective batch / 256)")
+    opt.add_argument("--blr", type=float, default=1.5e-4, help="base lr per 256 images (default 1.5e-4, MAE)")
+    opt.add_argument("--min-lr", type=float, default=0.0, help="lr at the end of the cosine (default 0)")
+    opt.add_argument("--warmup-steps", type=int,
+                     help="linear warm-up steps (default 5%% of the steps, at most 500; 100 without --steps)")
+    opt.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default 0.05, MAE)")
+    opt.add_argument("--seed", type=int, default=0, help="initialisation, data order and mask seed (default 0)")
+    run = p.add_argument_group("run")
+    run.add_argument("--out", required=True, metavar="CKPT", help="checkpoint directory")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in CKPT exactly (same data order and masks); starts fresh "
+                          "if CKPT holds no train state yet")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
+                     help="bf16 autocast: auto = on for CUDA, off on CPU")
+    run.add_argument("--threads", type=int, help="torch CPU threads per process (default: torch's choice)")
+    run.add_argument("--log-every", type=int, default=10, help="steps between log.jsonl records (default 10)")
+    run.add_argument("--save-every", type=int, default=200, help="steps between checkpoints (default 200)")
+    run.add_argument("--recon-every", type=int, default=500,
+                     help="steps between reconstruction PNGs in CKPT/recon (default 500; 0 = never)")
+    run.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    return p
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Cross-argument checks; ``ValueError`` with a one-line message."""
+    from pretrain.model import check_input_size, get_preset
+
+    if not args.data and not args.audio:
+        raise ValueError("give at least one --data DIR or --audio DIR")
+    spec = get_preset(args.preset)
+    check_input_size(args.input_size, spec.patch_size)
+    if not 0 < args.mask_ratio < 1:
+        raise ValueError(f"--mask-ratio {args.mask_ratio} must be in (0, 1)")
+    for name in ("batch_size", "accum", "shuffle_buffer"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 1")
+    if args.workers < 0:
+        raise ValueError(f"--workers {args.workers} must be >= 0")
+    for name in ("steps", "epochs", "minutes", "stop_after_steps", "lr"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise ValueError(f"--{name.replace('_', '-')} {value} must be > 0")
+    if args.steps is not None and args.epochs is not None:
+        raise ValueError("give either --steps or --epochs, not both")
+    if args.steps is None and args.epochs is None and args.minutes is None:
+        raise ValueError("give --steps, --epochs or --minutes to bound the run")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda but no CUDA device is available")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    from pretrain.checkpoint import CheckpointError
+    from pretrain.train import run
+
+    try:
+        check_args(args)
+        run(args)
+    except FloatingPointError as error:
+        print(f"pretrain: error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, CheckpointError) as error:
+        print(f"pretrain: error: {error}", file=sys.stderr)
+        return 2
+    return 0

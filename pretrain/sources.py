@@ -1,0 +1,129 @@
+"""Training sources: shard directories (``--data DIR[:weight]``) and audio folders (``--audio``).
+
+A source is a list of *units* (shard tars, or wav files) that the stream splits between ranks
+and loader workers, a way to read raw items from a unit, and the statistics used to
+standardise its inputs. Raw items stay undecoded until they are used, so skipping on resume and
+shuffling are cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One training source.
+
+    kind: ``"shards"`` (synthgen shard directory) or ``"audio"`` (folder of audio files).
+    path: the directory given on the command line.
+    weight: relative sampling weight (> 0) when several sources are mixed.
+    units: shard tars or audio files, sorted.
+    mean, std: input statistics (pixels in [0, 1] for shards, log-mel values for audio).
+    """
+
+    kind: str
+    path: str
+    weight: float
+    units: tuple[str, ...] = field(repr=False)
+    mean: float = 0.0
+    std: float = 1.0
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "weight": self.weight,
+                "units": len(self.units), "mean": self.mean, "std": self.std}
+
+
+def parse_spec(spec: str) -> tuple[str, float]:
+    """``"DIR"`` or ``"DIR:0.5"`` -> ``(DIR, weight)``; ``ValueError`` for a bad weight."""
+    path, sep, tail = spec.rpartition(":")
+    if not sep or "/" in tail:
+        return spec, 1.0
+    try:
+        weight = float(tail)
+    except ValueError:
+        return spec, 1.0  # a colon inside the path, no weight
+    if not weight > 0:
+        raise ValueError(f"weight {tail!r} in {spec!r} must be a number > 0")
+    return path, weight
+
+
+def shard_source(spec: str) -> Source:
+    """A shard directory; ``ValueError`` (one line) if it holds no finished shard."""
+    from generators.reader import finished_shards
+
+    path, weight = parse_spec(spec)
+    try:
+        shards = finished_shards(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise ValueError(f"--data {path}: {error}") from None
+    return Source("shards", path, weight, tuple(str(p) for p in shards))
+
+
+def audio_source(spec: str) -> Source:
+    """A folder searched recursively for audio files; ``ValueError`` if it has none."""
+    path, weight = parse_spec(spec)
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"--audio {path}: not a directory")
+    files = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise ValueError(f"--audio {path}: no {'/'.join(AUDIO_SUFFIXES)} files found")
+    return Source("audio", path, weight, tuple(files))
+
+
+def iter_raw(source: Source, units: list[str]) -> Iterator[object]:
+    """Undecoded items of ``units`` in order: raw shard sample dicts, or audio file paths."""
+    if source.kind == "audio":
+        yield from units
+        return
+    from generators.reader import iter_raw_samples
+
+    yield from iter_raw_samples(units)
+
+
+def decode(source: Source, raw: object):
+    """Raw item -> uint8 pattern image (shards) or ``(n_mels, T)`` log-mel tensor (audio)."""
+    if source.kind == "audio":
+        from finetune.frontend import load_audio, log_mel
+
+        return log_mel(load_audio(raw))
+    from generators.reader import decode_sample
+
+    return decode_sample(raw)["image"]
+
+
+def estimate_stats(source: Source, limit: int = 256, units: int = 16) -> tuple[float, float]:
+    """Mean and std of the source's values over up to ``limit`` items from up to ``units`` units
+    spread evenly over the source (patterns: grayscale pixels scaled to [0, 1])."""
+    from pretrain.transforms import to_gray
+
+    picks = np.linspace(0, len(source.units) - 1, num=min(units, len(source.units))).round().astype(int)
+    per_unit = max(1, limit // len(picks))
+    total = total_sq = count = 0.0
+    for k in dict.fromkeys(picks.tolist()):
+        for n, raw in enumerate(iter_raw(source, [source.units[k]])):
+            if n >= per_unit:
+                break
+            item = decode(source, raw)
+            values = (np.asarray(item, dtype=np.float64) if source.kind == "audio"
+                      else to_gray(item).astype(np.float64) / 255.0)
+            total += values.sum()
+            total_sq += (values ** 2).sum()
+            count += values.size
+    mean = total / count
+    std = max(float(np.sqrt(max(total_sq / count - mean ** 2, 0.0))), 1e-6)
+    return float(mean), std
+
+
+def with_stats(source: Source, mean: float | None = None, std: float | None = None) -> Source:
+    """The source with statistics: the given ones (resume), or estimated from a sample."""
+    if mean is None or std is None:
+        mean, std = estimate_stats(source)
+    return Source(source.kind, source.path, source.weight, source.units, float(mean), float(std))

@@ -1,0 +1,211 @@
+"""One pre-training run: sources, model, optimizer, resume, the loop, checkpoints and logs.
+
+``run(args)`` is the body of ``python -m pretrain``. Under ``torchrun`` (``WORLD_SIZE > 1``) it
+joins a DDP group (gloo on CPU, nccl on CUDA); rank 0 alone writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from pretrain import checkpoint as ckpt
+from pretrain.data import PretrainStream, make_loader, total_items
+from pretrain.engine import Hooks, LoopConfig, Schedule, mask_noise, train_loop
+from pretrain.mae import MaskedAutoencoder
+from pretrain.model import preset_dict, timm_kwargs
+from pretrain.recon import save_reconstruction
+from pretrain.sources import Source, audio_source, shard_source, with_stats
+from pretrain.transforms import Augment
+
+# settings that fix the data order, the masks and the lr schedule: a resumed run must match
+RESUME_KEYS = ("preset", "input_size", "mask_ratio", "norm_pix_loss", "batch_size", "accum",
+               "world_size", "workers", "seed", "data", "shuffle_buffer", "crop_scale", "flip",
+               "lr", "min_lr", "warmup_steps", "total_steps", "weight_decay")
+
+
+def setup_distributed(device_choice: str) -> tuple[int, int, torch.device]:
+    """``(rank, world, device)``; joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = device_choice == "cuda" or (device_choice == "auto" and torch.cuda.is_available())
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    return rank, world, device
+
+
+def open_sources(args, saved: dict | None) -> list[Source]:
+    """Sources from ``--data``/``--audio``; statistics from the saved config when resuming."""
+    sources = [shard_source(s) for s in args.data] + [audio_source(s) for s in args.audio]
+    old = {(d["kind"], d["path"]): d for d in (saved or {}).get("data", [])}
+    result = []
+    for source in sources:
+        stats = old.get((source.kind, source.path), {})
+        result.append(with_stats(source, stats.get("mean"), stats.get("std")))
+    return result
+
+
+def resolve_settings(args, sources: list[Source], world: int) -> dict:
+    """The run's settings (JSON-able), with steps, lr and warm-up resolved."""
+    per_step = args.batch_size * args.accum * world
+    total = args.steps
+    if args.epochs is not None:
+        total = max(1, math.ceil(args.epochs * total_items(sources) / per_step))
+    warmup = args.warmup_steps
+    if warmup is None:
+        warmup = min(500, max(1, round(0.05 * total))) if total else 100
+    return {
+        "preset": args.preset, "input_size": list(args.input_size), "mask_ratio": args.mask_ratio,
+        "norm_pix_loss": not args.no_norm_pix_loss, "batch_size": args.batch_size,
+        "accum": args.accum, "world_size": world, "workers": args.workers, "seed": args.seed,
+        "data": [[s.kind, s.path, s.weight] for s in sources], "shuffle_buffer": args.shuffle_buffer,
+        "crop_scale": list(args.crop_scale), "flip": not args.no_flip,
+        "lr": args.lr if args.lr is not None else args.blr * per_step / 256, "min_lr": args.min_lr,
+        "warmup_steps": warmup, "total_steps": total, "weight_decay": args.weight_decay,
+        "effective_batch": per_step,
+    }
+
+
+def check_resumable(settings: dict, saved: dict) -> None:
+    old = saved.get("train", {})
+    for key in RESUME_KEYS:
+        if old.get(key) != settings[key]:
+            raise ckpt.CheckpointError(f"cannot resume: {key}={settings[key]!r} differs from the "
+                                       f"checkpoint's {old.get(key)!r}")
+
+
+def checkpoint_config(settings: dict, sources: list[Source], step: int, images_seen: int,
+                      stopped: str | None = None) -> dict:
+    """``config.json``: how to build the encoder (timm), input statistics, provenance."""
+    import timm
+
+    name, kwargs = timm_kwargs(settings["preset"], tuple(settings["input_size"]))
+    height, width = settings["input_size"]
+    return {
+        "timm_name": name, "timm_kwargs": kwargs, "preset": settings["preset"],
+        "preset_config": preset_dict(settings["preset"]),
+        "input": {"height": height, "width": width, "mean": sources[0].mean, "std": sources[0].std,
+                  "note": "x = (value - mean) / std; patterns: pixels in [0, 1]; audio: log-mel"},
+        "step": step, "images_seen": images_seen, "data": [s.describe() for s in sources],
+        "train": settings, "stopped": stopped,
+        "versions": {"torch": torch.__version__, "timm": timm.__version__},
+    }
+
+
+def make_optimizer(mae: MaskedAutoencoder, settings: dict) -> torch.optim.AdamW:
+    """AdamW (betas 0.9/0.95, MAE); no weight decay on biases, norms, tokens (MAE/timm)."""
+    decay, plain = [], []
+    for name, param in mae.named_parameters():
+        if not param.requires_grad:
+            continue
+        (plain if param.ndim <= 1 or name.endswith(("cls_token", "mask_token")) else decay).append(param)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": settings["weight_decay"]},
+                              {"params": plain, "weight_decay": 0.0}],
+                             lr=settings["lr"], betas=(0.9, 0.95))
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop records after ``step`` (written by a killed run after its last checkpoint)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def run(args) -> dict:
+    """Train as ``args`` says; returns the final ``config.json`` dict (on every rank)."""
+    rank, world, device = setup_distributed(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    has_state = (out / ckpt.STATE_FILE).exists()
+    if has_state and not args.resume:
+        raise ValueError(f"--out {out} already holds a run; pass --resume to continue it or "
+                         f"choose another directory")
+    state = ckpt.load_state(out) if has_state else None
+    saved = ckpt.read_config(out) if has_state else None
+    sources = open_sources(args, saved)
+    settings = resolve_settings(args, sources, world)
+    if saved is not None:
+        check_resumable(settings, saved)
+    amp = args.amp == "on" or (args.amp == "auto" and device.type == "cuda")
+    mae = MaskedAutoencoder(settings["preset"], tuple(settings["input_size"]), settings["mask_ratio"],
+                            settings["norm_pix_loss"], seed=args.seed).to(device)
+    optimizer = make_optimizer(mae, settings)
+    start_step, images_seen = 0, 0
+    if state is not None:
+        mae.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        ckpt.set_rng_state(state["rng"])
+        start_step, images_seen = int(state["step"]), int(state["images_seen"])
+        if rank == 0:
+            truncate_log(out / "log.jsonl", start_step)
+    elif rank == 0:
+        ckpt.save_encoder(out / "step0", mae.encoder, checkpoint_config(settings, sources, 0, 0, "untrained"))
+    model = mae
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            mae, device_ids=[device.index] if device.type == "cuda" else None)
+    stream = PretrainStream(sources, tuple(settings["input_size"]), args.seed, rank, world,
+                            args.batch_size, start_step * args.accum, args.shuffle_buffer,
+                            Augment(scale=tuple(args.crop_scale), flip=not args.no_flip))
+    loader = make_loader(stream, args.workers)
+    batches = iter(loader)
+    progress = None
+    if rank == 0 and not args.no_progress:
+        from tqdm import tqdm
+
+        progress = tqdm(total=settings["total_steps"], initial=start_step, unit="step",
+                        dynamic_ncols=True, file=sys.stderr)
+
+    def log(record: dict) -> None:
+        if rank == 0:
+            with open(out / "log.jsonl", "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            if progress is not None:
+                progress.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.1f}")
+
+    def save(step: int, seen: int, stopped: str | None = None) -> None:
+        if rank == 0:
+            ckpt.save_encoder(out, mae.encoder, checkpoint_config(settings, sources, step, seen, stopped))
+            ckpt.save_state(out, {"model": mae.state_dict(), "optimizer": optimizer.state_dict(),
+                                  "step": step, "images_seen": seen, "rng": ckpt.rng_state(),
+                                  "format": 1})
+
+    def recon(step: int, images: torch.Tensor) -> None:
+        noise = mask_noise(args.seed, 0, 0, 0, images.shape[0], mae.num_patches).to(device)
+        save_reconstruction(mae, images, noise, out / "recon" / f"step{step:07d}.png")
+
+    hooks = Hooks(log=log, checkpoint=save, recon=recon,
+                  progress=(lambda step, loss: progress.update(1)) if progress is not None else (lambda s, l: None))
+    loop = LoopConfig(total_steps=settings["total_steps"], accum=args.accum, seed=args.seed, rank=rank,
+                      world=world, amp=amp, log_every=args.log_every, save_every=args.save_every,
+                      recon_every=args.recon_every, minutes=args.minutes,
+                      stop_after_steps=args.stop_after_steps)
+    schedule = Schedule(settings["lr"], settings["warmup_steps"], settings["total_steps"], settings["min_lr"])
+    try:
+        step, images_seen, reason = train_loop(model, optimizer, schedule, batches, start_step,
+                                               images_seen, loop, hooks, mae.num_patches, device)
+    finally:
+        del batches
+        if progress is not None:
+            progress.close()
+    save(step, images_seen, reason)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    if rank == 0:
+        print(f"pretrain: stopped at step {step} ({reason}), {images_seen} images; checkpoint {out}",
+              file=sys.stderr)
+    return checkpoint_config(settings, sources, step, images_seen, reason)
