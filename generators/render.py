@@ -170,9 +170,10 @@ def record_class_stats(out: Path, kind: Kind, classes: list) -> None:
 
 
 def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nodes: int = 1,
-                   node_rank: int = 0, progress: bool = True) -> dict:
+                   node_rank: int = 0, progress: bool = True, classes: list | None = None) -> dict:
     """Render this node's unfinished shards of ``config`` into ``out``.
 
+    ``classes`` may hold the already sampled class parameters (benchmarks time them apart).
     Returns ``{"rendered": shards, "skipped": shards, "images": n}`` for this node.
     """
     from tqdm import tqdm
@@ -186,9 +187,9 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
               "images": sum(b - a for _, _, a, b in todo)}
     if not todo:
         return result
-    classes = None
-    if kind.has_classes:
+    if kind.has_classes and classes is None:
         classes = sample_all_classes(config, workers, progress)
+    if kind.has_classes:
         record_class_stats(out, kind, classes)
     bar = tqdm(total=result["images"], desc=f"render {kind.name}", unit="img",
                disable=not progress, smoothing=0.1)

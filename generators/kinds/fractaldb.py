@@ -128,22 +128,27 @@ def _extent(points, count):
 
 
 @njit(cache=True)
-def _pixel(value, low, high, size, pad):
-    """Min-max scale into [pad, size - 1 - pad] (x and y separately, as the reference)."""
-    if high <= low:
-        return size // 2
-    return pad + int((value - low) * ((size - 1 - 2 * pad) / (high - low)) + 0.5)
+def _scales(points, count, size, pad):
+    """Min-max scaling of x and y separately into [pad, size - 1 - pad], as the reference."""
+    xmin, xmax, ymin, ymax = _extent(points, count)
+    span = size - 1 - 2 * pad
+    sx = span / (xmax - xmin) if xmax > xmin else 0.0
+    sy = span / (ymax - ymin) if ymax > ymin else 0.0
+    # a zero span (all points on one line) maps to the canvas centre
+    ox = pad + 0.5 if sx > 0 else size // 2 + 0.5
+    oy = pad + 0.5 if sy > 0 else size // 2 + 0.5
+    return xmin, sx, ox, ymin, sy, oy
 
 
 @njit(cache=True)
 def filled_pixels(points, count, size, pad):
     """Number of distinct pixels hit by the first ``count`` points on a ``size``² canvas."""
     canvas = np.zeros((size, size), np.uint8)
-    xmin, xmax, ymin, ymax = _extent(points, count)
+    xmin, sx, ox, ymin, sy, oy = _scales(points, count, size, pad)
     filled = 0
     for t in range(count):
-        col = _pixel(points[t, 0], xmin, xmax, size, pad)
-        row = _pixel(points[t, 1], ymin, ymax, size, pad)
+        col = int((points[t, 0] - xmin) * sx + ox)
+        row = int((points[t, 1] - ymin) * sy + oy)
         filled += 1 - canvas[row, col]
         canvas[row, col] = 1
     return filled
@@ -151,19 +156,24 @@ def filled_pixels(points, count, size, pad):
 
 @njit(cache=True)
 def draw_points(points, count, size, pad, mask, gray):
-    """Stamp a 3x3 patch (bit r*3+c of ``mask`` set -> pixel drawn) at every point."""
+    """Stamp a 3x3 patch (bit r*3+c of ``mask`` set -> pixel drawn) at every point.
+
+    ``pad >= 1`` keeps every stamp inside the canvas, so no bounds checks are needed.
+    """
     image = np.zeros((size, size), np.uint8)
-    xmin, xmax, ymin, ymax = _extent(points, count)
+    offsets = np.empty((9, 2), np.int64)
+    n = 0
+    for bit in range(9):
+        if (mask >> bit) & 1:
+            offsets[n, 0] = bit // 3 - 1
+            offsets[n, 1] = bit % 3 - 1
+            n += 1
+    xmin, sx, ox, ymin, sy, oy = _scales(points, count, size, pad)
     for t in range(count):
-        col = _pixel(points[t, 0], xmin, xmax, size, pad)
-        row = _pixel(points[t, 1], ymin, ymax, size, pad)
-        for dr in range(3):
-            for dc in range(3):
-                if (mask >> (dr * 3 + dc)) & 1:
-                    r = row + dr - 1
-                    c = col + dc - 1
-                    if 0 <= r < size and 0 <= c < size:
-                        image[r, c] = gray
+        col = int((points[t, 0] - xmin) * sx + ox)
+        row = int((points[t, 1] - ymin) * sy + oy)
+        for o in range(n):
+            image[row + offsets[o, 0], col + offsets[o, 1]] = gray
     return image
 
 

@@ -1,0 +1,109 @@
+"""Rendering speed of pattern kinds, against a PNG-encode + tar-write baseline of the same run.
+
+For each kind it renders ``--n`` images into shards with 1 and 2 (``--workers``) processes,
+then re-encodes the very same images to PNG and writes them into a tar in one process: that
+baseline is the floor any renderer pays for the shard format. It prints
+
+* images/s of the render phase for each worker count (class search timed apart, since a
+  million-image run pays it once: ``s/class``),
+* ``overhead`` = render time with 1 process / baseline time (1.0 = rendering is free),
+* end-to-end images/s including the class search, for the largest worker count.
+
+Example:
+    python tools/bench/render.py --kinds fractaldb --size 256 --n 1000 --workers 1,2
+    python tools/bench/render.py --kinds visualatom --size 512 --workers 1 --param visualatom:num_classes=100
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from generators.params import make_params
+from generators.reader import finished_shards, iter_raw_samples
+from generators.registry import list_kinds, get_kind
+from generators.render import RenderConfig, render_dataset, sample_all_classes
+from generators.sample import decode_png, encode_png
+from generators.shards import ShardWriter
+
+
+def baseline_seconds(shard_dir: Path, png_level: int, out: Path) -> float:
+    """Time to PNG-encode and tar-write the already rendered images of ``shard_dir``."""
+    samples = list(iter_raw_samples(finished_shards(shard_dir)))
+    images = [decode_png(s["png"]) for s in samples]
+    started = time.perf_counter()
+    with ShardWriter(out) as writer:
+        for sample, image in zip(samples, images):
+            fields = {k: v for k, v in sample.items() if k != "png"}
+            writer.write({**fields, "png": encode_png(image, png_level)})
+        writer.close()
+    return time.perf_counter() - started
+
+
+def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
+               workers: list[int], png_level: int, scratch: Path) -> dict:
+    kind = get_kind(name)
+    params = make_params(kind.params_type, overrides)
+    shard_size = max(1, -(-n // (2 * max(workers))))
+    config = RenderConfig(kind=name, params=params, n=n, seed=0, size=size, mode=mode,
+                          shard_size=shard_size, png_level=png_level)
+    row = {"kind": name, "n": n, "size": size}
+    classes, class_seconds = None, 0.0
+    if kind.has_classes:
+        started = time.perf_counter()
+        classes = sample_all_classes(config, max(workers), progress=False)
+        class_seconds = time.perf_counter() - started
+        row["s_per_class"] = class_seconds / params.num_classes
+    for count in workers:
+        out = scratch / f"{name}-w{count}"
+        started = time.perf_counter()
+        render_dataset(config, out, workers=count, progress=False, classes=classes)
+        row[f"w{count}"] = n / (time.perf_counter() - started)
+    base = baseline_seconds(scratch / f"{name}-w{workers[0]}", png_level, scratch / "base.tar")
+    row["baseline"] = n / base
+    row["overhead"] = row["baseline"] / row[f"w{workers[0]}"] if workers[0] == 1 else float("nan")
+    top = max(workers)
+    row["end_to_end"] = n / (n / row[f"w{top}"] + class_seconds)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kinds", default="all", help="comma-separated kinds (default: all)")
+    parser.add_argument("--n", type=int, default=400, help="images per kind and worker count")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--mode", default="L", choices=["L", "RGB"])
+    parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
+    parser.add_argument("--png-level", type=int, default=1)
+    parser.add_argument("--param", action="append", default=[], metavar="KIND:KEY=VALUE",
+                        help="override a parameter of one kind (repeatable)")
+    args = parser.parse_args(argv)
+    names = ([k.name for k in list_kinds() if not k.unavailable_reason()]
+             if args.kinds == "all" else args.kinds.split(","))
+    workers = [int(w) for w in args.workers.split(",")]
+    overrides: dict[str, list[str]] = {}
+    for item in args.param:
+        kind_name, sep, rest = item.partition(":")
+        if not sep:
+            parser.error(f"--param {item!r} must look like KIND:KEY=VALUE")
+        overrides.setdefault(kind_name, []).append(rest)
+    columns = ["kind", "size"] + [f"w{w}" for w in workers] + ["baseline", "overhead",
+                                                              "s_per_class", "end_to_end"]
+    print(" | ".join(f"{c:>12}" for c in columns))
+    print(f"(images/s; wN = N render processes; baseline = PNG level {args.png_level} encode + "
+          f"tar write of the same images in 1 process; overhead = baseline / w1)")
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as scratch:
+            row = bench_kind(name, overrides.get(name, []), args.n, args.size, args.mode,
+                             workers, args.png_level, Path(scratch))
+        cells = [row.get(c, float("nan")) for c in columns]
+        print(" | ".join(f"{c:>12}" if isinstance(c, (str, int)) else f"{c:12.3f}"
+                         for c in cells), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything the tests need and runs the test suite (extra arguments go to pytest).
+#  - Debian packages for headless OpenGL through Mesa llvmpipe (EGL, no X server), when root;
+#  - .venv with the package and its [train,dev] extras (torch, timm, ...);
+#  - pytest over tests/ (fast tests; add `-m slow` or `-m ''` for the slow ones).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        libegl1 libgl1 libgl1-mesa-dri >/dev/null
+else
+    echo "not root: skipping apt-get; shader tests need libegl1 libgl1 libgl1-mesa-dri" >&2
+fi
+python3 -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e '.[train,dev]'
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: failing" >&2
+    exit 1
+fi
+exit "$status"
