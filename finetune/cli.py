@@ -1,0 +1,221 @@
+"""``python -m finetune linear|full|table|bench``.
+
+Examples::
+
+    python -m finetune linear --ckpt random --task fsdd --root data/fsdd --results results.jsonl
+    python -m finetune linear --ckpt logmel-stats --task fsdd --root data/fsdd --results results.jsonl
+    python -m finetune linear --ckpt runs/fractaldb-s0 --group fractaldb --task fsdd --root data/fsdd
+    python -m finetune full --ckpt runs/fractaldb-s0 --task fsdd --root data/fsdd --epochs 10
+    python -m finetune table results.jsonl --out report/
+
+User mistakes (missing files or columns, unreadable audio, a checkpoint that does not fit)
+print one line ``error: ...`` naming the file and exit with status 2.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthgen" / "embeddings"
+
+
+def _user_errors(fn):
+    """Turn ``UserError``/``AudioError`` into ``error: <one line>`` and exit 2."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from finetune.frontend import AudioError
+        from finetune.task import UserError
+
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, AudioError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+    return wrapper
+
+
+def task_options(fn):
+    """Options shared by ``linear`` and ``full`` (one flag name means one thing)."""
+    opts = [
+        click.option("--ckpt", required=True, help="checkpoint folder, 'random' (untrained --preset encoder)"
+                     " or 'logmel-stats' (linear only)"),
+        click.option("--task", "task_name", required=True, help="esc50, urbansound8k, speechcommands, gtzan, "
+                     "nsynth, cremad, voxceleb1, fsdd, folder or csv"),
+        click.option("--root", required=True, type=click.Path(path_type=Path),
+                     help="dataset folder in its published layout (csv: the CSV file)"),
+        click.option("--folds", default=5, show_default=True, help="folds for the folder/csv loaders without folds"),
+        click.option("--fsdd-split", default="5fold", show_default=True, help="fsdd: 5fold (meta_5fold.csv) or upstream"),
+        click.option("--preset", default="cpu-tiny", show_default=True, help="encoder preset for --ckpt random"),
+        click.option("--seed", default=0, show_default=True, help="seed of --ckpt random (and of fine-tuning)"),
+        click.option("--frames", default=128, show_default=True, help="input width in 10-ms frames"),
+        click.option("--n-mels", default=128, show_default=True, help="mel bins (input height)"),
+        click.option("--level", default="peak", show_default=True, type=click.Choice(["peak", "rms", "none"]),
+                     help="loudness normalisation"),
+        click.option("--skip-bad", is_flag=True, help="report and skip missing/corrupt audio instead of failing"),
+        click.option("--threads", default=2, show_default=True, help="torch threads (the probe uses 1 BLAS thread)"),
+        click.option("--batch-size", default=64, show_default=True, help="clips per forward batch"),
+        click.option("--results", type=click.Path(path_type=Path), default=None, help="append the result to this .jsonl"),
+        click.option("--name", default=None, help="row label in tables (default: checkpoint folder name)"),
+        click.option("--group", default=None, help="group label to aggregate seeds, e.g. fractaldb"),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _setup(threads: int, n_mels: int, frames: int, level: str):
+    import torch
+
+    from finetune.features import FeatureConfig
+    from finetune.frontend import FrontendConfig
+
+    torch.set_num_threads(threads)
+    try:
+        return FeatureConfig(FrontendConfig(n_mels=n_mels), frames, level)
+    except ValueError as exc:
+        from finetune.task import UserError
+        raise UserError(str(exc)) from None
+
+
+def _load(task_name: str, root: Path, folds: int, fsdd_split: str):
+    from finetune.loaders import load_task
+
+    kwargs = {"folds": folds} if task_name in ("folder", "csv") else {"split": fsdd_split} if task_name == "fsdd" else {}
+    return load_task(task_name, root, **kwargs)
+
+
+def _finish(record: dict, results: Path | None, name: str | None, group: str | None) -> None:
+    if name:
+        record["name"] = name
+    if group:
+        record["group"] = group
+    summary = {k: record[k] for k in ("task", "name", "acc_mean", "acc_std", "split_acc") if k in record}
+    click.echo(json.dumps(summary))
+    click.echo(f"{record['name']} on {record['task']}: {100 * record['acc_mean']:.1f} ± "
+               f"{100 * record['acc_std']:.1f} % over {len(record['split_acc'])} split(s)", err=True)
+    if results:
+        from finetune.results import append_result
+        append_result(results, record)
+
+
+@click.group()
+def main() -> None:
+    """Audio evaluation of encoders: linear probe, fine-tuning, result tables."""
+
+
+@main.command()
+@task_options
+@click.option("--layers", default="last", show_default=True,
+              help="blocks to pool: last, all, or numbers like 6,12 (negative from the end); concatenated")
+@click.option("--pooling", default="mean", show_default=True, type=click.Choice(["mean", "meanmax"]),
+              help="mean of patch tokens, or mean and max concatenated")
+@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
+              help="embedding cache folder ('' disables)")
+@_user_errors
+def linear(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
+           batch_size, results, name, group, layers, pooling, cache):
+    """Linear probe of a frozen encoder (or a baseline) on one task."""
+    from finetune.evaluate import linear_eval
+
+    cfg = _setup(threads, n_mels, frames, level)
+    task = _load(task_name, root, folds, fsdd_split)
+    record = linear_eval(task, ckpt, cfg, preset=preset, seed=seed, layers=layers, pooling=pooling,
+                         cache_dir=cache if str(cache) else None, skip_bad=skip_bad, batch_size=batch_size)
+    _finish(record, results, name, group)
+
+
+@main.command()
+@task_options
+@click.option("--epochs", default=20, show_default=True)
+@click.option("--lr", default=5e-4, show_default=True, help="peak lr of the head")
+@click.option("--layer-decay", default=0.75, show_default=True)
+@click.option("--weight-decay", default=0.05, show_default=True)
+@click.option("--freq-mask", default=24, show_default=True, help="SpecAugment max band (mel bins)")
+@click.option("--time-mask", default=24, show_default=True, help="SpecAugment max span (frames)")
+@click.option("--mixup", default=0.0, show_default=True, help="mixup Beta parameter (0 = off)")
+@click.option("--max-splits", default=None, type=int, help="only the first N splits (folds)")
+@_user_errors
+def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
+         batch_size, results, name, group, epochs, lr, layer_decay, weight_decay, freq_mask, time_mask, mixup,
+         max_splits):
+    """Fine-tune encoder + linear head end to end on one task."""
+    import numpy as np
+
+    from finetune.evaluate import resolve_encoder
+    from finetune.features import compute_logmels
+    from finetune.full import FullConfig, full_finetune
+    from finetune.task import UserError
+
+    if ckpt == "logmel-stats":
+        raise UserError("--ckpt logmel-stats has no encoder to fine-tune; use a checkpoint or random")
+    cfg = _setup(threads, n_mels, frames, level)
+    fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                      layer_decay=layer_decay, freq_mask=freq_mask, time_mask=time_mask, mixup=mixup, seed=seed)
+    task = _load(task_name, root, folds, fsdd_split)
+    first = resolve_encoder(ckpt, cfg, preset, seed)  # fail early on a bad checkpoint
+    mels = compute_logmels(task, cfg, skip_bad=skip_bad)
+    accs = full_finetune(lambda: resolve_encoder(ckpt, cfg, preset, seed), mels, cfg.frames, fcfg, max_splits,
+                         report=lambda m: click.echo(m, err=True))
+    record = {"task": mels.task.name, "method": "full", "ckpt": ckpt, "name": first.name,
+              "n_clips": len(mels.task.clips), "skipped": mels.skipped, "features": cfg.to_dict(),
+              "full": fcfg.__dict__, "acc_mean": float(np.mean(accs)), "acc_std": float(np.std(accs)),
+              "split_acc": accs, "splits": [s.name for s in mels.task.splits][:len(accs)]}
+    _finish(record, results, name, group)
+
+
+@main.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for results.md and results.png")
+@_user_errors
+def table(results, out):
+    """Render RESULTS (.jsonl) as a markdown table and a bar plot."""
+    from finetune.results import render
+
+    md, png = render(results, out)
+    click.echo(md.read_text())
+    click.echo(f"wrote {md} and {png}", err=True)
+
+
+@main.command()
+@click.option("--ckpt", default="random", show_default=True, help="checkpoint folder or 'random'")
+@click.option("--preset", default="cpu-tiny", show_default=True)
+@click.option("--frames", default=128, show_default=True)
+@click.option("--n-mels", default=128, show_default=True)
+@click.option("--n", default=512, show_default=True, help="clips to embed")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--threads", default=2, show_default=True)
+@_user_errors
+def bench(ckpt, preset, frames, n_mels, n, batch_size, threads):
+    """Embedding-extraction speed (clips/s) of the frozen encoder on random log-mels; also the
+    front end alone on 1.5-s 8-kHz clips (the FSDD format) as the baseline ratio."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from finetune.encoder import embed_batch
+    from finetune.evaluate import resolve_encoder
+    from finetune.frontend import log_mel, resample
+
+    cfg = _setup(threads, n_mels, frames, "peak")
+    enc = resolve_encoder(ckpt, cfg, preset, 0)
+    x = torch.randn(n, 1, n_mels, frames)
+    embed_batch(enc, x[:batch_size], (enc.depth,), "mean")  # warm-up
+    t0 = time.perf_counter()
+    for i in range(0, n, batch_size):
+        embed_batch(enc, x[i:i + batch_size], (enc.depth,), "mean")
+    enc_rate = n / (time.perf_counter() - t0)
+    waves = np.random.default_rng(0).standard_normal((min(n, 256), 12000)).astype(np.float32) * 0.1
+    t0 = time.perf_counter()
+    for w in waves:
+        log_mel(resample(w, 8000, cfg.frontend.sample_rate), cfg.frontend)
+    fe_rate = len(waves) / (time.perf_counter() - t0)
+    click.echo(json.dumps({"encoder": enc.name, "input": [n_mels, frames], "threads": threads,
+                           "batch_size": batch_size, "embed_clips_per_s": round(enc_rate, 1),
+                           "frontend_clips_per_s": round(fe_rate, 1),
+                           "embed_vs_frontend": round(enc_rate / fe_rate, 3)}))

@@ -1,0 +1,188 @@
+"""Load a frozen encoder (a ``pretrain`` checkpoint or the untrained ``random`` control) and
+turn spectrograms into pooled embeddings.
+
+Checkpoint layout (``pretrain`` writes it): ``CKPT/encoder.safetensors`` (timm
+``VisionTransformer`` state dict, ``num_classes=0``) and ``CKPT/config.json`` with
+``timm_name`` and ``timm_kwargs`` for ``timm.create_model``. When the audio input (mel bins x
+frames) differs from the checkpoint's ``img_size``, the position embedding is resampled to the
+new patch grid with ``timm.layers.resample_abs_pos_embed`` (bicubic), as timm does for
+fine-tuning at a new resolution.
+
+Pooling: the patch tokens (cls token excluded) of each chosen block are averaged over all
+patches (``mean``, D values), or averaged and max-pooled (``meanmax``, 2D values), then the
+layers are concatenated. Layer ``k`` is the output of block ``k`` (1-based) passed through the
+encoder's final LayerNorm, so layer ``depth`` equals ``forward_features``. The last layer of an
+MAE encoder is known to be a weak linear-probe feature (its output is shaped for the pixel
+decoder), which is why ``layers`` can pick intermediate blocks.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from finetune.task import UserError
+
+POOLINGS = ("mean", "meanmax")
+
+
+@dataclass
+class Encoder:
+    """A frozen ViT plus what is needed to feed it.
+
+    name: label for tables (checkpoint folder name, or ``random``).
+    fingerprint: hash of the weights' source (file bytes, or preset+seed+shape) for the cache.
+    """
+
+    model: nn.Module
+    name: str
+    fingerprint: str
+    height: int
+    width: int
+
+    @property
+    def depth(self) -> int:
+        return len(self.model.blocks)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.embed_dim)
+
+    @property
+    def patch_size(self) -> tuple[int, int]:
+        return tuple(self.model.patch_embed.patch_size)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        ph, pw = self.patch_size
+        return self.height // ph, self.width // pw
+
+
+def _hash_files(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _check_input(height: int, width: int, patch: int) -> None:
+    if height % patch or width % patch:
+        raise UserError(f"audio input {height}x{width} (mel bins x frames) must be a multiple of "
+                        f"the checkpoint's patch size {patch}")
+
+
+def load_checkpoint(ckpt: str | Path, height: int, width: int | None = None) -> Encoder:
+    """Build the encoder of checkpoint folder ``ckpt`` for ``height x width`` inputs (``width``
+    None: the checkpoint's own). Any problem -> ``UserError`` naming the file."""
+    import timm
+    from safetensors.torch import load_file
+    from timm.layers import resample_abs_pos_embed
+
+    ckpt = Path(ckpt)
+    cfg_path, weights = ckpt / "config.json", ckpt / "encoder.safetensors"
+    for p in (cfg_path, weights):
+        if not p.is_file():
+            raise UserError(f"checkpoint file {p} does not exist")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        name, kwargs = cfg["timm_name"], dict(cfg["timm_kwargs"])
+        old_h, old_w = (int(v) for v in kwargs["img_size"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{cfg_path}: not a checkpoint config with timm_name and "
+                        f"timm_kwargs.img_size ({type(exc).__name__}: {exc})") from None
+    width = old_w if width is None else width
+    patch = int(kwargs.get("patch_size", 16))
+    _check_input(height, width, patch)
+    kwargs["img_size"] = [height, width]
+    try:
+        model = timm.create_model(name, pretrained=False, **kwargs)
+    except Exception as exc:  # unknown timm name or bad kwargs
+        raise UserError(f"{cfg_path}: timm cannot build {name!r}: {exc}") from None
+    try:
+        state = load_file(str(weights))
+    except Exception as exc:
+        raise UserError(f"cannot read {weights}: {exc}") from None
+    if "pos_embed" in state and (old_h, old_w) != (height, width):
+        prefix = 0 if kwargs.get("no_embed_class") else model.num_prefix_tokens
+        state["pos_embed"] = resample_abs_pos_embed(
+            state["pos_embed"], new_size=[height // patch, width // patch],
+            old_size=[old_h // patch, old_w // patch], num_prefix_tokens=prefix)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+        raise UserError(f"checkpoint {weights} does not fit {name} with {cfg_path}: {first}") from None
+    model.eval().requires_grad_(False)
+    label = ckpt.name if ckpt.name != "step0" else f"{ckpt.parent.name}/step0"
+    fp = _hash_files(cfg_path, weights) + (f"-{height}x{width}" if (height, width) != (old_h, old_w) else "")
+    return Encoder(model, label, fp, height, width)
+
+
+def random_encoder(preset: str, height: int, width: int, seed: int = 0) -> Encoder:
+    """The untrained control: ``pretrain.model.build_encoder`` (same architecture and MAE init
+    as a pre-trained encoder, not trained)."""
+    try:
+        from pretrain.model import build_encoder
+    except ImportError as exc:
+        raise UserError(f"--ckpt random needs pretrain.model.build_encoder ({exc})") from None
+    try:
+        model = build_encoder(preset, (height, width), seed=seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    model.eval().requires_grad_(False)
+    h = hashlib.sha256(f"random:{preset}:{seed}:{height}x{width}".encode())
+    for key, value in sorted(model.state_dict().items()):  # hash the weights: init code may change
+        h.update(key.encode())
+        h.update(value.detach().cpu().numpy().tobytes())
+    return Encoder(model, f"random({preset})", h.hexdigest()[:16], height, width)
+
+
+def parse_layers(spec: str, depth: int) -> tuple[int, ...]:
+    """``"last"`` -> (depth,); ``"6,12"`` -> (6, 12); negative counts from the end (``-1`` = last);
+    ``"all"`` -> every block."""
+    if spec in ("last", ""):
+        return (depth,)
+    if spec == "all":
+        return tuple(range(1, depth + 1))
+    out = []
+    for part in spec.split(","):
+        try:
+            k = int(part)
+        except ValueError:
+            raise UserError(f"--layers {spec!r} must be 'last', 'all' or block numbers like 6,12") from None
+        k = depth + 1 + k if k < 0 else k
+        if not 1 <= k <= depth:
+            raise UserError(f"--layers {spec!r}: block {part} out of range 1..{depth}")
+        out.append(k)
+    return tuple(out)
+
+
+def block_tokens(model: nn.Module, x: torch.Tensor, layers: tuple[int, ...]) -> list[torch.Tensor]:
+    """Patch tokens ``(B, N, D)`` after each block in ``layers`` (1-based), final norm applied."""
+    return model.forward_intermediates(x, indices=[k - 1 for k in layers], norm=True,
+                                       output_fmt="NLC", intermediates_only=True, stop_early=True)
+
+
+def pool(tokens: list[torch.Tensor], pooling: str) -> torch.Tensor:
+    """Concatenate per-layer pooled tokens: ``mean`` -> D per layer, ``meanmax`` -> 2D."""
+    if pooling not in POOLINGS:
+        raise UserError(f"--pooling {pooling!r} must be one of {', '.join(POOLINGS)}")
+    parts = []
+    for t in tokens:
+        parts.append(t.mean(dim=1))
+        if pooling == "meanmax":
+            parts.append(t.amax(dim=1))
+    return torch.cat(parts, dim=1)
+
+
+@torch.inference_mode()
+def embed_batch(encoder: Encoder, x: torch.Tensor, layers: tuple[int, ...], pooling: str) -> np.ndarray:
+    """``x``: ``(B, 1, H, W)`` standardised log-mels -> ``(B, len(layers) * D * (1|2))`` float32."""
+    return pool(block_tokens(encoder.model, x, layers), pooling).float().numpy()

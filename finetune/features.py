@@ -1,0 +1,138 @@
+"""Clip features for the probe: log-mels of a task, frozen-encoder embeddings (cached on disk)
+and the ``logmel-stats`` hand-crafted baseline.
+
+Encoder input normalisation uses training-split statistics only: for every split, the global
+mean/std of the fixed-length log-mels of that split's training clips standardise all clips of
+the split, then the encoder embeds them. A k-fold task is therefore embedded k times (once per
+split); each split's embeddings are cached as ``CACHE/<key>.npz`` where the key hashes the
+checkpoint files, the task (paths, labels, folds), the front-end settings, the frame count,
+the layers, the pooling and the split.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from finetune.encoder import Encoder, embed_batch
+from finetune.frontend import AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel
+from finetune.loaders import missing_files
+from finetune.task import Task, UserError
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """frontend: log-mel settings; frames: fixed input width (128 = 1.28 s, the CPU preset);
+    level: loudness normalisation (``peak``, ``rms`` or ``none``)."""
+
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    frames: int = 128
+    level: str = "peak"
+
+    def to_dict(self) -> dict:
+        return {"frontend": self.frontend.to_dict(), "frames": self.frames, "level": self.level}
+
+
+@dataclass
+class LogMels:
+    """The task (bad clips removed when skipped), full-length log-mels and the skipped files."""
+
+    task: Task
+    specs: list[torch.Tensor]
+    skipped: list[str]
+
+    def fixed(self, frames: int) -> torch.Tensor:
+        """``(N, n_mels, frames)``: centre crop / pad of every clip."""
+        return torch.stack([fix_length(s, frames) for s in self.specs])
+
+
+def report_stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def compute_logmels(task: Task, cfg: FeatureConfig, *, skip_bad: bool = False,
+                    report: Callable[[str], None] = report_stderr) -> LogMels:
+    """Decode every clip and compute its log-mel.
+
+    A missing or undecodable file raises ``UserError``/``AudioError`` naming it, unless
+    ``skip_bad``: then each one is reported through ``report`` and left out (never silently).
+    """
+    bad: dict[int, str] = {}
+    for i in missing_files(task):
+        if not skip_bad:
+            raise UserError(f"audio file {task.clips[i].path} listed by task {task.name} does not exist "
+                            f"({len(missing_files(task))} missing in all)")
+        bad[i] = f"audio file {task.clips[i].path} does not exist"
+    specs = []
+    for i, clip in enumerate(task.clips):
+        if i in bad:
+            continue
+        try:
+            specs.append(log_mel(load_audio(clip.path, cfg.frontend.sample_rate, cfg.level), cfg.frontend))
+        except AudioError as exc:
+            if not skip_bad:
+                raise
+            bad[i] = str(exc)
+    for i in sorted(bad):
+        report(f"skipped: {bad[i]}")
+    return LogMels(task.without(set(bad)) if bad else task, specs, [str(task.clips[i].path) for i in sorted(bad)])
+
+
+def logmel_stats(specs: list[torch.Tensor]) -> np.ndarray:
+    """Per-mel-bin mean and std over time of each full-length log-mel: ``(N, 2 * n_mels)``."""
+    return np.stack([torch.cat([s.mean(dim=1), s.std(dim=1, unbiased=False)]).numpy() for s in specs])
+
+
+def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, layers: tuple[int, ...], pooling: str,
+              split: str) -> str:
+    blob = json.dumps({"enc": encoder.fingerprint, "task": task.fingerprint(), "cfg": cfg.to_dict(),
+                       "layers": list(layers), "pooling": pooling, "split": split, "v": 1}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def embed_split(encoder: Encoder, fixed: torch.Tensor, train_index: tuple[int, ...], layers: tuple[int, ...],
+                pooling: str, batch_size: int = 64) -> np.ndarray:
+    """Standardise all ``fixed`` log-mels with the statistics of ``train_index``, embed them."""
+    norm = Standardizer.fit(fixed[list(train_index)])
+    out = []
+    for start in range(0, len(fixed), batch_size):
+        x = norm(fixed[start:start + batch_size]).unsqueeze(1)  # (B, 1, n_mels, frames)
+        out.append(embed_batch(encoder, x, layers, pooling))
+    return np.concatenate(out)
+
+
+def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers: tuple[int, ...],
+                     pooling: str, cache_dir: Path | None, batch_size: int = 64,
+                     report: Callable[[str], None] = report_stderr) -> tuple[dict[str, np.ndarray], dict]:
+    """Embeddings per split name (``(N, F)`` over all clips of the task) and timing info."""
+    if cfg.frontend.n_mels != encoder.height or cfg.frames != encoder.width:
+        raise UserError(f"encoder input {encoder.height}x{encoder.width} does not match the front end "
+                        f"{cfg.frontend.n_mels} mel bins x {cfg.frames} frames")
+    fixed = None
+    feats, embedded, seconds = {}, 0, 0.0
+    for split in mels.task.splits:
+        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, layers, pooling, split.name)}.npz" if cache_dir else None
+        if path is not None and path.is_file():
+            feats[split.name] = np.load(path)["x"]
+            continue
+        if fixed is None:
+            fixed = mels.fixed(cfg.frames)
+        t0 = time.perf_counter()
+        feats[split.name] = embed_split(encoder, fixed, split.train, layers, pooling, batch_size)
+        seconds += time.perf_counter() - t0
+        embedded += len(fixed)
+        report(f"embedded {mels.task.name} {split.name}: {len(fixed)} clips in {time.perf_counter() - t0:.1f} s")
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, x=feats[split.name])
+            tmp.replace(path)
+    return feats, {"embedded_clips": embedded, "embed_seconds": round(seconds, 2),
+                   "clips_per_s": round(embedded / seconds, 1) if seconds else None}

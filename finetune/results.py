@@ -1,0 +1,120 @@
+"""Results as JSON lines, rendered as a markdown table and a bar plot.
+
+One line per (checkpoint, task, method) run::
+
+    {"task": "fsdd", "name": "fractaldb-s0", "group": "fractaldb", "method": "linear",
+     "acc_mean": 0.81, "acc_std": 0.02, "split_acc": [...], ...}
+
+The table has one row per ``name`` (the latest line wins when a run is repeated) and one column
+per task; rows that share a ``group`` (e.g. three pre-training seeds) get an extra summary row
+``group (n=3)`` = mean over members +- std over members (the spread over seeds).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from finetune.task import UserError
+
+
+def append_result(path: Path, record: dict) -> None:
+    """Append one JSON line (creating folders); a line is written in one call so concurrent
+    appends of short lines do not interleave."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record}
+    with open(path, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read_results(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise UserError(f"results file {path} does not exist")
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            raise UserError(f"{path} line {n}: not valid JSON") from None
+        if not {"task", "name", "acc_mean", "acc_std"} <= set(rec):
+            raise UserError(f"{path} line {n}: needs task, name, acc_mean and acc_std")
+        out.append(rec)
+    return out
+
+
+def _row_label(rec: dict) -> str:
+    method = rec.get("method", "linear")
+    layers = rec.get("layers")
+    suffix = f" [{method}" + (f", layers {layers}" if layers and layers != "last" else "") + "]"
+    return rec["name"] + (suffix if suffix != " [linear]" else "")
+
+
+def summarise(records: list[dict]) -> tuple[list[str], dict[str, dict[str, tuple[float, float, int]]]]:
+    """(tasks, {row label: {task: (mean, std, n)}}) with group rows added."""
+    latest: dict[tuple[str, str], dict] = {}
+    for rec in records:
+        latest[(_row_label(rec), rec["task"])] = rec
+    tasks = sorted({t for _, t in latest})
+    rows: dict[str, dict[str, tuple[float, float, int]]] = {}
+    groups: dict[tuple[str, str], list[float]] = {}
+    for (label, task), rec in latest.items():
+        rows.setdefault(label, {})[task] = (rec["acc_mean"], rec["acc_std"], len(rec.get("split_acc", [])))
+        if rec.get("group"):
+            suffix = label[len(rec["name"]):]
+            groups.setdefault((rec["group"] + suffix, task), []).append(rec["acc_mean"])
+    for (group, task), vals in sorted(groups.items()):
+        rows.setdefault(f"{group} (n={len(vals)})", {})[task] = (float(np.mean(vals)), float(np.std(vals)), len(vals))
+    return tasks, rows
+
+
+def markdown_table(records: list[dict]) -> str:
+    tasks, rows = summarise(records)
+    lines = ["| encoder | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    for label in sorted(rows):
+        cells = [f"{100 * rows[label][t][0]:.1f} ± {100 * rows[label][t][1]:.1f}" if t in rows[label] else "–"
+                 for t in tasks]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Accuracy % (mean ± std over folds; group rows `(n=K)`: mean ± std over the K members).")
+    return "\n".join(lines) + "\n"
+
+
+def bar_plot(records: list[dict], out: Path) -> None:
+    """Grouped bars: one group per task, one bar per row label, std as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks, rows = summarise(records)
+    labels = sorted(rows)
+    width = 0.8 / max(1, len(labels))
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(tasks) * max(1, len(labels)) * 0.5 + 3), 4))
+    for j, label in enumerate(labels):
+        xs = [i + (j - (len(labels) - 1) / 2) * width for i, t in enumerate(tasks) if t in rows[label]]
+        vals = [rows[label][t] for t in tasks if t in rows[label]]
+        ax.bar(xs, [100 * v[0] for v in vals], width, yerr=[100 * v[1] for v in vals], capsize=2, label=label)
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def render(results: Path, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``results.md`` and ``results.png`` into ``out_dir``."""
+    records = read_results(results)
+    if not records:
+        raise UserError(f"results file {results} has no results")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, png = out_dir / "results.md", out_dir / "results.png"
+    md.write_text(markdown_table(records))
+    bar_plot(records, png)
+    return md, png
