@@ -122,7 +122,7 @@ def check_stat_params(params) -> None:
 
 
 @dataclass(frozen=True)
-class SpectrumColorWmmParams(SpectrumFields, WmmFields, ColorFields, IterationFields):
+class SpectrumColorWmmParams(IterationFields, ColorFields, WmmFields, SpectrumFields):
     """Parameters of the full model (spectrum + WMM + colour), ``stat-spectrum-color-wmm``."""
 
     def __post_init__(self):
@@ -130,75 +130,77 @@ class SpectrumColorWmmParams(SpectrumFields, WmmFields, ColorFields, IterationFi
 
 
 # --------------------------------------------------------------------------- CDF matching
-@njit(cache=True)
-def _match_rows(data, tvals, tcdf, nbins, tmean, tstd, standardise):
+@njit(cache=True, fastmath=True)
+def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
     """Force the marginal of every row of ``data`` (B, n) to a tabulated template, in place.
 
     Template ``b`` is the piecewise-linear quantile function through ``(tcdf[b], tvals[b])``
-    (clamped at both ends, like ``np.interp``). A source value's mid-rank quantile is read from a
-    ``nbins`` histogram of the row with linear interpolation inside a bin. With ``standardise``
-    the result is shifted and scaled to mean ``tmean[b]`` and std ``tstd[b]``.
+    (clamped at both ends, like ``np.interp``). A value's mid-rank quantile is read from a
+    histogram of its row (``n / 8`` bins, 64..RANK_BINS) with linear interpolation inside a
+    bin, so the whole map is piecewise linear between bin edges. With ``standardise`` the
+    output is then shifted and scaled to mean ``tmean[b]`` and std ``tstd[b]`` (moments taken
+    from the histogram, folded into the edge values: no extra pass over the data).
     """
     rows, n = data.shape
     width = tvals.shape[1]
+    nbins = min(max(n // 8, 64), RANK_BINS)
     counts = np.empty(nbins, np.int64)
-    out_at_edge = np.empty(nbins + 1, np.float64)
+    edge = np.empty(nbins + 1, np.float64)
+    slope = np.empty(nbins, np.float64)
     for b in range(rows):
         row = data[b]
         lo = row[0]
         hi = row[0]
         for i in range(n):
-            v = row[i]
-            if v < lo:
-                lo = v
-            elif v > hi:
-                hi = v
-        scale = nbins / (hi - lo) if hi > lo else 0.0
+            lo = min(lo, row[i])
+            hi = max(hi, row[i])
+        scale = nbins * (1.0 - 1e-7) / (hi - lo) if hi > lo else 0.0
         counts[:] = 0
         for i in range(n):
-            k = int((row[i] - lo) * scale)
-            counts[min(k, nbins - 1)] += 1
-        # template quantile at the CDF of every bin edge (edges and quantiles both increase)
+            counts[int((row[i] - lo) * scale)] += 1
         below = 0
         j = 0
-        for e in range(nbins + 1):
+        for e in range(nbins + 1):             # bin edges and their quantiles both increase
             q = (0.5 + below * (n - 1.0) / n) / n
             while j < width and tcdf[b, j] < q:
                 j += 1
             if j == 0:
-                out_at_edge[e] = tvals[b, 0]
+                edge[e] = tvals[b, 0]
             elif j == width:
-                out_at_edge[e] = tvals[b, width - 1]
+                edge[e] = tvals[b, width - 1]
             else:
                 c0 = tcdf[b, j - 1]
                 t = (q - c0) / (tcdf[b, j] - c0)
-                out_at_edge[e] = tvals[b, j - 1] + t * (tvals[b, j] - tvals[b, j - 1])
+                edge[e] = tvals[b, j - 1] + t * (tvals[b, j] - tvals[b, j - 1])
             if e < nbins:
                 below += counts[e]
-        total = 0.0
-        total2 = 0.0
-        for i in range(n):
-            t = (row[i] - lo) * scale
-            k = min(int(t), nbins - 1)
-            v = out_at_edge[k] + (t - k) * (out_at_edge[k + 1] - out_at_edge[k])
-            row[i] = v
-            total += v
-            total2 += v * v
         if standardise:
+            total = 0.0
+            total2 = 0.0
+            for k in range(nbins):
+                x0 = edge[k]
+                x1 = edge[k + 1]
+                total += counts[k] * 0.5 * (x0 + x1)
+                total2 += counts[k] * (x0 * x0 + x0 * x1 + x1 * x1) / 3.0
             mean = total / n
             std = math.sqrt(max(total2 / n - mean * mean, 0.0))
             gain = tstd[b] / std if std > 0 else 0.0
-            shift = tmean[b] - mean * gain
-            for i in range(n):
-                row[i] = row[i] * gain + shift
+            for e in range(nbins + 1):
+                edge[e] = (edge[e] - mean) * gain + tmean[b]
+        for k in range(nbins):
+            slope[k] = edge[k + 1] - edge[k]
+        for i in range(n):
+            t = (row[i] - lo) * scale
+            k = int(t)
+            row[i] = edge[k] + (t - k) * slope[k]
 
 
 def match_marginals(data: np.ndarray, tvals: np.ndarray, tcdf: np.ndarray,
                     tmean: np.ndarray | None = None, tstd: np.ndarray | None = None) -> None:
-    """CDF-match each leading-axis slice of ``data`` (float32, in place) to a template.
+    """CDF-match each leading-axis slice of ``data`` (float32, C-contiguous, in place).
 
     Args:
-        data: (B, ...) float32, C-contiguous; slice ``b`` is matched to template ``b``.
+        data: (B, ...) slice ``b`` is matched to template ``b``.
         tvals, tcdf: (B, T) template values and their cumulative probabilities (increasing).
         tmean, tstd: (B,) if given, each slice is then standardised to this mean and std.
     """
@@ -206,12 +208,23 @@ def match_marginals(data: np.ndarray, tvals: np.ndarray, tcdf: np.ndarray,
     standardise = tmean is not None
     if not standardise:
         tmean = tstd = np.zeros(data.shape[0])
-    _match_rows(rows, tvals, tcdf, RANK_BINS, tmean, tstd, standardise)
+    _match_rows(rows, tvals, tcdf, tmean, tstd, standardise)
 
 
 # --------------------------------------------------------------------------- spectrum model
-def sample_spectrum(params, rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, float]:
-    """Amplitude on the ``rfft2`` half plane of an ``n x n`` image: ``(n, n//2+1)`` float32."""
+@dataclass(frozen=True)
+class SpectrumModel:
+    """Amplitude ``(n, n//2+1)`` float32 on the rfft2 half plane, the variance of the image it
+    gives with unit-modulus phases, and the drawn slope ``s`` and anisotropy ``d``."""
+
+    amplitude: np.ndarray
+    variance: float
+    slope: float
+    anisotropy: float
+
+
+def sample_spectrum(params, rng: np.random.Generator, n: int) -> SpectrumModel:
+    """``|F| = 1 / (|fx/N|^(s+d) + |fy/N|^(s-d))``, ``F(0, 0) = 0`` (reference ``sample_1f_spectrum``)."""
     slope = rng.uniform(params.slope_min, params.slope_max)
     aniso = rng.normal() * params.anisotropy_std
     fy = np.abs(np.fft.fftfreq(n))[:, None]           # |fy / N|, cycles per pixel
@@ -219,13 +232,14 @@ def sample_spectrum(params, rng: np.random.Generator, n: int) -> tuple[np.ndarra
     with np.errstate(divide="ignore"):
         amplitude = 1.0 / (1e-16 + fx ** (slope + aniso) + fy ** (slope - aniso))
     amplitude[0, 0] = 0.0                              # no gain at DC
-    return amplitude.astype(np.float32), float(slope), float(aniso)
+    variance = float((amplitude ** 2 * _half_plane_weights(n)).sum()) / float(n) ** 4
+    return SpectrumModel(amplitude.astype(np.float32), variance, float(slope), float(aniso))
 
 
 @lru_cache(maxsize=16)
 def _half_plane_weights(n: int) -> np.ndarray:
-    """Multiplicity of each ``rfft2`` coefficient in the full spectrum (for Parseval sums)."""
-    w = np.full(n // 2 + 1, 2.0, np.float32)
+    """Multiplicity of each ``rfft2`` column in the full spectrum (for Parseval sums)."""
+    w = np.full(n // 2 + 1, 2.0)
     w[0] = 1.0
     if n % 2 == 0:
         w[-1] = 1.0
@@ -233,51 +247,64 @@ def _half_plane_weights(n: int) -> np.ndarray:
     return w
 
 
-def impose_spectrum(spec: np.ndarray, amplitude: np.ndarray, n: int) -> np.ndarray:
-    """Spectrum projection in the Fourier domain; ``spec`` is (C, n, n//2+1) of the image.
+@njit(cache=True, fastmath=True)
+def _impose_amplitude(spec, amplitude, weights, variance, out):
+    """out[c] = spec[c] / |spec[c]| * amplitude, scaled to spec[c]'s variance, same mean."""
+    n = spec.shape[1]
+    npix = float(n) * n
+    for c in range(spec.shape[0]):
+        power = 0.0
+        for y in range(n):
+            for x in range(spec.shape[2]):
+                v = spec[c, y, x]
+                power += weights[x] * (v.real * v.real + v.imag * v.imag)
+        dc = spec[c, 0, 0].real
+        var = (power - dc * dc) / npix / npix
+        gain = math.sqrt(max(var, 0.0) / variance) if variance > 0 else 0.0
+        for y in range(n):
+            for x in range(spec.shape[2]):
+                v = spec[c, y, x]
+                mag = math.sqrt(v.real * v.real + v.imag * v.imag)
+                g = gain * amplitude[y, x] / mag if mag > 0 else 0.0
+                out[c, y, x] = complex(v.real * g, v.imag * g)
+        out[c, 0, 0] = dc
 
-    Keeps each channel's phase, mean and std (reference ``impose_spectrum``), returns the
-    Fourier coefficients of the projected image.
-    """
-    weights = _half_plane_weights(n)
-    power = spec.real ** 2 + spec.imag ** 2
-    npix = float(n * n)
-    mean = spec[:, 0, 0].real / npix
-    magnitude = np.sqrt(power)
-    power[:, 0, 0] = 0.0                               # variance excludes the mean
-    var = (power * weights).sum(axis=(1, 2), dtype=np.float64) / npix / npix
-    gain = amplitude / np.maximum(magnitude, 1e-30)
-    out = spec * gain
-    new_var = (amplitude ** 2 * weights).sum(dtype=np.float64) / npix / npix
-    out *= (np.sqrt(np.maximum(var, 0.0) / new_var)).astype(np.float32)[:, None, None]
-    out[:, 0, 0] = mean * npix
+
+def impose_spectrum(spec: np.ndarray, model: SpectrumModel) -> np.ndarray:
+    """Spectrum projection of (C, n, n//2+1) Fourier coefficients (reference
+    ``impose_spectrum``): each channel keeps its phase, mean and std; returns new coefficients."""
+    out = np.empty_like(spec)
+    _impose_amplitude(spec, model.amplitude, _half_plane_weights(spec.shape[1]), model.variance,
+                      out)
     return out
 
 
 # --------------------------------------------------------------------------- steerable pyramid
 @dataclass(frozen=True)
 class SteerablePyramid:
-    """Fourier-domain real steerable pyramid on the ``rfft2`` half plane (pyrtools' layout).
+    """Fourier-domain real steerable pyramid on the ``rfft2`` half plane.
 
-    Masks follow pyrtools ``SteerablePyramidFreq``: radial raised-cosine halves in
-    ``log2`` radius (high-pass residual from 1/2 to 1 Nyquist, each level's band from 1/4 to
-    1/2 of the level's Nyquist), angular filters ``sqrt(0.8) cos^3(theta - pi b / 4)`` times
-    ``(-i)^3`` (so bands are real), a tight frame. Level ``l`` lives on an ``n / 2^l`` grid
-    obtained by cropping the spectrum without renormalisation (pyrtools' units).
+    Masks follow pyrtools ``SteerablePyramidFreq`` (the reference's pyramid): radial
+    raised-cosine halves in ``log2`` radius (high-pass residual rising from 1/2 to 1 Nyquist,
+    each level's band from 1/4 to 1/2 of the level's Nyquist), angular filters
+    ``sqrt(0.8) cos^3(theta - pi b / 4)`` times ``(-i)^3 = i`` (so bands are real); a tight
+    frame. Level ``l`` lives on an ``n / 2^l`` grid obtained by cropping the spectrum without
+    renormalisation (pyrtools' units).
 
     Attributes:
-        size: side of the image (divisible by ``2^height``).
+        size: image side (divisible by ``2^height``).
         height: number of band levels.
-        highpass: (size, size//2+1) float32 high-pass residual mask.
-        bands: per level, (4, m, m//2+1) complex64 analysis filters (level 0 includes the
-            low-pass residual mask of the high-pass split).
-        lowpass: per level, (m, m//2+1) float32 mask applied before cropping to the next level.
+        filters: per level, (k, m, m//2+1) float32 real filters; band ``b``'s analysis filter
+            is ``i * filters[b]`` (synthesis: the conjugate), except at level 0 where
+            ``filters[0]`` is the high-pass residual mask (no ``i``) and bands follow it; level
+            0's bands include the low-pass mask of the high-pass split.
+        lowpass: per level, the low-pass mask on the *cropped* (m/2, m/4+1) grid (it is zero
+            outside the crop).
     """
 
     size: int
     height: int
-    highpass: np.ndarray
-    bands: tuple[np.ndarray, ...]
+    filters: tuple[np.ndarray, ...]
     lowpass: tuple[np.ndarray, ...]
 
 
@@ -288,7 +315,7 @@ def _raised_cosine(log_rad: np.ndarray, top: float) -> tuple[np.ndarray, np.ndar
 
 
 def _polar_grid(m: int) -> tuple[np.ndarray, np.ndarray]:
-    """``log2`` of the radius (1 = Nyquist) and the angle of the rfft2 half plane of side ``m``."""
+    """``log2`` radius (1 = Nyquist) and angle on the rfft2 half plane of side ``m``."""
     ky = np.fft.fftfreq(m)[:, None] * 2.0
     kx = np.fft.rfftfreq(m)[None, :] * 2.0
     rad = np.sqrt(kx ** 2 + ky ** 2)
@@ -303,28 +330,27 @@ def pyramid_height(size: int) -> int:
 
 @lru_cache(maxsize=8)
 def steerable_pyramid(size: int, height: int) -> SteerablePyramid:
-    if size % (2 ** height):
-        raise ValueError(f"pyramid size {size} must be divisible by 2^{height}")
+    if size % (2 ** (height + 1)):
+        raise ValueError(f"pyramid size {size} must be divisible by 2^{height + 1}")
     order = ORIENTATIONS - 1
     const = (2 ** (2 * order)) * math.factorial(order) ** 2 / (
-        ORIENTATIONS * math.factorial(2 * order))   # 0.8: the angular filters sum to 1
-    log_rad, _ = _polar_grid(size)
-    highpass, low0 = _raised_cosine(log_rad, 0.0)
-    bands, lowpass = [], []
+        ORIENTATIONS * math.factorial(2 * order))   # 0.8: the angular filters' squares sum to 1
+    orient = np.pi * np.arange(ORIENTATIONS)[:, None, None] / ORIENTATIONS
+    filters, lowpass = [], []
     for level in range(height):
         m = size >> level
         log_rad, angle = _polar_grid(m)
         high, low = _raised_cosine(log_rad, -1.0)
-        orient = np.pi * np.arange(ORIENTATIONS)[:, None, None] / ORIENTATIONS
-        filt = (-1j) ** order * math.sqrt(const) * np.cos(angle - orient) ** order * high
+        filt = math.sqrt(const) * np.cos(angle - orient) ** order * high
         if level == 0:
-            filt, low = filt * low0, low * low0
-        bands.append(filt.astype(np.complex64))
-        lowpass.append(low.astype(np.float32))
-    for array in (highpass, *bands, *lowpass):
+            highpass, low0 = _raised_cosine(log_rad, 0.0)
+            filt = np.concatenate([highpass[None], filt * low0])
+            low = low * low0
+        filters.append(filt.astype(np.float32))
+        lowpass.append(_crop_half(low).astype(np.float32))
+    for array in filters + lowpass:
         array.setflags(write=False)
-    return SteerablePyramid(size, height, highpass.astype(np.float32), tuple(bands),
-                            tuple(lowpass))
+    return SteerablePyramid(size, height, tuple(filters), tuple(lowpass))
 
 
 def _crop_half(spec: np.ndarray) -> np.ndarray:
@@ -349,20 +375,77 @@ def _rfft2(x: np.ndarray) -> np.ndarray:
 
 
 def _irfft2(x: np.ndarray, m: int) -> np.ndarray:
-    return sfft.irfft2(x, s=(m, m), workers=1)
+    return sfft.irfft2(x, s=(m, m), workers=1, overwrite_x=True)
+
+
+@njit(cache=True, fastmath=True)
+def _analyse(low, filt, first_real, out):
+    """out[c, b] = i * low[c] * filt[b] (``low[c] * filt[0]`` for b = 0 if ``first_real``)."""
+    for c in range(low.shape[0]):
+        for b in range(filt.shape[0]):
+            real = first_real and b == 0
+            for y in range(low.shape[1]):
+                for x in range(low.shape[2]):
+                    v = low[c, y, x]
+                    f = filt[b, y, x]
+                    if real:
+                        out[c, b, y, x] = complex(v.real * f, v.imag * f)
+                    else:
+                        out[c, b, y, x] = complex(-v.imag * f, v.real * f)
+
+
+@njit(cache=True, fastmath=True)
+def _synthesise(spec, filt, first_real, out):
+    """out[c] += sum_b conj(analysis filter b) * spec[c, b]: collapse the bands of one level."""
+    start = 1 if first_real else 0
+    for c in range(spec.shape[0]):
+        for y in range(spec.shape[2]):
+            for x in range(spec.shape[3]):
+                re = 0.0
+                im = 0.0
+                for b in range(start, filt.shape[0]):
+                    v = spec[c, b, y, x]
+                    f = filt[b, y, x]
+                    re += v.real * f
+                    im += v.imag * f
+                add = complex(im, -re)                 # -i * (re + i im)
+                if first_real:
+                    add += spec[c, 0, y, x] * filt[0, y, x]
+                out[c, y, x] += add
 
 
 # --------------------------------------------------------------------------- wavelet marginals
 @dataclass(frozen=True)
 class WmmModel:
-    """Per-channel, per-band generalised-Gaussian templates, bands ordered high-pass, then
-    level 0 orientations 0..3, level 1, ...; arrays have a leading (3 * bands) axis."""
+    """Generalised-Gaussian templates of every (channel, band) but the low-pass residual.
 
-    values: np.ndarray
-    cdf: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
+    ``groups[l]`` holds level ``l``'s bands of the 3 channels, channel-major, in the pyramid's
+    filter order (level 0: high-pass residual, then 4 orientations); each group is
+    ``(values, cdf, mean, std)``: (rows, 801) template tables and (rows,) target moments.
+    """
+
+    groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
     exponents: np.ndarray
+
+
+@njit(cache=True)
+def _generalised_gaussians(grid, widths, exponents, cdf, mean, std):
+    """Row r: h(x) = exp(-|x / widths[r]|^exponents[r]) on ``grid``; its CDF and moments."""
+    h = np.empty(grid.size)
+    for r in range(widths.size):
+        total = 0.0
+        first = 0.0
+        for j in range(grid.size):
+            h[j] = math.exp(-abs(grid[j] / widths[r]) ** exponents[r])
+            total += h[j]
+            first += h[j] * grid[j]
+            cdf[r, j] = total
+        mean[r] = first / total
+        second = 0.0
+        for j in range(grid.size):
+            second += h[j] * (grid[j] - mean[r]) ** 2
+            cdf[r, j] /= total
+        std[r] = math.sqrt(second / total)
 
 
 def sample_wmm(params, rng: np.random.Generator, height: int) -> WmmModel:
@@ -370,51 +453,56 @@ def sample_wmm(params, rng: np.random.Generator, height: int) -> WmmModel:
     ``sample_wmm_model``): template ``exp(-|x / 4^scale|^r)`` with ``scale = N / band side``."""
     scales = np.concatenate([[1.0], np.repeat(2.0 ** np.arange(height), ORIENTATIONS)])
     exponents = rng.uniform(params.exponent_min, params.exponent_max, size=(3, scales.size))
-    width = (4.0 ** scales)[None, :, None]
-    h = np.exp(-np.abs(WMM_GRID / width) ** exponents[:, :, None]).reshape(-1, WMM_GRID.size)
-    total = h.sum(axis=1)
-    mean = (h * WMM_GRID).sum(axis=1) / total
-    std = np.sqrt((h * (WMM_GRID - mean[:, None]) ** 2).sum(axis=1) / total)
-    values = np.broadcast_to(WMM_GRID, h.shape).copy()
-    return WmmModel(values, np.cumsum(h, axis=1) / total[:, None], mean, std, exponents)
+    rows = exponents.size
+    cdf, mean, std = np.empty((rows, WMM_GRID.size)), np.empty(rows), np.empty(rows)
+    _generalised_gaussians(WMM_GRID, np.tile(4.0 ** scales, 3), exponents.ravel(), cdf, mean, std)
+    cdf, mean, std = (a.reshape((3, scales.size) + a.shape[1:]) for a in (cdf, mean, std))
+    groups = []
+    for level in range(height):
+        sel = slice(0, 1 + ORIENTATIONS) if level == 0 else slice(
+            1 + ORIENTATIONS * level, 1 + ORIENTATIONS * (level + 1))
+        count = 3 * (sel.stop - sel.start)
+        groups.append((_wmm_grid_rows(count), np.ascontiguousarray(cdf[:, sel].reshape(count, -1)),
+                       mean[:, sel].ravel(), std[:, sel].ravel()))
+    return WmmModel(tuple(groups), exponents)
+
+
+@lru_cache(maxsize=8)
+def _wmm_grid_rows(count: int) -> np.ndarray:
+    rows = np.ascontiguousarray(np.broadcast_to(WMM_GRID, (count, WMM_GRID.size)))
+    rows.setflags(write=False)
+    return rows
 
 
 def impose_wmm(spec: np.ndarray, pyramid: SteerablePyramid, model: WmmModel) -> np.ndarray:
     """WMM projection of (3, n, n//2+1) Fourier coefficients; returns the projected ones.
 
-    Every band but the low-pass residual is decomposed, CDF-matched to its template,
-    standardised, and the pyramid is collapsed again (reference ``impose_wmm``).
+    Every band but the low-pass residual is CDF-matched to its template and standardised,
+    then the pyramid is collapsed again (reference ``impose_wmm``).
     """
-    channels = spec.shape[0]
-    stride = 1 + ORIENTATIONS * pyramid.height
-    pick = np.arange(channels)[:, None] * stride          # template rows of each channel
-    highpass = _irfft2(spec * pyramid.highpass, pyramid.size)
-    _match(highpass, model, pick[:, 0])
     levels = []
     low = spec
-    for level, (filt, lowmask) in enumerate(zip(pyramid.bands, pyramid.lowpass)):
+    for level, (filt, lowmask) in enumerate(zip(pyramid.filters, pyramid.lowpass)):
         m = pyramid.size >> level
-        bands = _irfft2(low[:, None] * filt, m)           # (3, 4, m, m)
-        rows = (pick + 1 + ORIENTATIONS * level + np.arange(ORIENTATIONS)).ravel()
-        _match(bands.reshape(-1, m, m), model, rows)
+        coeffs = np.empty((spec.shape[0],) + filt.shape, np.complex64)
+        _analyse(low, filt, level == 0, coeffs)
+        bands = _irfft2(coeffs, m)                              # (3, k, m, m)
+        match_marginals(bands.reshape(-1, m, m), *model.groups[level])
         levels.append(bands)
-        low = _crop_half(low * lowmask)
+        low = _crop_half(low) * lowmask
     for level in reversed(range(pyramid.height)):
-        filt, lowmask = pyramid.bands[level], pyramid.lowpass[level]
-        low = (_rfft2(levels[level]) * filt.conj()).sum(axis=1) + _pad_double(low) * lowmask
-    return low + _rfft2(highpass) * pyramid.highpass
-
-
-def _match(data: np.ndarray, model: WmmModel, rows: np.ndarray) -> None:
-    match_marginals(data, model.values[rows], model.cdf[rows], model.mean[rows], model.std[rows])
+        collapsed = _pad_double(low * pyramid.lowpass[level])
+        _synthesise(_rfft2(levels[level]), pyramid.filters[level], level == 0, collapsed)
+        low = collapsed
+    return low
 
 
 # --------------------------------------------------------------------------- colour model
 @dataclass(frozen=True)
 class ColorModel:
-    """Colour PCA of a random Mondrian: principal axes (columns of ``axes``), mean colour,
-    the number of colours and the blur, and (optionally) 256-bin histograms of the
-    decorrelated channels as templates ``(values, cdf)``, each (3, 256)."""
+    """Colour PCA of a random Mondrian: principal axes (columns of ``axes``, largest variance
+    first), mean colour, number of colours, blur, and (if sampled with histograms) the 256-bin
+    histograms of the decorrelated channels as templates ``(values, cdf)``, each (3, 256)."""
 
     axes: np.ndarray
     mean: np.ndarray
@@ -422,6 +510,69 @@ class ColorModel:
     blur: int
     values: np.ndarray | None = None
     cdf: np.ndarray | None = None
+
+
+@njit(cache=True)
+def _box_blur_rows(img, size):
+    """Mean over ``size`` consecutive pixels along axis 1 (window i - size//2 .. i + (size-1)//2),
+    mirrored at the borders (edge pixel repeated), like ``scipy.ndimage.uniform_filter``."""
+    h, w, c = img.shape
+    out = np.empty_like(img)
+    for y in range(h):
+        for ch in range(c):
+            acc = 0.0
+            for j in range(-(size // 2), size - size // 2):
+                k = -j - 1 if j < 0 else (2 * w - j - 1 if j >= w else j)
+                acc += img[y, k, ch]
+            for x in range(w):
+                out[y, x, ch] = acc / size
+                j_out = x - size // 2
+                j_in = x + size - size // 2
+                k_out = -j_out - 1 if j_out < 0 else j_out
+                k_in = 2 * w - j_in - 1 if j_in >= w else j_in
+                acc += img[y, k_in, ch] - img[y, k_out, ch]
+    return out
+
+
+@njit(cache=True)
+def _mondrian(counts, colors, blur, noise):
+    """Colour ``i`` on ``counts[i]`` consecutive pixels (raster order), ``blur x blur`` box
+    filter, plus ``noise``, min-max scaled to [0, 255]; (n, n, 3) float32."""
+    n = noise.shape[0]
+    img = np.empty((n, n, 3), np.float32)
+    flat = img.reshape(n * n, 3)
+    p = 0
+    for i in range(counts.size):
+        for _ in range(counts[i]):
+            flat[p] = colors[i]
+            p += 1
+    if blur > 1:
+        img = _box_blur_rows(img, blur)
+        img = _box_blur_rows(img.transpose(1, 0, 2).copy(), blur).transpose(1, 0, 2).copy()
+    img += noise
+    lo = img.min()
+    scale = 255.0 / max(img.max() - lo, 1e-12)
+    return ((img - lo) * scale).astype(np.float32)
+
+
+@njit(cache=True)
+def _decorrelated_histograms(pixels, mean, axes, nbins, values, cdf):
+    """256-bin histograms (over each channel's range, like ``np.histogram``) of the pixels
+    projected on the principal axes: bin centres -> ``values``, cumulative shares -> ``cdf``."""
+    n = pixels.shape[0]
+    proj = (pixels - mean.astype(np.float32)) @ axes.astype(np.float32)
+    for c in range(3):
+        lo = proj[:, c].min()
+        hi = proj[:, c].max()
+        width = (hi - lo) / nbins if hi > lo else 1.0
+        counts = np.zeros(nbins, np.int64)
+        for i in range(n):
+            counts[min(int((proj[i, c] - lo) / width), nbins - 1)] += 1
+        total = 0
+        for k in range(nbins):
+            values[c, k] = lo + (k + 0.5) * width
+            total += counts[k]
+            cdf[c, k] = total / n
 
 
 def sample_color_model(params, rng: np.random.Generator, n: int,
@@ -432,27 +583,16 @@ def sample_color_model(params, rng: np.random.Generator, n: int,
     counts = rng.multinomial(n * n, share / share.sum())
     colors = rng.uniform(0.0, 256.0, size=(num_colors, 3)).astype(np.float32)
     blur = int(rng.integers(params.blur_min, params.blur_max + 1))
-    # pixels sorted by colour index: runs along rows, as in the reference
-    mondrian = colors[np.repeat(np.arange(num_colors), counts)].reshape(n, n, 3)
-    if blur > 1:
-        mondrian = uniform_filter(mondrian, size=(blur, blur, 1), mode="reflect")
-    mondrian += rng.uniform(0.0, 10.0, size=mondrian.shape).astype(np.float32)
-    pixels = mondrian.reshape(-1, 3).astype(np.float64)
-    pixels -= pixels.min()
-    pixels *= 255.0 / max(pixels.max(), 1e-12)
-    mean = pixels.mean(axis=0)
-    pixels -= mean
-    _, axes = np.linalg.eigh(pixels.T @ pixels)
+    noise = rng.random((n, n, 3), dtype=np.float32) * np.float32(10.0)
+    pixels = _mondrian(counts, colors, blur, noise).reshape(-1, 3)
+    mean = pixels.mean(axis=0, dtype=np.float64)
+    centred = pixels - mean.astype(np.float32)
+    _, axes = np.linalg.eigh(centred.T.astype(np.float64) @ centred.astype(np.float64))
     axes = axes[:, ::-1].copy()                        # largest variance first
     if not histograms:
         return ColorModel(axes, mean, num_colors, blur)
-    decorrelated = pixels @ axes
-    values = np.empty((3, COLOR_BINS))
-    cdf = np.empty((3, COLOR_BINS))
-    for c in range(3):
-        hist, edges = np.histogram(decorrelated[:, c], bins=COLOR_BINS)
-        values[c] = 0.5 * (edges[1:] + edges[:-1])
-        cdf[c] = np.cumsum(hist) / decorrelated.shape[0]
+    values, cdf = np.empty((3, COLOR_BINS)), np.empty((3, COLOR_BINS))
+    _decorrelated_histograms(pixels, mean, axes, COLOR_BINS, values, cdf)
     return ColorModel(axes, mean, num_colors, blur, values, cdf)
 
 
@@ -463,28 +603,29 @@ def synthesize(params, rng: np.random.Generator, size: int, *, spectrum: bool, w
 
     Random draws, in order: colour model, spectrum, WMM exponents, initial noise.
     """
-    if not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
         raise ValueError(f"size={size!r} must be an integer >= {MIN_SIZE}")
     size = int(size)
     height = pyramid_height(size) if wmm else 0
-    n = -(-size // 2 ** height) * 2 ** height          # the pyramid needs 2^height | n
+    n = -(-size // 2 ** (height + 1)) * 2 ** (height + 1)   # the pyramid halves height+1 times
+    n = n if wmm else size
     colors = sample_color_model(params, rng, n, histograms=color)
     info: dict = {"colors": colors.num_colors, "blur_px": colors.blur}
     if spectrum:
-        amplitude, slope, aniso = sample_spectrum(params, rng, n)
-        info.update(slope=round(slope, 6), anisotropy=round(aniso, 6))
+        amplitude = sample_spectrum(params, rng, n)
+        info.update(slope=round(amplitude.slope, 6), anisotropy=round(amplitude.anisotropy, 6))
     if wmm:
         pyramid = steerable_pyramid(n, height)
         marginals = sample_wmm(params, rng, height)
         info["wmm_exponent_mean"] = round(float(marginals.exponents.mean()), 6)
-    image = rng.uniform(0.0, 256.0, size=(3, n, n)).astype(np.float32)
+    image = rng.random((3, n, n), dtype=np.float32) * np.float32(256.0)
     rounds = params.iterations if (wmm or color) else 1   # the spectrum projection is idempotent
     spec = None
     for _ in range(rounds):
         if spectrum or wmm:
             spec = _rfft2(image) if spec is None else spec
             if spectrum:
-                spec = impose_spectrum(spec, amplitude, n)
+                spec = impose_spectrum(spec, amplitude)
             if wmm:
                 spec = impose_wmm(spec, pyramid, marginals)
         if color:
@@ -502,8 +643,10 @@ def to_uint8_rgb(channels: np.ndarray, colors: ColorModel) -> np.ndarray:
     rgb = np.tensordot(channels, colors.axes.T.astype(np.float32), axes=([0], [0]))
     rgb += colors.mean.astype(np.float32)
     low, high = rgb.min(), rgb.max()
-    scale = 255.0 / (high - low) if high > low else 0.0
-    return ((rgb - low) * scale).astype(np.uint8)
+    scale = np.float32(255.0 / (high - low) if high > low else 0.0)
+    rgb -= low
+    rgb *= scale
+    return rgb.astype(np.uint8)
 
 
 def render_spectrum_color_wmm(params: SpectrumColorWmmParams, rng: np.random.Generator,
