@@ -3,7 +3,8 @@
 Tables hold rows ``(weight, cost, function)``; a function receives the
 :class:`~shaders.grammar.ProgramBuilder` and the name of a ``vec2`` (coordinates) or
 ``float`` variables, emits statements and returns the name of its result. Costs are per-pixel
-value-noise evaluations (a value noise = 4 integer hashes); cheap arithmetic costs 0.1-0.3.
+value-noise evaluations (a value noise = 4 integer hashes); a few arithmetic operations cost
+0.1-0.3 and the simplest leaves (one sine or floor) are free, so a choice always fits the budget.
 Every field returns roughly ``[0, 1]``. All weights and ranges are ours.
 """
 
@@ -181,17 +182,17 @@ def _radial(b: B, q: str) -> str:
 
 
 LEAVES = [
-    (3, 0.1, _stripes),
+    (3, 0.0, _stripes),
     (3, 1.0, lambda b, q: (b.use("vnoise"), b.emit("float", f"vnoise({_at(b, q, 1, 5)})"))[1]),
     (3, 1.0, lambda b, q: (b.use("gnoise"), b.emit("float", f"0.5 + 0.7 * gnoise({_at(b, q, 1, 5)})"))[1]),
-    (2, 0.1, _rings),
+    (2, 0.0, _rings),
     (2, 0.2, _spiral),
-    (2, 0.1, _checker),
+    (2, 0.0, _checker),
     (2, 0.2, _grid),
     (2, 0.2, _dots),
     (2, 0.3, _tiles),
     (2, 0.3, _triangle_weave),
-    (1, 0.1, _radial),
+    (1, 0.0, _radial),
     (2, 0.8, _waves),
     (2, 0.6, _truchet),
     (2, 0.4, _boxes),

@@ -101,8 +101,8 @@ class ProgramBuilder:
     def choose(self, table: list, *args) -> str:
         """Pick a block from ``table`` (rows ``(weight, cost, function)``) that fits the budget.
 
-        ``cost`` is the block's own cost (its sub-blocks pay for themselves); the first row
-        must be free (cost 0) so a choice always exists.
+        ``cost`` is the block's own cost (its sub-blocks pay for themselves); every table
+        has free rows (cost 0), so a choice always exists.
         """
         rows = [row for row in table if row[1] <= self.budget]
         weights = np.array([row[0] for row in rows], dtype=float)

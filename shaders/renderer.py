@@ -56,6 +56,10 @@ def _first_lines(text: str, limit: int = 20) -> str:
 class ShaderRenderer:
     """One GL context, a fullscreen triangle and an LRU cache of compiled programs.
 
+    Use one renderer per process (the render service gives each worker its own process):
+    moderngl sends GL calls to the thread's current context, so a second standalone context
+    created in the same process silently takes over the first one's calls.
+
     Args:
         max_programs: compiled programs kept (llvmpipe holds ~2-3 MB of machine code per
             program, measured with ``ru_maxrss``; recompiling an evicted one is cheap when

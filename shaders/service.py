@@ -85,13 +85,17 @@ class RenderService:
     Args:
         timeout_s: the longest one request (compile + draw + read-back) may take.
         max_programs: compiled programs the child keeps (LRU).
+        environment: variables set in the child on top of :func:`default_environment`
+            (e.g. ``{"LP_NUM_THREADS": "2"}``).
     """
 
-    def __init__(self, timeout_s: float = 20.0, max_programs: int = 32):
+    def __init__(self, timeout_s: float = 20.0, max_programs: int = 32,
+                 environment: Mapping[str, str] | None = None):
         if timeout_s <= 0:
             raise ValueError(f"timeout_s={timeout_s} must be > 0")
         self.timeout_s = timeout_s
         self.max_programs = max_programs
+        self.environment = dict(environment or {})
         self._process: subprocess.Popen | None = None
         self.restarts = 0
         self._info: dict[str, str] | None = None
@@ -104,7 +108,8 @@ class RenderService:
     def _start(self) -> subprocess.Popen:
         process = subprocess.Popen(
             [sys.executable, "-m", "shaders.service", str(self.max_programs)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=default_environment())
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**default_environment(), **self.environment})
         self._process = process
         status, payload = self._exchange(("info", ()), STARTUP_TIMEOUT_S, "starting")
         if status != "ok":

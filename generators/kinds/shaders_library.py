@@ -77,7 +77,11 @@ def sample_shaders_class(params: ShadersParams, rng: np.random.Generator):
 def render_shaders(params: ShadersParams, rng: np.random.Generator, size: int, class_params,
                    context=None):
     from shaders.library import get_family, uniform_values
+    from shaders.context import class_check_service
     from shaders.renderer import ShaderTimeoutError
+
+    # Callers without a worker context (tests, one-off renders) share the process's service.
+    context = context if context is not None else class_check_service(params.timeout_s)
 
     family = class_params["family"] if isinstance(class_params, dict) else class_params.family
     uniforms = class_params["uniforms"] if isinstance(class_params, dict) else class_params.uniforms

@@ -66,7 +66,11 @@ def sample_random_shaders_class(params: RandomShadersParams, rng: np.random.Gene
 
 def render_random_shaders(params: RandomShadersParams, rng: np.random.Generator, size: int,
                           class_params, context=None):
+    from shaders.context import class_check_service
     from shaders.renderer import ShaderTimeoutError
+
+    # Callers without a worker context (tests, one-off renders) share the process's service.
+    context = context if context is not None else class_check_service(params.timeout_s)
 
     source = class_params["source"] if isinstance(class_params, dict) else class_params.source
     time = round(float(rng.uniform(0.0, params.time_range)), 4)
