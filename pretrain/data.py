@@ -13,7 +13,8 @@ batch ``b`` always comes from worker ``b % W``.
 The item at position ``p`` of reader ``g`` is augmented with a generator seeded by
 ``(seed, g, p)``. The stream is therefore a pure function of ``(seed, rank, world, W)``: resuming
 after ``k`` consumed batches skips the first ``ceil((k - w) / W) * batch`` items of worker ``w``
-undecoded and continues exactly where the killed run was.
+undecoded and continues exactly where the killed run was (the resumed loader's process ``i``
+takes over stream ``(i + k) % W``, as its round-robin restarts at process 0).
 """
 
 from __future__ import annotations
@@ -113,9 +114,15 @@ class PretrainStream(IterableDataset):
         self.start_batch, self.buffer, self.augment = start_batch, buffer, augment
 
     def reader(self) -> tuple[int, int, int, int]:
-        """``(worker, workers, reader g, readers G)`` of the calling process."""
+        """``(worker, workers, reader g, readers G)`` of the calling process.
+
+        ``worker`` is the *stream* this process continues: a resumed DataLoader starts its
+        round-robin at process 0, but global batch ``start_batch`` belongs to stream
+        ``start_batch % W``, so process ``i`` takes stream ``(i + start_batch) % W``.
+        """
         info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        process, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        worker = (process + self.start_batch) % workers
         return worker, workers, self.rank * workers + worker, self.world * workers
 
     def raw_items(self) -> Iterator[tuple[int, object]]:

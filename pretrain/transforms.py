@@ -88,7 +88,7 @@ def pattern_to_input(image: np.ndarray, size: tuple[int, int], mean: float, std:
     pixels = np.asarray(crop, dtype=np.float32) * (1.0 / 255.0)
     if augment.flip and rng.random() < 0.5:
         pixels = pixels[:, ::-1]
-    pixels = (pixels - mean) / std
+    pixels = (pixels - np.float32(mean)) / np.float32(std)
     return torch.from_numpy(np.ascontiguousarray(pixels)).unsqueeze(0)
 
 
