@@ -23,13 +23,20 @@ probabilities stay those of the class (as in the reference, which reuses its csv
 Rendering (``draw="patch"``, the authors' recommended setting): 200,000 chaos-game iterations
 from (0, 0), x and y min-max scaled separately into ``[pad, size - pad]`` (pad 6 px at 362²,
 scaled with the image size; aspect not preserved), each point stamps a 3x3 patch whose pixels
-are set to gray 127 on black where a random 9-bit mask has a 1. ``draw="point"`` sets single
-pixels. Grayscale.
+are set to gray 127 on black where that point's random 9-bit mask (``randrange(1, 512)`` per
+point in the reference's ``draw_patch``) has a 1. ``draw="point"`` sets single pixels.
+Grayscale.
 
 Defects of the reference fixed here (the published intent is kept):
 
-* patch masks were unseeded; here they come from the sample's random stream (reproducible),
-  and the all-zero mask (a blank image) is excluded (mask ~ U{1..511});
+* patch masks were unseeded (Python's global ``random``); here they come from the sample's
+  random stream, so images are reproducible;
+* the reference seeds the chaos game with a fixed ``np.random.seed(100)``, so all instances
+  of a class share one orbit sequence; here every sample draws its own orbit (with 200k points
+  both cover the same attractor);
+* the reference's rescaling subtracts the minimum only when it is negative (a positive-only
+  orbit is not min-max scaled and can leave the canvas); here x and y are always min-max
+  scaled, which is the documented intent;
 * diverging orbits (inf/NaN) were silently truncated; here a diverging candidate is rejected
   during the search, and an instance variant whose perturbed maps diverge (maps need not be
   contractive) falls back to the class's own maps (recorded as ``variant_fallback``);
@@ -155,25 +162,27 @@ def filled_pixels(points, count, size, pad):
 
 
 @njit(cache=True)
-def draw_points(points, count, size, pad, mask, gray):
-    """Stamp a 3x3 patch (bit r*3+c of ``mask`` set -> pixel drawn) at every point.
+def draw_points(points, count, size, pad, masks, gray):
+    """Stamp a 3x3 patch at every point: pixel (r, c) of the patch is drawn where bit
+    ``3 r + c`` of that point's mask is set (the reference draws a new mask per point).
 
     ``pad >= 1`` keeps every stamp inside the canvas, so no bounds checks are needed.
     """
-    image = np.zeros((size, size), np.uint8)
-    offsets = np.empty((9, 2), np.int64)
-    n = 0
+    # Branch-free: every pixel is 0 or ``gray``, so OR-ing ``gray * bit`` sets it or keeps it
+    # (random mask bits would defeat branch prediction).
+    flat = np.zeros(size * size, np.uint8)
+    offsets = np.empty(9, np.int64)
     for bit in range(9):
-        if (mask >> bit) & 1:
-            offsets[n, 0] = bit // 3 - 1
-            offsets[n, 1] = bit % 3 - 1
-            n += 1
+        offsets[bit] = (bit // 3 - 1) * size + (bit % 3 - 1)
     xmin, sx, ox, ymin, sy, oy = _scales(points, count, size, pad)
     for t in range(count):
         col = int((points[t, 0] - xmin) * sx + ox)
         row = int((points[t, 1] - ymin) * sy + oy)
-        for o in range(n):
-            image[row + offsets[o, 0], col + offsets[o, 1]] = gray
+        centre = row * size + col
+        mask = np.int64(masks[t])
+        for bit in range(9):
+            flat[centre + offsets[bit]] |= np.uint8(gray * ((mask >> bit) & 1))
+    image = flat.reshape(size, size)
     return image
 
 
@@ -230,20 +239,23 @@ def render_fractal(params: FractalDBParams, rng: np.random.Generator, size: int,
     cumulative = np.cumsum(class_params["probabilities"])
     variant = int(rng.integers(NUM_VARIANTS)) if params.weight_step > 0 else 0
     flip = int(rng.integers(NUM_FLIPS)) if params.flips else 0
-    mask = int(rng.integers(1, 512)) if params.draw == "patch" else 1 << 4  # 1<<4: centre only
     uniforms = rng.random(params.num_points)
+    if params.draw == "patch":
+        masks = rng.integers(1, 512, params.num_points, dtype=np.uint16)
+    else:
+        masks = np.full(params.num_points, 1 << 4, np.uint16)  # bit 4: the centre pixel only
     points = np.empty((params.num_points, 2))
     count = chaos_game(variant_maps(maps, variant, params.weight_step), cumulative, uniforms,
                        points)
     fallback = count < params.num_points // 2
     if fallback:  # the perturbed maps diverge: draw the class's own fractal instead
         count = chaos_game(maps, cumulative, uniforms, points)
-    image = draw_points(points, count, size, pad_pixels(size), mask, params.gray)
+    image = draw_points(points, count, size, pad_pixels(size), masks, params.gray)
     if flip & 1:
         image = image[::-1]
     if flip & 2:
         image = image[:, ::-1]
-    info = {"variant": variant, "flip": flip, "mask": mask}
+    info = {"variant": variant, "flip": flip}
     if fallback:
         info["variant_fallback"] = True
     return np.ascontiguousarray(image), info

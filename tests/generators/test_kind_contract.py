@@ -24,13 +24,14 @@ def available_kinds():
             for kind in list_kinds()]
 
 
-def render(kind, seed, index, mode="L"):
-    params = make_params(kind.params_type, FAST.get(kind.name, []))
-    return render_sample(kind, params, seed, index, SIZE, mode)
-
-
 @pytest.mark.parametrize("kind", available_kinds())
 def test_kind_contract(kind):
+    params = make_params(kind.params_type, FAST.get(kind.name, []))
+    context = kind.make_context(params) if kind.make_context else None  # once per worker
+
+    def render(kind, seed, index, mode="L"):
+        return render_sample(kind, params, seed, index, SIZE, mode, context=context)
+
     image, meta = render(kind, seed=3, index=1)
     assert image.dtype == np.uint8 and image.shape == (SIZE, SIZE)
     assert image.std() > 0, "constant image"
