@@ -114,18 +114,21 @@ def main() -> None:
               help="blocks to pool: last, all, or numbers like 6,12 (negative from the end); concatenated")
 @click.option("--pooling", default="mean", show_default=True, type=click.Choice(["mean", "meanmax"]),
               help="mean of patch tokens, or mean and max concatenated")
+@click.option("--norm", default="split", show_default=True, type=click.Choice(["split", "all"]),
+              help="input mean/std: per split from its training clips (k passes), or over all clips (1 pass)")
 @click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
               help="embedding cache folder ('' disables)")
 @_user_errors
 def linear(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
-           batch_size, results, name, group, layers, pooling, cache):
+           batch_size, results, name, group, layers, pooling, norm, cache):
     """Linear probe of a frozen encoder (or a baseline) on one task."""
     from finetune.evaluate import linear_eval
 
     cfg = _setup(threads, n_mels, frames, level)
     task = _load(task_name, root, folds, fsdd_split)
     record = linear_eval(task, ckpt, cfg, preset=preset, seed=seed, layers=layers, pooling=pooling,
-                         cache_dir=cache if str(cache) else None, skip_bad=skip_bad, batch_size=batch_size)
+                         cache_dir=cache if str(cache) else None, skip_bad=skip_bad, batch_size=batch_size,
+                         norm=norm)
     _finish(record, results, name, group)
 
 
@@ -211,6 +214,7 @@ def bench(ckpt, preset, frames, n_mels, n, batch_size, threads):
         embed_batch(enc, x[i:i + batch_size], (enc.depth,), "mean")
     enc_rate = n / (time.perf_counter() - t0)
     waves = np.random.default_rng(0).standard_normal((min(n, 256), 12000)).astype(np.float32) * 0.1
+    log_mel(resample(waves[0], 8000, cfg.frontend.sample_rate), cfg.frontend)  # warm-up: imports librosa
     t0 = time.perf_counter()
     for w in waves:
         log_mel(resample(w, 8000, cfg.frontend.sample_rate), cfg.frontend)

@@ -22,7 +22,7 @@ def resolve_encoder(ckpt: str, cfg: FeatureConfig, preset: str = "cpu-tiny", see
 
 def linear_eval(task: Task, ckpt: str, cfg: FeatureConfig, *, preset: str = "cpu-tiny", seed: int = 0,
                 layers: str = "last", pooling: str = "mean", cache_dir: Path | None = None,
-                skip_bad: bool = False, batch_size: int = 64, mels: LogMels | None = None,
+                skip_bad: bool = False, batch_size: int = 64, norm: str = "split", mels: LogMels | None = None,
                 report: Callable[[str], None] = report_stderr) -> dict:
     """Probe ``ckpt`` (a checkpoint folder, ``random`` or ``logmel-stats``) on ``task``."""
     t0 = time.perf_counter()
@@ -36,9 +36,10 @@ def linear_eval(task: Task, ckpt: str, cfg: FeatureConfig, *, preset: str = "cpu
         record.update(name="logmel-stats", layers=None, pooling="mean+std over time")
     else:
         layer_idx = parse_layers(layers, encoder.depth)
-        feats, info = encoder_features(encoder, mels, cfg, layer_idx, pooling, cache_dir, batch_size, report)
+        feats, info = encoder_features(encoder, mels, cfg, layer_idx, pooling, cache_dir, batch_size, norm,
+                                       report)
         record.update(name=encoder.name, layers=layers if layers in ("last", "all") else ",".join(map(str, layer_idx)),
-                      encoder_fingerprint=encoder.fingerprint, input=[encoder.height, encoder.width])
+                      encoder_fingerprint=encoder.fingerprint, norm=norm, input=[encoder.height, encoder.width])
         if ckpt == "random":
             record.update(preset=preset, seed=seed)
     t1 = time.perf_counter()

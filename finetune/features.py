@@ -1,10 +1,16 @@
 """Clip features for the probe: log-mels of a task, frozen-encoder embeddings (cached on disk)
 and the ``logmel-stats`` hand-crafted baseline.
 
-Encoder input normalisation uses training-split statistics only: for every split, the global
-mean/std of the fixed-length log-mels of that split's training clips standardise all clips of
-the split, then the encoder embeds them. A k-fold task is therefore embedded k times (once per
-split); each split's embeddings are cached as ``CACHE/<key>.npz`` where the key hashes the
+Encoder input normalisation (``norm``):
+
+* ``split`` (default, strict): for every split, the global mean/std of the fixed-length log-mels
+  of that split's training clips standardise all clips of the split, then the encoder embeds
+  them. A k-fold task is therefore embedded k times (once per split).
+* ``all``: one mean/std over every clip of the task (two label-free numbers, transductive) and
+  a single embedding pass, k times cheaper. On FSDD the per-split statistics differ by well
+  under 1 % (see ``docs/finetune.md`` for the measured effect on accuracy).
+
+Each pass's embeddings are cached as ``CACHE/<key>.npz`` where the key hashes the
 checkpoint files, the task (paths, labels, folds), the front-end settings, the frame count,
 the layers, the pooling and the split.
 """
@@ -25,6 +31,9 @@ from finetune.encoder import Encoder, embed_batch
 from finetune.frontend import AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel
 from finetune.loaders import missing_files
 from finetune.task import Task, UserError
+
+
+NORMS = ("split", "all")
 
 
 @dataclass(frozen=True)
@@ -109,30 +118,35 @@ def embed_split(encoder: Encoder, fixed: torch.Tensor, train_index: tuple[int, .
 
 
 def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers: tuple[int, ...],
-                     pooling: str, cache_dir: Path | None, batch_size: int = 64,
+                     pooling: str, cache_dir: Path | None, batch_size: int = 64, norm: str = "split",
                      report: Callable[[str], None] = report_stderr) -> tuple[dict[str, np.ndarray], dict]:
     """Embeddings per split name (``(N, F)`` over all clips of the task) and timing info."""
     if cfg.frontend.n_mels != encoder.height or cfg.frames != encoder.width:
         raise UserError(f"encoder input {encoder.height}x{encoder.width} does not match the front end "
                         f"{cfg.frontend.n_mels} mel bins x {cfg.frames} frames")
+    if norm not in NORMS:
+        raise UserError(f"--norm {norm!r} must be one of {', '.join(NORMS)}")
+    passes = ([(s.name, s.train) for s in mels.task.splits] if norm == "split"
+              else [("all", tuple(range(len(mels.task.clips))))])
     fixed = None
-    feats, embedded, seconds = {}, 0, 0.0
-    for split in mels.task.splits:
-        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, layers, pooling, split.name)}.npz" if cache_dir else None
+    done, embedded, seconds = {}, 0, 0.0
+    for name, train in passes:
+        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, layers, pooling, name)}.npz" if cache_dir else None
         if path is not None and path.is_file():
-            feats[split.name] = np.load(path)["x"]
+            done[name] = np.load(path)["x"]
             continue
         if fixed is None:
             fixed = mels.fixed(cfg.frames)
         t0 = time.perf_counter()
-        feats[split.name] = embed_split(encoder, fixed, split.train, layers, pooling, batch_size)
+        done[name] = embed_split(encoder, fixed, train, layers, pooling, batch_size)
         seconds += time.perf_counter() - t0
         embedded += len(fixed)
-        report(f"embedded {mels.task.name} {split.name}: {len(fixed)} clips in {time.perf_counter() - t0:.1f} s")
+        report(f"embedded {mels.task.name} ({name}): {len(fixed)} clips in {time.perf_counter() - t0:.1f} s")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, x=feats[split.name])
+            np.savez(tmp, x=done[name])
             tmp.replace(path)
+    feats = {s.name: done[s.name if norm == "split" else "all"] for s in mels.task.splits}
     return feats, {"embedded_clips": embedded, "embed_seconds": round(seconds, 2),
                    "clips_per_s": round(embedded / seconds, 1) if seconds else None}

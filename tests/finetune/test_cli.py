@@ -1,0 +1,88 @@
+"""End to end through ``python -m finetune`` on a tiny generated tone task."""
+import json
+
+from click.testing import CliRunner
+
+from finetune.cli import main
+from tests.finetune.conftest import save_checkpoint, write_wav
+
+SMALL = ["--n-mels", "64", "--frames", "32", "--preset", "test-micro", "--threads", "1"]
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_linear_random_and_logmel_stats_then_table(tmp_path, tone_folder):
+    res, cache = tmp_path / "results.jsonl", tmp_path / "cache"
+    out = _run("linear", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL,
+               "--cache", cache, "--results", res, "--layers", "1,2", "--pooling", "meanmax")
+    assert out.exit_code == 0, out.output
+    assert "embedded" in out.stderr
+    first = json.loads(out.stdout.splitlines()[-1])
+    assert first["acc_mean"] > 0.8 and len(first["split_acc"]) == 5
+    again = _run("linear", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL,
+                 "--cache", cache, "--results", res, "--layers", "1,2", "--pooling", "meanmax")
+    assert again.exit_code == 0 and "embedded" not in again.stderr  # served from the cache
+    assert json.loads(again.stdout.splitlines()[-1])["split_acc"] == first["split_acc"]
+    stats = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL,
+                 "--results", res, "--group", "base")
+    assert stats.exit_code == 0 and json.loads(stats.stdout.splitlines()[-1])["acc_mean"] > 0.9
+    table = _run("table", res, "--out", tmp_path / "report")
+    assert table.exit_code == 0, table.output
+    md = (tmp_path / "report" / "results.md").read_text()
+    assert "random(test-micro) [linear, layers 1,2]" in md and "logmel-stats" in md and "base (n=1)" in md
+    assert (tmp_path / "report" / "results.png").read_bytes()[:4] == b"\x89PNG"
+    records = [json.loads(line) for line in res.read_text().splitlines()]
+    assert len(records) == 3 and records[0]["features"]["frontend"]["n_mels"] == 64
+
+
+def test_norm_all_single_pass(tmp_path, tone_folder):
+    out = _run("linear", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL,
+               "--cache", "", "--norm", "all")
+    assert out.exit_code == 0, out.output
+    assert out.stderr.count("embedded") == 1
+
+
+def test_corrupt_audio_fails_or_is_reported_and_skipped(tmp_path, tone_folder):
+    (tone_folder / "low" / "zz_broken.wav").write_bytes(b"not audio at all")
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL)
+    assert out.exit_code == 2
+    assert out.stderr.strip().startswith("error: cannot decode audio file") and "zz_broken.wav" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    skip = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL, "--skip-bad",
+                "--results", tmp_path / "r.jsonl")
+    assert skip.exit_code == 0, skip.output
+    assert "skipped: cannot decode audio file" in skip.stderr and "zz_broken.wav" in skip.stderr
+    rec = json.loads((tmp_path / "r.jsonl").read_text())
+    assert rec["n_clips"] == 20 and rec["skipped"][0].endswith("zz_broken.wav")
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path, tone_folder):
+    csv_path = tmp_path / "list.csv"
+    csv_path.write_text("file,label\na.wav,x\n")
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "csv", "--root", csv_path)
+    assert out.exit_code == 2 and "list.csv: missing column(s) filename" in out.stderr
+    csv_path.write_text("filename,label\n" + "".join(f"m{i}.wav,{i % 2}\n" for i in range(4)))
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "csv", "--root", csv_path, "--folds", "2")
+    assert out.exit_code == 2 and "m0.wav" in out.stderr and "(4 missing in all)" in out.stderr
+    ckpt = save_checkpoint(tmp_path / "ckpt", img_size=(64, 32))
+    cfg = json.loads((ckpt / "config.json").read_text())
+    cfg["timm_kwargs"]["depth"] = 3  # the weights have 2 blocks
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+    out = _run("linear", "--ckpt", ckpt, "--task", "folder", "--root", tone_folder, *SMALL, "--cache", "")
+    assert out.exit_code == 2 and "encoder.safetensors does not fit" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    out = _run("table", tmp_path / "none.jsonl", "--out", tmp_path)
+    assert out.exit_code == 2 and "none.jsonl does not exist" in out.stderr
+
+
+def test_full_finetune_toy_task(tmp_path, tone_folder):
+    out = _run("full", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL, "--folds", "2",
+               "--epochs", "15", "--batch-size", "8", "--lr", "2e-3", "--mixup", "0.2", "--max-splits", "1",
+               "--results", tmp_path / "r.jsonl")
+    assert out.exit_code == 0, out.output
+    rec = json.loads((tmp_path / "r.jsonl").read_text())
+    assert rec["method"] == "full" and len(rec["split_acc"]) == 1
+    assert rec["acc_mean"] >= 0.8  # high vs low tone: easy once trained
+    assert "epoch 15" in out.stderr

@@ -1,0 +1,169 @@
+"""Every loader on a tiny generated fixture in the dataset's published layout."""
+import json
+from pathlib import Path
+
+import pytest
+
+from finetune.loaders import load_task
+from finetune.task import UserError
+from tests.finetune.conftest import write_wav
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fsdd"
+
+
+def _folds(task):
+    return [(s.name, len(s.train), len(s.test), len(s.valid)) for s in task.splits]
+
+
+def test_esc50(tmp_path):
+    rows = ["filename,fold,target,category,esc10,src_file,take"]
+    for fold in (1, 2, 3, 4, 5):
+        for target, cat in ((0, "dog"), (1, "rooster")):
+            name = f"{fold}-1000{target}-A-{target}.wav"
+            write_wav(tmp_path / "audio" / name)
+            rows.append(f"{name},{fold},{target},{cat},True,1000{target},A")
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n")
+    task = load_task("esc50", tmp_path)
+    assert task.classes == ("dog", "rooster") and len(task.clips) == 10
+    assert _folds(task) == [(f"fold{f}", 8, 2, 0) for f in range(1, 6)]
+    assert all(c.path.is_file() for c in task.clips)
+
+
+def test_esc50_missing_column_names_file_and_column(tmp_path):
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_text("filename,target\na.wav,0\n")
+    with pytest.raises(UserError, match=r"esc50.csv: missing column\(s\) fold, category"):
+        load_task("esc50", tmp_path)
+
+
+def test_urbansound8k(tmp_path):
+    rows = ["slice_file_name,fsID,start,end,salience,fold,classID,class"]
+    for fold in range(1, 11):
+        for cid, cls in ((3, "dog_bark"), (8, "siren")):
+            name = f"{100 + fold}-{cid}-0-0.wav"
+            write_wav(tmp_path / "audio" / f"fold{fold}" / name)
+            rows.append(f"{name},{100 + fold},0.0,0.3,1,{fold},{cid},{cls}")
+    (tmp_path / "metadata").mkdir()
+    (tmp_path / "metadata" / "UrbanSound8K.csv").write_text("\n".join(rows) + "\n")
+    task = load_task("urbansound8k", tmp_path)
+    assert len(task.splits) == 10 and task.splits[9].name == "fold10"
+    assert task.clips[-1].path == tmp_path / "audio" / "fold10" / "110-8-0-0.wav"
+
+
+def test_speechcommands(tmp_path):
+    for word in ("yes", "no"):
+        for i in range(3):
+            write_wav(tmp_path / word / f"abc{i}_nohash_0.wav")
+    write_wav(tmp_path / "_background_noise_" / "white_noise.wav")
+    (tmp_path / "validation_list.txt").write_text("yes/abc1_nohash_0.wav\nno/abc1_nohash_0.wav\n")
+    (tmp_path / "testing_list.txt").write_text("yes/abc2_nohash_0.wav\nno/abc2_nohash_0.wav\n")
+    task = load_task("speechcommands", tmp_path)
+    assert task.classes == ("no", "yes")
+    assert _folds(task) == [("test", 2, 2, 2)]
+    assert {task.clips[i].path.name for i in task.splits[0].test} == {"abc2_nohash_0.wav"}
+
+
+def test_gtzan(tmp_path):
+    for genre in ("blues", "rock"):
+        for i in range(20):
+            write_wav(tmp_path / "genres" / genre / f"{genre}.{i:05d}.wav", seconds=0.05)
+    task = load_task("gtzan", tmp_path)
+    assert len(task.splits) == 10 and all(len(s.test) == 4 for s in task.splits)
+    assert task.classes == ("blues", "rock")
+
+
+def test_nsynth(tmp_path):
+    for split in ("train", "valid", "test"):
+        examples = {}
+        for fam in ("bass", "guitar"):
+            note = f"{fam}_acoustic_000-060-100"
+            write_wav(tmp_path / f"nsynth-{split}" / "audio" / f"{note}.wav")
+            examples[note] = {"instrument_family_str": fam, "pitch": 60}
+        (tmp_path / f"nsynth-{split}" / "examples.json").write_text(json.dumps(examples))
+    task = load_task("nsynth", tmp_path)
+    assert _folds(task) == [("test", 2, 2, 2)] and task.classes == ("bass", "guitar")
+
+
+def test_cremad(tmp_path):
+    for actor in (1001, 1002, 1003, 1004, 1005):
+        for emo in ("ANG", "SAD"):
+            write_wav(tmp_path / "AudioWAV" / f"{actor}_DFA_{emo}_XX.wav")
+    task = load_task("cremad", tmp_path)
+    assert task.classes == ("anger", "sad") and len(task.splits) == 5
+    for s in task.splits:  # speaker-independent: no actor in both train and test
+        train_actors = {task.clips[i].path.name[:4] for i in s.train}
+        assert not train_actors & {task.clips[i].path.name[:4] for i in s.test}
+    write_wav(tmp_path / "AudioWAV" / "oops.wav")
+    with pytest.raises(UserError, match="oops.wav"):
+        load_task("cremad", tmp_path)
+
+
+def test_voxceleb1(tmp_path):
+    lines = []
+    for spk in ("id10001", "id10002"):
+        for split in (1, 2, 3):
+            rel = f"{spk}/vid{split}/00001.wav"
+            write_wav(tmp_path / "wav" / rel)
+            lines.append(f"{split} {rel}")
+    (tmp_path / "iden_split.txt").write_text("\n".join(lines) + "\n")
+    task = load_task("voxceleb1", tmp_path)
+    assert task.classes == ("id10001", "id10002") and _folds(task) == [("test", 2, 2, 2)]
+    (tmp_path / "iden_split.txt").write_text("4 id10001/x.wav\n")
+    with pytest.raises(UserError, match="iden_split.txt line 1"):
+        load_task("voxceleb1", tmp_path)
+
+
+def _fsdd_fixture(root: Path) -> None:
+    for digit in ("0", "1"):
+        for spk in ("george", "theo"):
+            for idx in (0, 12, 25, 38, 49):
+                write_wav(root / "recordings" / f"{digit}_{spk}_{idx}.wav", seconds=0.05)
+
+
+def test_fsdd_from_names_and_csvs(tmp_path):
+    _fsdd_fixture(tmp_path)
+    task = load_task("fsdd", tmp_path)  # no CSV: fold = index // 10 + 1
+    assert len(task.splits) == 5 and all(len(s.test) == 4 for s in task.splits)
+    rows = ["filename,label,speaker,index,fold"] + [
+        f"{p.name},{p.name[0]},{p.stem.split('_')[1]},{p.stem.split('_')[2]},{int(p.stem.split('_')[2]) // 10 + 1}"
+        for p in sorted((tmp_path / "recordings").glob("*.wav"))]
+    (tmp_path / "meta_5fold.csv").write_text("\n".join(rows) + "\n")
+    from_csv = load_task("fsdd", tmp_path)
+    assert sorted((c.path, c.fold) for c in from_csv.clips) == sorted((c.path, c.fold) for c in task.clips)
+    meta = ["filename,label,speaker,fold"] + [
+        f"{p.name},{p.name[0]},x,{'test' if int(p.stem.split('_')[2]) < 5 else 'train'}"
+        for p in sorted((tmp_path / "recordings").glob("*.wav"))]
+    (tmp_path / "meta.csv").write_text("\n".join(meta) + "\n")
+    up = load_task("fsdd", tmp_path, split="upstream")
+    assert _folds(up) == [("test", 16, 4, 0)]
+
+
+def test_folder_and_csv_loaders(tmp_path, tone_folder):
+    task = load_task("folder", tone_folder, folds=5)
+    assert task.classes == ("high", "low") and len(task.splits) == 5
+    for s in task.splits:  # stratified: every test fold has both classes
+        assert {task.clips[i].label for i in s.test} == {"high", "low"}
+    csv_path = tone_folder / "list.csv"
+    csv_path.write_text("filename,label,fold\n" + "".join(
+        f"{c.path.relative_to(tone_folder)},{c.label},{'test' if i % 4 == 0 else 'train'}\n"
+        for i, c in enumerate(task.clips)))
+    from_csv = load_task("csv", csv_path)
+    assert from_csv.splits[0].name == "test" and len(from_csv.splits[0].test) == 5
+
+
+def test_unknown_task_and_missing_root(tmp_path):
+    with pytest.raises(UserError, match="task 'audioset' must be one of"):
+        load_task("audioset", tmp_path)
+    with pytest.raises(UserError, match="does not exist"):
+        load_task("esc50", tmp_path / "nope")
+
+
+def test_real_fsdd_layout():
+    if not (DATA / "meta_5fold.csv").is_file():
+        pytest.skip(f"real FSDD not found at {DATA}")
+    task = load_task("fsdd", DATA)
+    assert len(task.clips) == 3000 and len(task.classes) == 10
+    assert [len(s.test) for s in task.splits] == [600] * 5
+    assert all(c.path.is_file() for c in task.clips[:50])
