@@ -1,0 +1,186 @@
+"""The markdown report of ``tools.reproduce``: built from whatever its work folder holds.
+
+Sections: set-up and real budget, accuracy table + bar plot (``finetune.results``), pre-training
+runs (steps and images reached, wall time), loss curves, image properties (``tools.stats``),
+property-vs-accuracy correlation (``tools.correlate``), contact sheets, step timings, and what
+is missing. Rewritten from scratch on every call, so a partial run gives a partial report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from tools.steps import read_marker
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def loss_plot(work: Path, out: Path) -> Path | None:
+    """Loss vs step of every checkpoint under ``WORK/ckpt`` in one PNG."""
+    logs = sorted((work / "ckpt").glob("*/log.jsonl"))
+    if not logs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for log in logs:
+        records = [r for r in _read_jsonl(log) if "loss" in r and "step" in r]
+        if records:
+            ax.plot([r["step"] for r in records], [r["loss"] for r in records], label=log.parent.name,
+                    linewidth=1)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("MAE loss (normalised pixels)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
+def pretrain_rows(work: Path) -> list[str]:
+    rows = ["| run | steps | images seen | wall time of the step (min) | stopped |", "|---|---:|---:|---:|---|"]
+    for config_path in sorted((work / "ckpt").glob("*/config.json")):
+        config = json.loads(config_path.read_text())
+        name = config_path.parent.name
+        marker = read_marker(work, f"pretrain-{name}")
+        wall = f"{marker['seconds'] / 60:.1f}" if marker else "unfinished"
+        rows.append(f"| {name} | {config.get('step')} | {config.get('images_seen')} | {wall} | "
+                    f"{config.get('stopped') or ''} |")
+    return rows
+
+
+def step_rows(work: Path) -> list[str]:
+    rows = ["| step | seconds | finished (UTC) |", "|---|---:|---|"]
+    for path in sorted((work / "steps").glob("*.done"), key=lambda p: p.stat().st_mtime):
+        marker = json.loads(path.read_text())
+        rows.append(f"| {path.stem} | {marker.get('seconds', '?')} | {marker.get('finished', '?')} |")
+    return rows
+
+
+def machine_text() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return f"{cores} cores, {cpu}, Python {platform.python_version()}"
+
+
+def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path) -> Path:
+    """Write ``REPORT/report.md`` (and its PNGs); returns its path."""
+    from tools.correlate import correlate
+    from tools.stats import load_reference, markdown_table as stats_table
+
+    work, report = Path(work), Path(report)
+    report.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Reproduction report: preset `{preset.name}`", "",
+             f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
+             f"`python -m tools.reproduce --preset {preset.name}`.", "",
+             f"- Preset: {preset.description}.",
+             f"- Budget: {preset.budget_text()}; seeds {list(preset.seeds)}.",
+             f"- Data: {preset.n_images} images per kind at {preset.size} px (mode L); kinds: "
+             f"{', '.join(preset.kinds)}; parameter overrides: "
+             f"{json.dumps(preset.kind_params) if preset.kind_params else 'none'}.",
+             f"- Evaluation: linear probe (`python -m finetune linear`) on "
+             f"{', '.join(t for t, _ in preset.tasks)}; baselines: `random-init` (the untrained "
+             f"encoder of the first run, its `step0/`), `logmel-stats` (hand-crafted log-mel "
+             f"mean+std), `audio-*` (MAE pre-training on real audio with the same budget; it sees "
+             f"the evaluation clips unlabelled when the audio is the task's own, so it is an "
+             f"optimistic in-domain reference).",
+             f"- Machine: {machine_text()}.", ""]
+
+    records = _read_jsonl(work / "results.jsonl")
+    lines += ["## Accuracy", ""]
+    if records:
+        from finetune.results import bar_plot, markdown_table
+
+        lines.append(markdown_table(records))
+        bar_plot(records, report / "accuracy.png")
+        lines += ["![accuracy](accuracy.png)", ""]
+    else:
+        lines += ["No evaluation finished yet.", ""]
+
+    lines += ["## Pre-training runs", ""] + pretrain_rows(work) + [""]
+    if loss_plot(work, report / "loss.png"):
+        lines += ["![loss curves](loss.png)", ""]
+
+    stats = [json.loads(p.read_text()) for p in sorted((work / "stats").glob("*.json"))]
+    lines += ["## Image properties", "",
+              "Means ± std over a seeded sample of images, resized to 128 px (see "
+              "`docs/analysis.md` for the definitions); the last row is the log-mel "
+              "reference (real audio).", ""]
+    try:
+        reference = load_reference()
+    except ValueError:
+        reference = None
+    rows = stats + ([reference] if reference else [])
+    lines += [stats_table(rows) if rows else "No statistics yet.\n", ""]
+
+    lines += ["## Properties vs accuracy", ""]
+    if stats and records:
+        (report / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+        for task in sorted({r["task"] for r in records}):
+            folder = report / ("correlation-" + task.replace(":", "-").replace("/", "-"))
+            try:
+                correlate(stats, records, task, folder)
+            except ValueError as error:
+                lines += [f"{task}: {error}", ""]
+                continue
+            lines += [f"### {task}", "", (folder / "correlation.md").read_text(), "",
+                      f"![correlation]({folder.name}/correlation.png)", ""]
+        lines += ["With one point per kind, r rests on a handful of datasets: read it as a "
+                  "description of this run, not as evidence of a law.", ""]
+    else:
+        lines += ["Needs both statistics and results.", ""]
+
+    sheets = sorted((report / "sheets").glob("*.png"))
+    if sheets:
+        lines += ["## Contact sheets", "", "The first 16 images of every dataset (64 px thumbnails).", ""]
+        for sheet in sheets:
+            lines += [f"**{sheet.stem}**", "", f"![{sheet.stem}](sheets/{sheet.name})", ""]
+
+    lines += ["## Steps", ""] + step_rows(work) + [""]
+    missing = _missing(work, preset)
+    if failed or missing:
+        lines += ["## Missing or failed", ""]
+        lines += [f"- `{name}` failed: {message}" for name, message in sorted(failed.items())]
+        lines += [f"- `{name}` not run" for name in missing if name not in failed]
+        lines.append("")
+    path = report / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _missing(work: Path, preset) -> list[str]:
+    names = []
+    for kind in preset.kinds:
+        names += [f"render-{kind}", f"stats-{kind}"]
+        for seed in preset.seeds:
+            names.append(f"pretrain-{kind}-s{seed}")
+            names += [f"eval-{kind}-s{seed}-{task}" for task, _ in preset.tasks]
+    if preset.audio:
+        label = "audio-" + Path(preset.audio).parts[0]
+        for seed in preset.seeds:
+            names.append(f"pretrain-{label}-s{seed}")
+            names += [f"eval-{label}-s{seed}-{task}" for task, _ in preset.tasks]
+    names += [f"eval-random-init-{task}" for task, _ in preset.tasks]
+    names += [f"eval-logmel-stats-{task}" for task, _ in preset.tasks]
+    return [n for n in names if read_marker(work, n) is None]

@@ -1,0 +1,280 @@
+"""``python -m tools.reproduce``: render -> pre-train -> evaluate every kind, plus baselines, one report.
+
+For each selected kind: render the shards (``generators.render``), a contact sheet
+(``generators.preview``), image statistics (``tools.stats``), MAE pre-training with the preset's
+budget (``python -m pretrain``, in pieces of at most ``piece_minutes`` with ``--resume``) and the
+linear probe on each task (``python -m finetune linear``). Baselines: the untrained encoder
+(the first checkpoint's ``step0/``: same architecture and init, no training), hand-crafted
+log-mel statistics (``--ckpt logmel-stats``) and MAE pre-training on real audio (the same
+budget; note it sees the evaluation clips unlabelled when that audio is the task's own).
+Finally ``REPORT/report.md`` with the accuracy table, bar plot, property table, Fig.-3-style
+correlation plots, contact sheets and loss curves (``tools.report``).
+
+Every step is cached: ``WORK/steps/NAME.done`` is written atomically after it succeeds, so a
+rerun skips finished steps and resumes unfinished ones. ``--lock FILE`` holds an exclusive
+``flock`` per step (and per pre-training piece); ``--stop-after M`` starts no new step after M
+minutes, so a long preset can be run in several sittings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from tools.reproduce_presets import CLIPS_PER_LABEL, PRESETS, Preset, get_preset
+from tools.steps import StepError, cpu_lock, read_marker, run_command, run_step, write_json_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO / ".." / "shared" / "data"
+
+
+class Pipeline:
+    """The steps of one preset in one work folder."""
+
+    def __init__(self, preset: Preset, work: Path, report: Path, data_root: Path,
+                 lock: str | None = None, stop_after: float | None = None, log=print):
+        self.preset, self.work, self.report, self.data = preset, Path(work), Path(report), Path(data_root)
+        self.lock, self.log = lock, log
+        self.deadline = time.monotonic() + stop_after * 60 if stop_after else None
+        self.failed: dict[str, str] = {}
+        self.height, self.width = (int(v) for v in preset.input_size.split("x"))
+
+    # --- helpers ------------------------------------------------------------------------------
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def step(self, name: str, body, lock: bool = True) -> dict | None:
+        """Run a step unless finished, failed earlier in this invocation, or out of time."""
+        if read_marker(self.work, name) is None and self.out_of_time():
+            self.log(f"[stop] {name}: --stop-after reached; rerun to continue")
+            return None
+        try:
+            return run_step(self.work, name, body, lock=self.lock if lock else None, log=self.log)
+        except (StepError, ValueError, OSError, RuntimeError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.failed[name] = message
+            self.log(f"[FAIL] {name}: {message}")
+            return None
+
+    def shards(self, kind: str) -> Path:
+        return self.work / "shards" / kind
+
+    def ckpt(self, label: str, seed: int) -> Path:
+        return self.work / "ckpt" / f"{label}-s{seed}"
+
+    def task_root(self, root: str) -> Path:
+        return self.work / root if root == "fsdd-mini" else self.data / root
+
+    # --- steps --------------------------------------------------------------------------------
+    def render(self, kind: str) -> dict:
+        from generators.params import make_params
+        from generators.registry import get_kind
+        from generators.render import RenderConfig, render_dataset
+
+        params = make_params(get_kind(kind).params_type, tuple(self.preset.kind_params.get(kind, ())))
+        config = RenderConfig(kind=kind, params=params, n=self.preset.n_images, seed=0,
+                              size=self.preset.size, mode="L",
+                              shard_size=min(1000, self.preset.n_images))
+        started = time.monotonic()
+        result = render_dataset(config, self.shards(kind), workers=self.preset.render_workers,
+                                progress=False)
+        rate = result["images"] / max(time.monotonic() - started, 1e-9)
+        return {**result, "images_per_s": round(rate, 2), "params": list(self.preset.kind_params.get(kind, ()))}
+
+    def preview(self, kind: str) -> dict:
+        import numpy as np
+        from PIL import Image
+
+        from generators.preview import contact_sheet
+        from generators.reader import read_images
+
+        images, labels = read_images(self.shards(kind), 16)
+        thumbs = [np.asarray(Image.fromarray(im).resize((64, 64), Image.Resampling.BOX))
+                  for im in images]
+        path = self.report / "sheets" / f"{kind}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        contact_sheet(thumbs, None, columns=8).save(path, optimize=True)
+        return {"sheet": str(path)}
+
+    def stats(self, kind: str) -> dict:
+        from tools.stats import compute_stats
+
+        result = compute_stats(self.shards(kind), n=self.preset.stats_n, seed=0, name=kind)
+        write_json_atomic(self.work / "stats" / f"{kind}.json", result)
+        return {"logmel_distance": result["logmel_distance"]}
+
+    def pretrain(self, label: str, seed: int, source: list[str]) -> dict:
+        """Train in pieces until the budget is used; each piece under the lock, resumable."""
+        out = self.ckpt(label, seed)
+        progress_path = self.work / "steps" / f"pretrain-{label}-s{seed}.progress"
+        progress = json.loads(progress_path.read_text()) if progress_path.exists() else {"minutes": 0.0}
+        p = self.preset
+        base = [sys.executable, "-m", "pretrain", *source, "--out", str(out), "--resume",
+                "--preset", p.model, "--input-size", p.input_size, "--batch-size", str(p.batch_size),
+                "--seed", str(seed), "--device", p.device, "--threads", str(p.threads),
+                "--workers", "0" if p.device == "cpu" else "4", "--no-progress",
+                "--save-every", "50", "--log-every", "5" if (p.steps or 1000) < 200 else "10"]
+        while True:
+            if p.minutes is not None:
+                left = p.minutes - progress["minutes"]
+                if left <= 1e-6:
+                    break
+                piece = ["--minutes", f"{min(left, p.piece_minutes):.4f}"]
+            else:
+                done = self._ckpt_step(out)
+                if done >= p.steps:
+                    break
+                per_piece = max(1, int(p.piece_minutes * 60 * 100 / p.batch_size))  # ~100 img/s
+                piece = ["--steps", str(p.steps), "--stop-after-steps", str(per_piece)]
+            if self.out_of_time():
+                raise StepError(f"--stop-after reached during pre-training of {label}; rerun to continue")
+            with cpu_lock(self.lock):
+                run_command(base + piece, self.work / "logs" / f"pretrain-{label}-s{seed}.log")
+            if p.minutes is not None:
+                progress["minutes"] += float(piece[1])
+                write_json_atomic(progress_path, progress)
+        config = json.loads((out / "config.json").read_text())
+        return {"ckpt": str(out), "step": config.get("step"), "images_seen": config.get("images_seen")}
+
+    @staticmethod
+    def _ckpt_step(out: Path) -> int:
+        try:
+            return int(json.loads((out / "config.json").read_text()).get("step", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def evaluate(self, ckpt: str, name: str, group: str, task: str, root: str, seed: int = 0) -> dict:
+        p = self.preset
+        task_name, extra = (task, [])
+        if task == "fsdd-mini":
+            task_name, extra = "folder", ["--folds", "2"]
+        run_command([sys.executable, "-m", "finetune", "linear", "--ckpt", ckpt, "--task", task_name,
+                     "--root", str(self.task_root(root)), *extra, "--preset", p.model, "--seed", str(seed),
+                     "--n-mels", str(self.height), "--frames", str(self.width),
+                     "--threads", str(p.threads), "--results", str(self.work / "results.jsonl"),
+                     "--name", name, *(["--group", group] if group != name else []),
+                     "--cache", str(self.work / "embeddings")],
+                    self.work / "logs" / f"eval-{name}-{task}.log")
+        return {"ckpt": ckpt, "name": name, "task": task}
+
+    def make_mini_fsdd(self) -> dict:
+        """``WORK/fsdd-mini/DIGIT/*.wav``: the first CLIPS_PER_LABEL clips of every digit."""
+        source = self.data / "fsdd" / "recordings"
+        files = sorted(source.glob("*.wav"))
+        if not files:
+            raise StepError(f"{source} holds no FSDD recordings")
+        out = self.work / "fsdd-mini"
+        for digit in range(10):
+            mine = [f for f in files if f.name.startswith(f"{digit}_")][:CLIPS_PER_LABEL]
+            (out / str(digit)).mkdir(parents=True, exist_ok=True)
+            for f in mine:
+                shutil.copyfile(f, out / str(digit) / f.name)
+        return {"clips": 10 * CLIPS_PER_LABEL}
+
+    # --- the whole run ------------------------------------------------------------------------
+    def run(self) -> dict:
+        p = self.preset
+        self.work.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.work / "preset.json", {"preset": p.__dict__})
+        if any(task == "fsdd-mini" for task, _ in p.tasks) or p.audio == "fsdd-mini":
+            self.step("data-fsdd-mini", self.make_mini_fsdd, lock=False)
+        first_ckpt = None
+        for kind in p.kinds:
+            if not self.step(f"render-{kind}", lambda k=kind: self.render(k)):
+                continue
+            self.step(f"preview-{kind}", lambda k=kind: self.preview(k), lock=False)
+            self.step(f"stats-{kind}", lambda k=kind: self.stats(k))
+            for seed in p.seeds:
+                source = ["--data", str(self.shards(kind))]
+                if not self.step(f"pretrain-{kind}-s{seed}",
+                                 lambda k=kind, s=seed, src=source: self.pretrain(k, s, src), lock=False):
+                    continue
+                first_ckpt = first_ckpt or self.ckpt(kind, seed)
+                self._evaluate_all(str(self.ckpt(kind, seed)), f"{kind}-s{seed}", kind, seed)
+        if p.audio:
+            audio_dir = self.task_root(p.audio) if p.audio == "fsdd-mini" else self.data / p.audio
+            label = "audio-" + Path(p.audio).parts[0]
+            for seed in p.seeds:
+                if self.step(f"pretrain-{label}-s{seed}",
+                             lambda s=seed, l=label: self.pretrain(l, s, ["--audio", str(audio_dir)]),
+                             lock=False):
+                    first_ckpt = first_ckpt or self.ckpt(label, seed)
+                    self._evaluate_all(str(self.ckpt(label, seed)), f"{label}-s{seed}", label, seed)
+        if first_ckpt is not None:
+            # The untrained encoder of the same run: identical architecture and init, no training.
+            self._evaluate_all(str(first_ckpt / "step0"), "random-init", "random-init", 0)
+        self._evaluate_all("logmel-stats", "logmel-stats", "logmel-stats", 0)
+        from tools.report import write_report
+
+        report = write_report(self.work, self.report, p, self.failed, self.data)
+        self.log(f"report: {report}")
+        return {"failed": self.failed, "report": str(report)}
+
+    def _evaluate_all(self, ckpt: str, name: str, group: str, seed: int) -> None:
+        for task, root in self.preset.tasks:
+            self.step(f"eval-{name}-{task}",
+                      lambda t=task, r=root: self.evaluate(ckpt, name, group, t, r, seed))
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tools.reproduce", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Render, pre-train and evaluate pattern kinds plus baselines; write one report.",
+        epilog="presets:\n" + "\n".join(f"  {k}: {v.description}" for k, v in PRESETS.items()) +
+               "\n\nexample:\n  python -m tools.reproduce --preset cpu --work runs/cpu --report report-cpu "
+               "--lock /tmp/synthgen-cpu.lock")
+    p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
+    p.add_argument("--work", type=Path, required=True, help="folder for shards, checkpoints, results, markers")
+    p.add_argument("--report", type=Path, required=True, help="folder for report.md and its PNGs")
+    p.add_argument("--data-root", type=Path, default=DEFAULT_DATA,
+                   help="folder holding the audio datasets (default <repo>/../shared/data)")
+    p.add_argument("--kinds", help="comma-separated kinds instead of the preset's")
+    p.add_argument("--minutes", type=float, help="pre-training minutes per run instead of the preset's budget")
+    p.add_argument("--steps", type=int, help="pre-training steps per run instead of the preset's budget")
+    p.add_argument("--n-images", type=int, help="images rendered per kind instead of the preset's")
+    p.add_argument("--piece-minutes", type=float, help="longest single pretrain invocation")
+    p.add_argument("--lock", help="flock this file around every heavy step (e.g. /tmp/synthgen-cpu.lock)")
+    p.add_argument("--stop-after", type=float, metavar="M", help="start no new step after M minutes")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report from WORK")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    try:
+        for name in ("minutes", "steps", "n_images", "piece_minutes", "stop_after"):
+            value = getattr(args, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} {value} must be > 0")
+        kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip()) if args.kinds else None
+        if kinds:
+            from generators.registry import list_kinds
+
+            known = {k.name for k in list_kinds()}
+            unknown = [k for k in kinds if k not in known]
+            if unknown:
+                raise ValueError(f"unknown kind(s) {', '.join(unknown)}; see `synthgen list`")
+        preset = get_preset(args.preset, kinds=kinds, minutes=args.minutes, steps=args.steps,
+                            n_images=args.n_images, piece_minutes=args.piece_minutes)
+        if not args.data_root.is_dir():
+            raise ValueError(f"--data-root {args.data_root} is not a folder")
+    except ValueError as error:
+        print(f"reproduce: error: {error}", file=sys.stderr)
+        return 2
+    pipeline = Pipeline(preset, args.work, args.report, args.data_root, args.lock, args.stop_after,
+                        log=lambda m: print(m, flush=True))
+    if args.report_only:
+        from tools.report import write_report
+
+        print(f"report: {write_report(args.work, args.report, preset, {}, args.data_root)}")
+        return 0
+    result = pipeline.run()
+    return 1 if result["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
