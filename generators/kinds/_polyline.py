@@ -96,10 +96,10 @@ def _wu_segment(canvas: np.ndarray, x0: float, y0: float, x1: float, y1: float,
     x1 -= 0.5
     y1 -= 0.5
     if abs(x1 - x0) >= abs(y1 - y0):  # one sample per column
-        if x1 == x0:  # zero length: the neighbouring segments cover the vertex
+        low, high = _owned_range(x0, x1, size)
+        if low >= high:  # owns no column (e.g. shorter than a pixel): the neighbours draw it
             return
         slope = (y1 - y0) / (x1 - x0)
-        low, high = _owned_range(x0, x1, size)
         for col in range(low, high):
             v = y0 + slope * (col - x0)
             base = math.floor(v)
@@ -115,8 +115,10 @@ def _wu_segment(canvas: np.ndarray, x0: float, y0: float, x1: float, y1: float,
                 q = canvas[r, c]
                 canvas[r, c] = q + np.float32(frac * strength) * (gray - q)
     else:  # one sample per row
-        slope = (x1 - x0) / (y1 - y0)
         low, high = _owned_range(y0, y1, size)
+        if low >= high:
+            return
+        slope = (x1 - x0) / (y1 - y0)
         for row in range(low, high):
             v = x0 + slope * (row - y0)
             base = math.floor(v)
