@@ -36,7 +36,7 @@ class Encoder:
     """A frozen ViT plus what is needed to feed it.
 
     name: label for tables (checkpoint folder name, or ``random``).
-    fingerprint: hash of the weights' source (file bytes, or preset+seed+shape) for the cache.
+    fingerprint: ``weights_fingerprint`` (architecture, input size, weights) for the cache.
     """
 
     model: nn.Module
@@ -63,12 +63,15 @@ class Encoder:
         return self.height // ph, self.width // pw
 
 
-def _hash_files(*paths: Path) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+def weights_fingerprint(model: nn.Module, height: int, width: int) -> str:
+    """Hash of what determines the embeddings: architecture (class, heads), input size and every
+    weight. Content-based, so a checkpoint's ``step0`` and the ``random`` control built with the
+    same preset and seed share one cache entry."""
+    heads = getattr(model.blocks[0].attn, "num_heads", 0) if hasattr(model, "blocks") else 0
+    h = hashlib.sha256(f"{type(model).__name__}:{heads}:{height}x{width}".encode())
+    for key, value in sorted(model.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
@@ -121,8 +124,7 @@ def load_checkpoint(ckpt: str | Path, height: int, width: int | None = None) -> 
         raise UserError(f"checkpoint {weights} does not fit {name} with {cfg_path}: {first}") from None
     model.eval().requires_grad_(False)
     label = ckpt.name if ckpt.name != "step0" else f"{ckpt.parent.name}/step0"
-    fp = _hash_files(cfg_path, weights) + (f"-{height}x{width}" if (height, width) != (old_h, old_w) else "")
-    return Encoder(model, label, fp, height, width)
+    return Encoder(model, label, weights_fingerprint(model, height, width), height, width)
 
 
 def random_encoder(preset: str, height: int, width: int, seed: int = 0) -> Encoder:
@@ -137,11 +139,7 @@ def random_encoder(preset: str, height: int, width: int, seed: int = 0) -> Encod
     except ValueError as exc:
         raise UserError(str(exc)) from None
     model.eval().requires_grad_(False)
-    h = hashlib.sha256(f"random:{preset}:{seed}:{height}x{width}".encode())
-    for key, value in sorted(model.state_dict().items()):  # hash the weights: init code may change
-        h.update(key.encode())
-        h.update(value.detach().cpu().numpy().tobytes())
-    return Encoder(model, f"random({preset})", h.hexdigest()[:16], height, width)
+    return Encoder(model, f"random({preset})", weights_fingerprint(model, height, width), height, width)
 
 
 def parse_layers(spec: str, depth: int) -> tuple[int, ...]:

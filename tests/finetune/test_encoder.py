@@ -16,7 +16,7 @@ def test_checkpoint_round_trip_matches_random_control(tmp_path):
     assert loaded.name == "run/step0" and loaded.grid == (4, 2)
     x = torch.randn(3, 1, 64, 32)
     assert np.allclose(embed_batch(loaded, x, (2,), "mean"), embed_batch(control, x, (2,), "mean"), atol=1e-5)
-    assert loaded.fingerprint == load_checkpoint(ckpt, 64, 32).fingerprint
+    assert loaded.fingerprint == control.fingerprint  # content hash: step0 and random share the cache
 
 
 def test_layers_and_pooling_shapes_and_last_layer_is_forward_features(tmp_path):
