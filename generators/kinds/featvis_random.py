@@ -1,0 +1,33 @@
+"""Feature visualisations of a random network (Baradad et al., NeurIPS 2021, "Feature vis. Random").
+
+Each image is optimised by gradient ascent (Adam, lr 0.05, lucent's jitter/scale/rotate
+transforms, Fourier parameterisation with decorrelated colour) to maximally excite a unit or a
+pair of units of the pooled features of a randomly initialised torchvision ResNet, starting
+from lucent's random spectrum (``N(0, 0.01^2)``). Reference: ``feature_visualizations/
+generate_dataset.py --random-init`` in mbaradad/learning_with_noise (ResNet-50, 128 steps,
+256 px). The defaults here are cheaper (ResNet-18, 32 steps, 128 px network input) so that a
+105,000-image dataset renders on CPUs in hours; the paper's settings are
+``--param network=resnet50 --param steps=128 --param net_size=256``. Details and sources:
+:mod:`generators.kinds._featvis`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generators.kinds._featvis import FeatVisParams, render_featvis, sample_unit_class
+from generators.kinds._neural import INSTALL_HINT, make_neural_context
+from generators.registry import Kind, register
+
+
+def render_featvis_random(params: FeatVisParams, rng: np.random.Generator, size: int,
+                          class_params: dict, context=None):
+    """``(size x size x 3 uint8, info)`` optimised from a random spectrum."""
+    return render_featvis(params, rng, size, class_params, context)
+
+
+register(Kind(name="featvis-random", params_type=FeatVisParams, render=render_featvis_random,
+              summary="feature visualisations of a randomly initialised ResNet "
+                      "(Baradad et al. 2021)",
+              channels=3, sample_class=sample_unit_class, make_context=make_neural_context,
+              requires=("torch", "torchvision"), install_hint=INSTALL_HINT))
