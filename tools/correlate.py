@@ -186,7 +186,7 @@ def correlate(stats: list[dict], results: list[dict], task: str, out: Path) -> d
     """Join, compute r, write ``correlation.md``, ``correlation.json`` and the PNGs into ``out``."""
     rows = join(stats, results, task)
     if not rows:
-        raise CorrelateError(f"no stats entry matches a {task} result by group or name")
+        raise CorrelateError(f"no stats entry matches a result of task {task} by group or name")
     table = correlations(rows)
     out.mkdir(parents=True, exist_ok=True)
     (out / "correlation.md").write_text(markdown(rows, table, task))

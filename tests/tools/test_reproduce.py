@@ -1,0 +1,87 @@
+"""The reproduction pipeline: cached steps, presets, command line, and the smoke preset end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.reproduce import main
+from tools.reproduce_presets import PRESETS, get_preset
+from tools.steps import StepError, marker, read_marker, run_command, run_step
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+
+
+def test_a_finished_step_is_skipped_and_a_failed_one_runs_again(tmp_path):
+    calls = []
+    assert run_step(tmp_path, "a", lambda: calls.append(1) or {"x": 1}, log=lambda m: None)["x"] == 1
+    again = run_step(tmp_path, "a", lambda: calls.append(2), log=lambda m: None)
+    assert calls == [1] and again["x"] == 1 and "seconds" in again
+
+    def broken():
+        raise StepError("boom")
+
+    with pytest.raises(StepError):
+        run_step(tmp_path, "b", broken, log=lambda m: None)
+    assert read_marker(tmp_path, "b") is None and not marker(tmp_path, "b").exists()
+    run_step(tmp_path, "b", lambda: {"ok": True}, log=lambda m: None)
+    assert read_marker(tmp_path, "b")["ok"] is True
+
+
+def test_run_step_holds_the_lock_file(tmp_path):
+    lock = tmp_path / "cpu.lock"
+    run_step(tmp_path, "c", lambda: {}, lock=lock, log=lambda m: None)
+    assert lock.exists()
+
+
+def test_run_command_failure_names_the_log_and_its_tail(tmp_path):
+    with pytest.raises(StepError, match=r"exited 3; see .*x\.log: .*oops$"):
+        run_command([sys.executable, "-c", "print('oops'); raise SystemExit(3)"], tmp_path / "x.log")
+
+
+def test_presets_have_one_budget_and_overrides_switch_it():
+    for preset in PRESETS.values():
+        assert (preset.minutes is None) != (preset.steps is None)
+    assert set(get_preset("cpu").kinds) >= {"fractaldb", "visualatom", "deadleaves-squares",
+                                            "stat-spectrum", "shaders"}
+    changed = get_preset("cpu", minutes=3.5, kinds=("fractaldb",))
+    assert changed.minutes == 3.5 and changed.steps is None and changed.kinds == ("fractaldb",)
+    assert get_preset("smoke", steps=2).minutes is None
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        get_preset("huge")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "huge"], "unknown preset 'huge'; expected one of smoke, cpu-small, cpu, gpu-paper"),
+    (["--kinds", "nope"], "unknown kind(s) nope; see `synthgen list`"),
+    (["--minutes", "0"], "--minutes 0.0 must be > 0"),
+    (["--data-root", "/nonexistent"], "--data-root /nonexistent is not a folder"),
+])
+def test_cli_errors_are_one_line(args, message, tmp_path, capsys):
+    assert main(["--work", str(tmp_path / "w"), "--report", str(tmp_path / "r"), *args]) == 2
+    assert capsys.readouterr().err.strip() == f"reproduce: error: {message}"
+
+
+@pytest.mark.slow
+def test_smoke_preset_end_to_end_and_rerun_skips_everything(tmp_path):
+    if not (SHARED / "data" / "fsdd" / "recordings").is_dir():
+        pytest.skip("../shared/data/fsdd is absent (real data lives next to the repository)")
+    command = [sys.executable, "-m", "tools.reproduce", "--preset", "smoke", "--work",
+               str(tmp_path / "work"), "--report", str(tmp_path / "report")]
+    first = subprocess.run(command, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    results = [json.loads(line) for line in (tmp_path / "work" / "results.jsonl").read_text().splitlines()]
+    assert {r["name"] for r in results} == {"fractaldb-s0", "stat-spectrum-s0", "audio-fsdd-mini-s0",
+                                            "random-init", "logmel-stats"}
+    report = (tmp_path / "report" / "report.md").read_text()
+    for needle in ("## Accuracy", "![accuracy](accuracy.png)", "![loss curves](loss.png)",
+                   "| fractaldb |", "sheets/stat-spectrum.png", "correlation-folder-fsdd-mini"):
+        assert needle in report
+    assert "## Missing or failed" not in report
+    second = subprocess.run(command, capture_output=True, text=True)
+    assert second.returncode == 0
+    assert "[run ]" not in second.stdout and second.stdout.count("[skip]") >= 10
