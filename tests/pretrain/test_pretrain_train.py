@@ -112,16 +112,29 @@ def test_corrupt_checkpoint_gives_a_clear_error(shards, tmp_path, capsys):
     (["--preset", "vit-giant"], "unknown preset 'vit-giant'"),
     (["--input-size", "banana"], "input size 'banana' must look like HxW"),
     (["--mask-ratio", "1.5"], "--mask-ratio 1.5 must be in (0, 1)"),
+    (["--steps", "0"], "--steps 0 must be > 0"),
 ])
-def test_bad_arguments_exit_2_with_one_line(shards, tmp_path, extra, message):
-    args = [sys.executable, "-m", "pretrain", "--data", str(shards), "--out", str(tmp_path / "x"),
-            "--steps", "1", "--preset", "test-micro", *extra]
-    if extra[0] == "--data":
-        args[3:5] = extra
-    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+def test_bad_arguments_exit_2_with_one_line(shards, tmp_path, capsys, extra, message):
+    args = ["--data", str(shards), "--out", str(tmp_path / "x"), "--steps", "1", "--preset", "test-micro"]
+    args = (extra + args[2:]) if extra[0] == "--data" else args + extra
+    try:
+        code = main(args)
+    except SystemExit as stop:  # argparse's own checks
+        code = stop.code
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pretrain: error: ") and message in lines[0], lines
+    assert not (tmp_path / "x" / "train_state.pt").exists()
+
+
+def test_bad_argument_from_the_command_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pretrain", "--data", str(tmp_path / "none"),
+                             "--out", str(tmp_path / "x"), "--steps", "1"],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"pretrain: error: --data {tmp_path / 'none'}: {tmp_path / 'none' / 'dataset.json'} not found: "
+        f"not a synthgen shard directory"]
 
 
 def test_help_documents_every_option():
@@ -131,3 +144,33 @@ def test_help_documents_every_option():
     for option in ("--data", "--audio", "--preset", "--input-size", "--epochs", "--steps",
                    "--minutes", "--resume", "--mask-ratio", "--accum", "--out"):
         assert option in result.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_and_resume_equals_uninterrupted_run(shards, tmp_path):
+    """A real SIGKILL mid-run (DataLoader worker on), then --resume from the last checkpoint."""
+    import os
+    import signal
+    import time
+
+    args = ["--steps", "30", "--lr", "1e-3", "--save-every", "5", "--log-every", "1", "--workers", "1"]
+    command = [sys.executable, "-m", "pretrain", "--data", str(shards), *BASE, *args]
+    subprocess.run(command + ["--out", str(tmp_path / "full")], check=True, capture_output=True, timeout=600)
+    victim = subprocess.Popen(command + ["--out", str(tmp_path / "killed")], stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    state = tmp_path / "killed" / "train_state.pt"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and victim.poll() is None:
+        if state.exists() and load_state(tmp_path / "killed")["step"] >= 10:
+            break
+        time.sleep(0.2)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    killed_at = load_state(tmp_path / "killed")["step"]
+    assert 10 <= killed_at < 30, "the kill must land mid-run"
+    subprocess.run(command + ["--out", str(tmp_path / "killed"), "--resume"], check=True,
+                   capture_output=True, timeout=600)
+    full = load_file(str(tmp_path / "full" / "encoder.safetensors"))
+    resumed = load_file(str(tmp_path / "killed" / "encoder.safetensors"))
+    assert all(torch.equal(full[k], resumed[k]) for k in full)
+    assert losses(tmp_path / "full") == losses(tmp_path / "killed")
