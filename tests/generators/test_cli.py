@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import run_synthgen
+from tests.helpers import run_synthgen
 
 
 def test_list_shows_every_kind_with_parameters_and_ranges():

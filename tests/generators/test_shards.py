@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import run_synthgen
+from tests.helpers import run_synthgen
 
 # Small but multi-shard: 6 shards of 5 fractals at 48².
 BASE = ["render", "fractaldb", "--n", "30", "--shard-size", "5", "--size", "48", "--quiet",

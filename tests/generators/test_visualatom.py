@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import run_synthgen
+from tests.helpers import run_synthgen
 from generators.kinds.visualatom import (
     VisualAtomClass,
     VisualAtomParams,

@@ -12,7 +12,7 @@ import torch
 from pretrain.data import PretrainStream, batches_before, make_loader, reader_units, shuffle_buffer, total_items
 from pretrain.sources import audio_source, estimate_stats, parse_spec, shard_source, with_stats
 from pretrain.transforms import NO_AUGMENT, Augment, pattern_to_input, tile_to_aspect
-from shardkit import pattern, write_shards
+from tests.pretrain.shardkit import pattern, write_shards
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shardkit import write_shards
+from tests.pretrain.shardkit import write_shards
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from pretrain.checkpoint import CheckpointError, load_encoder, load_state
 from pretrain.cli import main
 from pretrain.model import build_encoder
-from shardkit import write_shards
+from tests.pretrain.shardkit import write_shards
 
 BASE = ["--preset", "test-micro", "--input-size", "32x64", "--batch-size", "8", "--workers", "0",
         "--no-progress", "--threads", "1", "--recon-every", "0", "--log-every", "2", "--seed", "7"]
