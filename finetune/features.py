@@ -12,7 +12,8 @@ Encoder input normalisation (``norm``):
 
 Each pass's embeddings are cached as ``CACHE/<key>.npz`` where the key hashes the
 checkpoint files, the task (paths, labels, folds), the front-end settings, the frame count,
-the layers, the pooling and the split.
+the pooling and the split. A pass embeds every block at once (the forward pass costs the same)
+and caches ``(N, depth, F)``, so any ``layers`` choice is served from one cache entry.
 """
 from __future__ import annotations
 
@@ -99,16 +100,16 @@ def logmel_stats(specs: list[torch.Tensor]) -> np.ndarray:
     return np.stack([torch.cat([s.mean(dim=1), s.std(dim=1, unbiased=False)]).numpy() for s in specs])
 
 
-def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, layers: tuple[int, ...], pooling: str,
-              split: str) -> str:
+def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, pooling: str, split: str) -> str:
     blob = json.dumps({"enc": encoder.fingerprint, "task": task.fingerprint(), "cfg": cfg.to_dict(),
-                       "layers": list(layers), "pooling": pooling, "split": split, "v": 1}, sort_keys=True)
+                       "pooling": pooling, "split": split, "v": 2}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def embed_split(encoder: Encoder, fixed: torch.Tensor, train_index: tuple[int, ...], layers: tuple[int, ...],
                 pooling: str, batch_size: int = 64) -> np.ndarray:
-    """Standardise all ``fixed`` log-mels with the statistics of ``train_index``, embed them."""
+    """Standardise all ``fixed`` log-mels with the statistics of ``train_index``, embed them:
+    ``(N, len(layers) * F)``."""
     norm = Standardizer.fit(fixed[list(train_index)])
     out = []
     for start in range(0, len(fixed), batch_size):
@@ -131,14 +132,15 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
     fixed = None
     done, embedded, seconds = {}, 0, 0.0
     for name, train in passes:
-        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, layers, pooling, name)}.npz" if cache_dir else None
+        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, pooling, name)}.npz" if cache_dir else None
         if path is not None and path.is_file():
             done[name] = np.load(path)["x"]
             continue
         if fixed is None:
             fixed = mels.fixed(cfg.frames)
         t0 = time.perf_counter()
-        done[name] = embed_split(encoder, fixed, train, layers, pooling, batch_size)
+        every = tuple(range(1, encoder.depth + 1))
+        done[name] = embed_split(encoder, fixed, train, every, pooling, batch_size).reshape(len(fixed), encoder.depth, -1)
         seconds += time.perf_counter() - t0
         embedded += len(fixed)
         report(f"embedded {mels.task.name} ({name}): {len(fixed)} clips in {time.perf_counter() - t0:.1f} s")
@@ -147,6 +149,8 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
             tmp = path.with_suffix(".tmp.npz")
             np.savez(tmp, x=done[name])
             tmp.replace(path)
+    pick = [k - 1 for k in layers]
+    done = {name: x[:, pick].reshape(len(x), -1) for name, x in done.items()}
     feats = {s.name: done[s.name if norm == "split" else "all"] for s in mels.task.splits}
     return feats, {"embedded_clips": embedded, "embed_seconds": round(seconds, 2),
                    "clips_per_s": round(embedded / seconds, 1) if seconds else None}

@@ -25,6 +25,9 @@ def test_linear_random_and_logmel_stats_then_table(tmp_path, tone_folder):
                  "--cache", cache, "--results", res, "--layers", "1,2", "--pooling", "meanmax")
     assert again.exit_code == 0 and "embedded" not in again.stderr  # served from the cache
     assert json.loads(again.stdout.splitlines()[-1])["split_acc"] == first["split_acc"]
+    other = _run("linear", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL,
+                 "--cache", cache, "--layers", "2", "--pooling", "meanmax")
+    assert other.exit_code == 0 and "embedded" not in other.stderr  # every block is cached
     stats = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL,
                  "--results", res, "--group", "base")
     assert stats.exit_code == 0 and json.loads(stats.stdout.splitlines()[-1])["acc_mean"] > 0.9
@@ -34,7 +37,7 @@ def test_linear_random_and_logmel_stats_then_table(tmp_path, tone_folder):
     assert "random(test-micro) [linear, layers 1,2]" in md and "logmel-stats" in md and "base (n=1)" in md
     assert (tmp_path / "report" / "results.png").read_bytes()[:4] == b"\x89PNG"
     records = [json.loads(line) for line in res.read_text().splitlines()]
-    assert len(records) == 3 and records[0]["features"]["frontend"]["n_mels"] == 64
+    assert len(records) == 3 and records[1]["layers"] == "1,2" and records[0]["features"]["frontend"]["n_mels"] == 64
 
 
 def test_norm_all_single_pass(tmp_path, tone_folder):
