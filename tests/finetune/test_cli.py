@@ -4,7 +4,7 @@ import json
 from click.testing import CliRunner
 
 from finetune.cli import main
-from tests.finetune.conftest import save_checkpoint, write_wav
+from tests.finetune.fixtures import save_checkpoint, write_wav
 
 SMALL = ["--n-mels", "64", "--frames", "32", "--preset", "test-micro", "--threads", "1"]
 

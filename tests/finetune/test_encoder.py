@@ -6,7 +6,7 @@ import torch
 
 from finetune.encoder import embed_batch, load_checkpoint, parse_layers, random_encoder
 from finetune.task import UserError
-from tests.finetune.conftest import save_checkpoint
+from tests.finetune.fixtures import save_checkpoint
 
 
 def test_checkpoint_round_trip_matches_random_control(tmp_path):

@@ -8,7 +8,7 @@ import torch
 
 from finetune.frontend import (AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel,
                                normalise_level)
-from tests.finetune.conftest import tone, write_wav
+from tests.finetune.fixtures import tone, write_wav
 
 
 @pytest.mark.parametrize("freq", [250.0, 1000.0, 3000.0, 6500.0])

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import finetune.hear as hear
-from tests.finetune.conftest import save_checkpoint
+from tests.finetune.fixtures import save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from finetune.loaders import load_task
 from finetune.task import UserError
-from tests.finetune.conftest import write_wav
+from tests.finetune.fixtures import write_wav
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fsdd"
 
