@@ -229,6 +229,21 @@ def preview(source, out, count, size, mode, seed, param_items) -> None:
     click.echo(f"wrote {out} ({len(images)} images)", err=True)
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []},
+             add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def stats(args: tuple[str, ...]) -> None:
+    """Image-property statistics of shard directories (JSON + markdown table).
+
+    \b
+    Same as `python -m tools.stats`; `synthgen stats --help` lists its options. Example:
+      synthgen stats data/fractaldb data/visualatom --n 200 --out stats/
+    """
+    from tools.stats import main as stats_main
+
+    raise click.exceptions.Exit(stats_main(list(args)) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: one-line errors, exit 2 for usage errors."""
     try:
