@@ -170,6 +170,11 @@ def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path
 
 
 def _missing(work: Path, preset) -> list[str]:
+    return [n for n in expected_steps(preset) if read_marker(work, n) is None]
+
+
+def expected_steps(preset) -> list[str]:
+    """Names of the steps a full run of ``preset`` finishes (without previews)."""
     names = []
     for kind in preset.kinds:
         names += [f"render-{kind}", f"stats-{kind}"]
@@ -183,4 +188,4 @@ def _missing(work: Path, preset) -> list[str]:
             names += [f"eval-{label}-s{seed}-{task}" for task, _ in preset.tasks]
     names += [f"eval-random-init-{task}" for task, _ in preset.tasks]
     names += [f"eval-logmel-stats-{task}" for task, _ in preset.tasks]
-    return [n for n in names if read_marker(work, n) is None]
+    return names

@@ -36,9 +36,15 @@ class Pipeline:
     """The steps of one preset in one work folder."""
 
     def __init__(self, preset: Preset, work: Path, report: Path, data_root: Path,
-                 lock: str | None = None, stop_after: float | None = None, log=print):
+                 lock: str | None = None, stop_after: float | None = None, log=print,
+                 lock_per: str = "step"):
         self.preset, self.work, self.report, self.data = preset, Path(work), Path(report), Path(data_root)
-        self.lock, self.log = lock, log
+        # lock_per "step": the lock is taken per step and per pre-training piece; "run": once
+        # around everything of one kind (render .. evaluation), so a queue of other jobs on
+        # the lock is waited for once per kind rather than once per step.
+        self.unit_lock = lock if lock_per == "run" else None
+        self.lock = None if lock_per == "run" else lock
+        self.log = log
         self.deadline = time.monotonic() + stop_after * 60 if stop_after else None
         self.failed: dict[str, str] = {}
         self.height, self.width = (int(v) for v in preset.input_size.split("x"))
@@ -182,37 +188,69 @@ class Pipeline:
         write_json_atomic(self.work / "preset.json", {"preset": p.__dict__})
         if any(task == "fsdd-mini" for task, _ in p.tasks) or p.audio == "fsdd-mini":
             self.step("data-fsdd-mini", self.make_mini_fsdd, lock=False)
-        first_ckpt = None
+        self.first_ckpt = None
         for kind in p.kinds:
-            if not self.step(f"render-{kind}", lambda k=kind: self.render(k)):
-                continue
-            self.step(f"preview-{kind}", lambda k=kind: self.preview(k), lock=False)
-            self.step(f"stats-{kind}", lambda k=kind: self.stats(k))
-            for seed in p.seeds:
-                source = ["--data", str(self.shards(kind))]
-                if not self.step(f"pretrain-{kind}-s{seed}",
-                                 lambda k=kind, s=seed, src=source: self.pretrain(k, s, src), lock=False):
-                    continue
-                first_ckpt = first_ckpt or self.ckpt(kind, seed)
-                self._evaluate_all(str(self.ckpt(kind, seed)), f"{kind}-s{seed}", kind, seed)
+            self._locked_unit(self.unit_steps(kind), lambda k=kind: self._kind(k))
         if p.audio:
-            audio_dir = self.task_root(p.audio) if p.audio == "fsdd-mini" else self.data / p.audio
-            label = "audio-" + Path(p.audio).parts[0]
-            for seed in p.seeds:
-                if self.step(f"pretrain-{label}-s{seed}",
-                             lambda s=seed, l=label: self.pretrain(l, s, ["--audio", str(audio_dir)]),
-                             lock=False):
-                    first_ckpt = first_ckpt or self.ckpt(label, seed)
-                    self._evaluate_all(str(self.ckpt(label, seed)), f"{label}-s{seed}", label, seed)
-        if first_ckpt is not None:
-            # The untrained encoder of the same run: identical architecture and init, no training.
-            self._evaluate_all(str(first_ckpt / "step0"), "random-init", "random-init", 0)
-        self._evaluate_all("logmel-stats", "logmel-stats", "logmel-stats", 0)
+            self._locked_unit(self.unit_steps("audio"), self._audio)
+        self._locked_unit(self.unit_steps("baselines"), self._baselines)
         from tools.report import write_report
 
         report = write_report(self.work, self.report, p, self.failed, self.data)
         self.log(f"report: {report}")
         return {"failed": self.failed, "report": str(report)}
+
+    def _locked_unit(self, steps: list[str], body) -> None:
+        """Run ``body`` under the unit lock (lock_per "run") unless all of ``steps`` are done."""
+        if self.unit_lock is None or all(read_marker(self.work, n) is not None for n in steps):
+            body()
+            return
+        if self.out_of_time():
+            self.log(f"[stop] {steps[0]}...: --stop-after reached; rerun to continue")
+            return
+        with cpu_lock(self.unit_lock):
+            body()
+
+    def unit_steps(self, unit: str) -> list[str]:
+        """The steps of one kind (``unit`` = kind name), of ``audio`` or of ``baselines``."""
+        p, tasks = self.preset, [t for t, _ in self.preset.tasks]
+        if unit == "baselines":
+            return [f"eval-{b}-{t}" for b in ("random-init", "logmel-stats") for t in tasks]
+        label = "audio-" + Path(p.audio).parts[0] if unit == "audio" else unit
+        names = [] if unit == "audio" else [f"render-{unit}", f"preview-{unit}", f"stats-{unit}"]
+        for seed in p.seeds:
+            names += [f"pretrain-{label}-s{seed}"] + [f"eval-{label}-s{seed}-{t}" for t in tasks]
+        return names
+
+    def _kind(self, kind: str) -> None:
+        p = self.preset
+        if not self.step(f"render-{kind}", lambda: self.render(kind)):
+            return
+        self.step(f"preview-{kind}", lambda: self.preview(kind), lock=False)
+        self.step(f"stats-{kind}", lambda: self.stats(kind), lock=False)
+        for seed in p.seeds:
+            source = ["--data", str(self.shards(kind))]
+            if not self.step(f"pretrain-{kind}-s{seed}",
+                             lambda s=seed: self.pretrain(kind, s, source), lock=False):
+                continue
+            self.first_ckpt = self.first_ckpt or self.ckpt(kind, seed)
+            self._evaluate_all(str(self.ckpt(kind, seed)), f"{kind}-s{seed}", kind, seed)
+
+    def _audio(self) -> None:
+        p = self.preset
+        audio_dir = self.task_root(p.audio) if p.audio == "fsdd-mini" else self.data / p.audio
+        label = "audio-" + Path(p.audio).parts[0]
+        for seed in p.seeds:
+            if self.step(f"pretrain-{label}-s{seed}",
+                         lambda s=seed: self.pretrain(label, s, ["--audio", str(audio_dir)]), lock=False):
+                self.first_ckpt = self.first_ckpt or self.ckpt(label, seed)
+                self._evaluate_all(str(self.ckpt(label, seed)), f"{label}-s{seed}", label, seed)
+
+    def _baselines(self) -> None:
+        if self.first_ckpt is not None:
+            # The untrained encoder of the same run: identical architecture and init, no training.
+            self._evaluate_all(str(self.first_ckpt / "step0"), "random-init", "random-init", 0)
+        self._evaluate_all("logmel-stats", "logmel-stats", "logmel-stats", 0)
 
     def _evaluate_all(self, ckpt: str, name: str, group: str, seed: int) -> None:
         for task, root in self.preset.tasks:
@@ -238,6 +276,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-images", type=int, help="images rendered per kind instead of the preset's")
     p.add_argument("--piece-minutes", type=float, help="longest single pretrain invocation")
     p.add_argument("--lock", help="flock this file around every heavy step (e.g. /tmp/synthgen-cpu.lock)")
+    p.add_argument("--lock-per", choices=("step", "run"), default="step",
+                   help="take --lock per step and pre-training piece (default), or once per kind "
+                        "(render, stats, pre-training and evaluation of one kind; fewer waits)")
     p.add_argument("--stop-after", type=float, metavar="M", help="start no new step after M minutes")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from WORK")
     return p
@@ -266,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reproduce: error: {error}", file=sys.stderr)
         return 2
     pipeline = Pipeline(preset, args.work, args.report, args.data_root, args.lock, args.stop_after,
-                        log=lambda m: print(m, flush=True))
+                        log=lambda m: print(m, flush=True), lock_per=args.lock_per)
     if args.report_only:
         from tools.report import write_report
 
