@@ -85,3 +85,16 @@ def test_smoke_preset_end_to_end_and_rerun_skips_everything(tmp_path):
     second = subprocess.run(command, capture_output=True, text=True)
     assert second.returncode == 0
     assert "[run ]" not in second.stdout and second.stdout.count("[skip]") >= 10
+
+
+def test_units_cover_every_expected_step_once(tmp_path):
+    from tools.report import expected_steps
+    from tools.reproduce import Pipeline
+
+    preset = get_preset("cpu", seeds=(0, 1))
+    pipeline = Pipeline(preset, tmp_path / "w", tmp_path / "r", tmp_path, lock="x", lock_per="run")
+    covered = [s for unit in (*preset.kinds, "audio", "baselines") for s in pipeline.unit_steps(unit)]
+    assert len(covered) == len(set(covered))
+    assert set(expected_steps(preset)) <= set(covered)
+    assert "eval-fractaldb-s1-fsdd" in covered and "pretrain-audio-fsdd-s0" in covered
+    assert pipeline.lock is None and pipeline.unit_lock == "x"
