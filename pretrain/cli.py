@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pretrain.model import PRESETS
+from pretrain.presets import PRESETS
 
 EXAMPLES = """examples:
   python -m pretrain --data shards/fractaldb-128 --preset cpu-tiny --minutes 30 --out ckpt/fdb
@@ -115,7 +115,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def check_args(args: argparse.Namespace) -> None:
     """Cross-argument checks; ``ValueError`` with a one-line message."""
-    from pretrain.model import check_input_size, get_preset
+    from pretrain.model import check_input_size
+    from pretrain.presets import get_preset
 
     if not args.data and not args.audio:
         raise ValueError("give at least one --data DIR or --audio DIR")
