@@ -111,7 +111,7 @@ def test_mae_forward_shapes_and_noise_determinism():
     loss, pred, mask = mae(images, noise)
     assert pred.shape == (2, 8, 256) and mask.shape == (2, 8) and loss.ndim == 0
     again, _, mask2 = mae(images, noise)
-    assert torch.equal(mask, mask2) and float(loss) == float(again)
+    assert torch.equal(mask, mask2) and float(loss.detach()) == float(again.detach())
     assert torch.equal(mae.encoder.state_dict()["cls_token"], build_encoder("test-micro", (32, 64), 1).cls_token)
 
 
