@@ -42,8 +42,6 @@ def _user_errors(fn):
 def task_options(fn):
     """Options shared by ``linear`` and ``full`` (one flag name means one thing)."""
     opts = [
-        click.option("--ckpt", required=True, help="checkpoint folder, 'random' (untrained --preset encoder)"
-                     " or 'logmel-stats' (linear only)"),
         click.option("--task", "task_name", required=True, help="esc50, urbansound8k, speechcommands, gtzan, "
                      "nsynth, cremad, voxceleb1, fsdd, folder or csv"),
         click.option("--root", required=True, type=click.Path(path_type=Path),
@@ -109,9 +107,13 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--ckpt", "ckpts", required=True, multiple=True,
+              help="checkpoint folder, 'random' (untrained --preset encoder) or 'logmel-stats'; repeat to "
+                   "evaluate several with one front-end pass")
 @task_options
-@click.option("--layers", default="last", show_default=True,
-              help="blocks to pool: last, all, or numbers like 6,12 (negative from the end); concatenated")
+@click.option("--layers", "layer_specs", default=("last",), show_default=True, multiple=True,
+              help="blocks to pool: last, all, or numbers like 6,12 (negative from the end), concatenated; "
+                   "repeat for several probes")
 @click.option("--pooling", default="mean", show_default=True, type=click.Choice(["mean", "meanmax"]),
               help="mean of patch tokens, or mean and max concatenated")
 @click.option("--norm", default="split", show_default=True, type=click.Choice(["split", "all"]),
@@ -119,20 +121,29 @@ def main() -> None:
 @click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
               help="embedding cache folder ('' disables)")
 @_user_errors
-def linear(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
-           batch_size, results, name, group, layers, pooling, norm, cache):
-    """Linear probe of a frozen encoder (or a baseline) on one task."""
+def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
+           batch_size, results, name, group, layer_specs, pooling, norm, cache):
+    """Linear probe of frozen encoders (or baselines) on one task."""
     from finetune.evaluate import linear_eval
+    from finetune.features import compute_logmels
+    from finetune.task import UserError
 
+    if name and len(ckpts) > 1:
+        raise UserError("--name labels one checkpoint; omit it when giving several --ckpt")
     cfg = _setup(threads, n_mels, frames, level)
     task = _load(task_name, root, folds, fsdd_split)
-    record = linear_eval(task, ckpt, cfg, preset=preset, seed=seed, layers=layers, pooling=pooling,
-                         cache_dir=cache if str(cache) else None, skip_bad=skip_bad, batch_size=batch_size,
-                         norm=norm)
-    _finish(record, results, name, group)
+    mels = None
+    for ckpt in ckpts:
+        for layers in (layer_specs if ckpt != "logmel-stats" else ("last",)):
+            record = linear_eval(task, ckpt, cfg, preset=preset, seed=seed, layers=layers, pooling=pooling,
+                                 cache_dir=cache if str(cache) else None, skip_bad=skip_bad,
+                                 batch_size=batch_size, norm=norm, mels=mels)
+            mels = record.pop("_mels")
+            _finish(record, results, name, group)
 
 
 @main.command()
+@click.option("--ckpt", required=True, help="checkpoint folder or 'random' (untrained --preset encoder)")
 @task_options
 @click.option("--epochs", default=20, show_default=True)
 @click.option("--lr", default=5e-4, show_default=True, help="peak lr of the head")

@@ -139,7 +139,7 @@ def random_encoder(preset: str, height: int, width: int, seed: int = 0) -> Encod
     except ValueError as exc:
         raise UserError(str(exc)) from None
     model.eval().requires_grad_(False)
-    return Encoder(model, f"random({preset})", weights_fingerprint(model, height, width), height, width)
+    return Encoder(model, f"random-{preset}-s{seed}", weights_fingerprint(model, height, width), height, width)
 
 
 def parse_layers(spec: str, depth: int) -> tuple[int, ...]:

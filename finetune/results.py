@@ -49,7 +49,8 @@ def read_results(path: Path) -> list[dict]:
 def _row_label(rec: dict) -> str:
     method = rec.get("method", "linear")
     layers = rec.get("layers")
-    suffix = f" [{method}" + (f", layers {layers}" if layers and layers != "last" else "") + "]"
+    suffix = (f" [{method}" + (f", layers {layers}" if layers and layers != "last" else "")
+              + (", norm all" if rec.get("norm") == "all" else "") + "]")
     return rec["name"] + (suffix if suffix != " [linear]" else "")
 
 

@@ -25,16 +25,21 @@ def test_linear_random_and_logmel_stats_then_table(tmp_path, tone_folder):
                  "--cache", cache, "--results", res, "--layers", "1,2", "--pooling", "meanmax")
     assert again.exit_code == 0 and "embedded" not in again.stderr  # served from the cache
     assert json.loads(again.stdout.splitlines()[-1])["split_acc"] == first["split_acc"]
-    other = _run("linear", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL,
+    other = _run("linear", "--ckpt", "random:0", "--task", "folder", "--root", tone_folder, *SMALL,
                  "--cache", cache, "--layers", "2", "--pooling", "meanmax")
     assert other.exit_code == 0 and "embedded" not in other.stderr  # every block is cached
+    two = _run("linear", "--ckpt", "random:0", "--ckpt", "random:1", "--task", "folder", "--root", tone_folder,
+               *SMALL, "--cache", cache, "--layers", "1", "--layers", "2", "--pooling", "meanmax")
+    assert two.exit_code == 0, two.output
+    assert two.stderr.count("embedded") == 5 and len(two.stdout.splitlines()) == 4  # seed 1 is new
+    assert two.stderr.count("random-test-micro-s1 on folder:tones") == 2
     stats = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL,
                  "--results", res, "--group", "base")
     assert stats.exit_code == 0 and json.loads(stats.stdout.splitlines()[-1])["acc_mean"] > 0.9
     table = _run("table", res, "--out", tmp_path / "report")
     assert table.exit_code == 0, table.output
     md = (tmp_path / "report" / "results.md").read_text()
-    assert "random(test-micro) [linear, layers 1,2]" in md and "logmel-stats" in md and "base (n=1)" in md
+    assert "random-test-micro-s0 [linear, layers 1,2]" in md and "logmel-stats" in md and "base (n=1)" in md
     assert (tmp_path / "report" / "results.png").read_bytes()[:4] == b"\x89PNG"
     records = [json.loads(line) for line in res.read_text().splitlines()]
     assert len(records) == 3 and records[1]["layers"] == "1,2" and records[0]["features"]["frontend"]["n_mels"] == 64
