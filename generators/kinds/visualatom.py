@@ -47,15 +47,25 @@ Instance variation (from the sample stream), as in the reference:
   ``(h & 7) + 1`` or ``-1`` when ``h & 8``, quintic fade, scaled by 0.4) evaluated at
   ``u ~ U(0, 10000)``. Only the lattice cell ``floor(u) mod 256`` and the fraction of ``u``
   matter, so ``u ~ U(0, 256)`` draws the same distribution (the reference's cells 0..15 are
-  0.25 % more likely, because 10,000 is not a multiple of 256).
+  0.25 % more likely, because 10,000 is not a multiple of 256). The ``2 V K`` noise draws of
+  an instance come from a SplitMix64 stream seeded from the sample stream (32 bits per draw:
+  8 for the cell, 24 for the fraction), generated inside the numba kernel.
 
 Size scaling: every length above (``r0`` and the per-orbit push ``N_v - w``, hence ``c``, the
 0.5-pixel sinusoid amplitudes and ``w``) is in pixels of the published 512 x 512 canvas and is
 multiplied by ``size / 512``, so an image of another size has the geometry of a resized
-512 x 512 one. ``line="antialiased"`` (default) also scales the 1-px stroke: at ``size < 512``
-it is drawn with coverage ``size / 512`` (how a 1-px line looks after downscaling); above 512
-it stays one pixel wide. ``line="paper"`` draws the reference's aliased 1-px Pillow lines
-(overwriting) at every size; at 512 x 512 that is the published look.
+512 x 512 one (the same sample index draws the same centre fraction, grays and noise at every
+size). Strokes (``line``):
+
+* ``paper``: the reference's aliased 1-px Pillow lines (coordinates truncated, Bresenham, later
+  orbits overwrite earlier ones); at 512 x 512 the published look. Below 512 its strokes are
+  relatively thicker than the published ones (a 256 x 256 image ~25 % brighter than the
+  downscaled 512 x 512 one).
+* ``antialiased``: Wu-style lines blended over the image, with coverage ``size / 512`` below
+  512 (how a 1-px line looks after downscaling; a 256 render correlates ~0.97 with the 2x2
+  box-downscaled 512 render, same mean); one pixel wide from 512 up.
+* ``auto`` (default): ``paper`` from 512 up, ``antialiased`` below, so every size looks like
+  the published images at that size.
 """
 
 from __future__ import annotations
@@ -73,7 +83,7 @@ from generators.registry import Kind, register
 #: Canvas side of the published dataset; pixel lengths are scaled by ``size / REFERENCE_SIZE``.
 REFERENCE_SIZE = 512
 
-LINE_STYLES = ("antialiased", "paper")
+LINE_STYLES = ("auto", "antialiased", "paper")
 
 #: Ken Perlin's permutation table ("Improving Noise", SIGGRAPH 2002), used by ``noise.pnoise1``.
 PERLIN_PERMUTATION = np.array([
@@ -116,8 +126,9 @@ class VisualAtomParams:
     freq_max: int = param(20, "highest sinusoid frequency", low=0, high=10_000)
     oval_max: float = param(2.0, "largest oval ratio (paper: U(1, 2) for x and y)",
                             low=1.0, high=100.0)
-    line: str = param("antialiased", "stroke drawing: antialiased (1 px at 512, thinner below) "
-                      "or paper (aliased 1-px lines at any size)", choices=LINE_STYLES)
+    line: str = param("auto", "stroke drawing: paper (the reference's aliased 1-px lines), "
+                      "antialiased (1 px at 512, thinner below), auto (paper from 512 up, "
+                      "antialiased below)", choices=LINE_STYLES)
 
     def __post_init__(self):
         check_fields(self)
@@ -170,10 +181,7 @@ def sample_visualatom_class(params: VisualAtomParams, rng: np.random.Generator) 
 
 
 @njit(cache=True)
-def perlin1(u: float) -> float:
-    """``noise.pnoise1(u)`` (one octave, base 0) for ``0 <= u < 256``."""
-    cell = int(u)
-    t = u - cell
+def _perlin_cell(cell: int, t: float) -> float:
     h0 = PERLIN_PERMUTATION[cell & 255]
     h1 = PERLIN_PERMUTATION[(cell + 1) & 255]
     g0 = -1.0 if h0 & 8 else float((h0 & 7) + 1)  # the package's gradient rule, kept as is
@@ -185,13 +193,44 @@ def perlin1(u: float) -> float:
 
 
 @njit(cache=True)
-def _push_orbit(xs, ys, cos_t, sin_t, wave, noise_x, noise_y, c, w, scale):
-    """One orbit update of every vertex (in place); lengths scaled by ``scale``."""
+def perlin1(u: float) -> float:
+    """``noise.pnoise1(u)`` (one octave, base 0) for ``u >= 0``."""
+    cell = int(u)
+    return _perlin_cell(cell, u - cell)
+
+
+@njit(cache=True)
+def _perlin_bits(bits: np.uint64) -> float:
+    """``perlin1`` at a uniform point of ``[0, 256)`` given by 32 random bits: the top 8 bits
+    pick the lattice cell, the low 24 the fraction (finer than the reference's float32
+    argument near 10,000, whose fraction has 11 bits)."""
+    return _perlin_cell(int(bits >> np.uint64(24)),
+                        float(bits & np.uint64(0xFFFFFF)) * (1.0 / 16777216.0))
+
+
+@njit(cache=True)
+def _splitmix64(state: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """SplitMix64 (Steele et al. 2014): the next state and a 64-bit output. The noise stream
+    of an instance starts from a seed drawn from its sample stream, so it is reproducible
+    without materialising ``2 V K`` draws in an array."""
+    state = state + np.uint64(0x9E3779B97F4A7C15)
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return state, z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def _push_orbit(xs, ys, cos_t, sin_t, wave, state, c, w, scale):
+    """One orbit update of every vertex (in place), fresh noise per vertex and axis; lengths
+    scaled by ``scale``. Returns the noise stream's new state."""
     for v in range(xs.shape[0]):
-        nx = perlin1(noise_x[v]) * c - c - wave[v]
-        ny = perlin1(noise_y[v]) * c - c - wave[v]
+        state, bits = _splitmix64(state)
+        nx = _perlin_bits(bits >> np.uint64(32)) * c - c - wave[v]
+        ny = _perlin_bits(bits & np.uint64(0xFFFFFFFF)) * c - c - wave[v]
         xs[v] -= cos_t[v] * (nx - w) * scale
         ys[v] -= sin_t[v] * (ny - w) * scale
+    return state
 
 
 @njit(cache=True)
@@ -206,74 +245,85 @@ def _start_oval(vertices, centre_x, centre_y, radius_x, radius_y, n1, n2):
 
 
 @njit(cache=True)
-def _draw_atom_antialiased(canvas, strength, centre_x, centre_y, radius_x, radius_y, n1, n2, c,
-                           w, scale, grays, noise):
-    """Push and draw every orbit; ``noise`` is ``(orbits, 2, vertices)`` cell positions."""
-    xs, ys, cos_t, sin_t, wave = _start_oval(noise.shape[2], centre_x, centre_y, radius_x,
-                                             radius_y, n1, n2)
-    for k in range(noise.shape[0]):
-        _push_orbit(xs, ys, cos_t, sin_t, wave, noise[k, 0], noise[k, 1], c, w, scale)
+def _draw_atom_antialiased(canvas, strength, vertices, centre_x, centre_y, radius_x, radius_y,
+                           n1, n2, c, w, scale, grays, seed):
+    """Push and draw every orbit (one per entry of ``grays``), blending into ``canvas``."""
+    xs, ys, cos_t, sin_t, wave = _start_oval(vertices, centre_x, centre_y, radius_x, radius_y,
+                                             n1, n2)
+    state = np.uint64(seed)
+    for k in range(grays.shape[0]):
+        state = _push_orbit(xs, ys, cos_t, sin_t, wave, state, c, w, scale)
         draw_closed_antialiased(canvas, xs, ys, float(grays[k]), strength)
 
 
 @njit(cache=True)
-def _draw_atom_paper(canvas, centre_x, centre_y, radius_x, radius_y, n1, n2, c, w, scale, grays,
-                     noise):
+def _draw_atom_paper(canvas, vertices, centre_x, centre_y, radius_x, radius_y, n1, n2, c, w,
+                     scale, grays, seed):
     """As :func:`_draw_atom_antialiased` with the reference's aliased, overwriting lines."""
-    xs, ys, cos_t, sin_t, wave = _start_oval(noise.shape[2], centre_x, centre_y, radius_x,
-                                             radius_y, n1, n2)
-    for k in range(noise.shape[0]):
-        _push_orbit(xs, ys, cos_t, sin_t, wave, noise[k, 0], noise[k, 1], c, w, scale)
+    xs, ys, cos_t, sin_t, wave = _start_oval(vertices, centre_x, centre_y, radius_x, radius_y,
+                                             n1, n2)
+    state = np.uint64(seed)
+    for k in range(grays.shape[0]):
+        state = _push_orbit(xs, ys, cos_t, sin_t, wave, state, c, w, scale)
         draw_closed_aliased(canvas, xs, ys, np.uint8(grays[k]))
 
 
 @njit(cache=True)
-def _final_orbit(centre_x, centre_y, radius_x, radius_y, n1, n2, c, w, scale, noise):
-    xs, ys, cos_t, sin_t, wave = _start_oval(noise.shape[2], centre_x, centre_y, radius_x,
-                                             radius_y, n1, n2)
-    for k in range(noise.shape[0]):
-        _push_orbit(xs, ys, cos_t, sin_t, wave, noise[k, 0], noise[k, 1], c, w, scale)
+def _final_orbit(vertices, centre_x, centre_y, radius_x, radius_y, n1, n2, c, w, scale, orbits,
+                 seed):
+    xs, ys, cos_t, sin_t, wave = _start_oval(vertices, centre_x, centre_y, radius_x, radius_y,
+                                             n1, n2)
+    state = np.uint64(seed)
+    for _ in range(orbits):
+        state = _push_orbit(xs, ys, cos_t, sin_t, wave, state, c, w, scale)
     return xs, ys
 
 
 def _instance_draws(cls: VisualAtomClass, rng: np.random.Generator, size: int):
-    """The instance's random draws, in a fixed order: centre, gray levels, noise positions."""
+    """The instance's random draws, in a fixed order: centre, gray levels, noise-stream seed."""
     centre = rng.uniform(0.0, size, 2)
     grays = rng.integers(0, 255, cls.orbits, endpoint=True).astype(np.int64)
-    noise = rng.random((cls.orbits, 2, cls.vertices), dtype=np.float32) * np.float32(256.0)
-    return centre, grays, noise
+    seed = int(rng.integers(0, 2**63))
+    return centre, grays, seed
 
 
-def _geometry(cls: VisualAtomClass, size: int) -> tuple[float, float, float]:
+def _geometry(cls: VisualAtomClass, size: int, centre: np.ndarray) -> tuple:
+    """Arguments shared by the kernels: vertices, centre, oval radii, n1, n2, c, w, scale."""
     scale = size / REFERENCE_SIZE
-    return scale, cls.start_radius * cls.oval_x * scale, cls.start_radius * cls.oval_y * scale
+    return (cls.vertices, float(centre[0]), float(centre[1]),
+            cls.start_radius * cls.oval_x * scale, cls.start_radius * cls.oval_y * scale,
+            cls.n1, cls.n2, cls.perlin, cls.line_width, scale)
 
 
 def outer_orbit(cls: VisualAtomClass, rng: np.random.Generator,
                 size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices of the last (outermost) orbit that :func:`render_visualatom` draws with the
     same ``rng`` state: ``(xs, ys, centre)`` in canvas pixels. For analysis and tests."""
-    centre, _, noise = _instance_draws(cls, rng, size)
-    scale, radius_x, radius_y = _geometry(cls, size)
-    xs, ys = _final_orbit(centre[0], centre[1], radius_x, radius_y, cls.n1, cls.n2, cls.perlin,
-                          cls.line_width, scale, noise)
+    centre, _, seed = _instance_draws(cls, rng, size)
+    xs, ys = _final_orbit(*_geometry(cls, size, centre), cls.orbits, seed)
     return xs, ys, centre
+
+
+def line_style(params: VisualAtomParams, size: int) -> str:
+    """The stroke drawing used at ``size``: ``auto`` is ``paper`` from 512 up, else
+    ``antialiased``."""
+    if params.line != "auto":
+        return params.line
+    return "paper" if size >= REFERENCE_SIZE else "antialiased"
 
 
 def render_visualatom(params: VisualAtomParams, rng: np.random.Generator, size: int,
                       class_params: VisualAtomClass):
     """One instance of class ``class_params``: uint8 ``(size, size)`` gray-on-black image."""
-    centre, grays, noise = _instance_draws(class_params, rng, size)
-    scale, radius_x, radius_y = _geometry(class_params, size)
-    geometry = (centre[0], centre[1], radius_x, radius_y, class_params.n1, class_params.n2,
-                class_params.perlin, class_params.line_width, scale, grays, noise)
-    if params.line == "antialiased":
+    centre, grays, seed = _instance_draws(class_params, rng, size)
+    geometry = _geometry(class_params, size, centre)
+    if line_style(params, size) == "antialiased":
         layer = np.zeros((size, size), np.float32)
-        _draw_atom_antialiased(layer, min(1.0, scale), *geometry)
+        _draw_atom_antialiased(layer, min(1.0, size / REFERENCE_SIZE), *geometry, grays, seed)
         canvas = np.rint(layer).astype(np.uint8)  # blending keeps values within 0..255
     else:
         canvas = np.zeros((size, size), np.uint8)
-        _draw_atom_paper(canvas, *geometry)
+        _draw_atom_paper(canvas, *geometry, grays, seed)
     return canvas, {"centre": [round(float(centre[0]), 3), round(float(centre[1]), 3)]}
 
 

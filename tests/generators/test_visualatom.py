@@ -11,6 +11,8 @@ from tests.helpers import run_synthgen
 from generators.kinds.visualatom import (
     VisualAtomClass,
     VisualAtomParams,
+    _perlin_bits,
+    line_style,
     outer_orbit,
     perlin1,
     render_visualatom,
@@ -69,6 +71,10 @@ def test_perlin_noise_matches_the_reference_package():
     for u, value in expected.items():
         u32 = float(np.float32(u))  # the package evaluates in single precision
         assert perlin1(u32) == pytest.approx(value, abs=2e-6), u
+    # The kernel's 32-bit draws: top 8 bits the lattice cell, low 24 bits the fraction.
+    for cell, fraction in [(0, 0.3), (12, 0.25), (255, 0.6), (100, 0.0)]:
+        bits = np.uint64(cell << 24 | int(fraction * 2**24))
+        assert _perlin_bits(bits) == pytest.approx(perlin1(cell + fraction), abs=1e-7)
 
 
 def test_instances_of_a_class_share_its_two_frequencies():
@@ -97,8 +103,9 @@ def test_drawn_image_shows_the_class_frequencies_around_the_centre():
     image, info = render_visualatom(params, sample_rng(0, index), 512, cls)
     rows, cols = np.nonzero(image)
     dx, dy = cols + 0.5 - info["centre"][0], rows + 0.5 - info["centre"][1]
-    angle_bin = ((np.arctan2(dy, dx) % (2 * np.pi)) / (2 * np.pi) * 360).astype(int) % 360
-    outer = np.zeros(360)
+    bins = 120  # 3 degrees: at least ~2 px of the smallest contour per bin
+    angle_bin = ((np.arctan2(dy, dx) % (2 * np.pi)) / (2 * np.pi) * bins).astype(int) % bins
+    outer = np.zeros(bins)
     np.maximum.at(outer, angle_bin, np.hypot(dx, dy))
     assert outer.min() > 0  # a closed contour: lit pixels at every angle
     assert top_two(np.abs(np.fft.rfft(outer - outer.mean()))) == {5, 11}
@@ -147,8 +154,9 @@ def test_paper_lines_only_use_the_orbit_gray_levels():
     assert len(np.unique(image)) > 1
 
 
-def test_smaller_canvas_looks_like_the_downscaled_published_size():
-    params = VisualAtomParams()
+@pytest.mark.parametrize("line", ["antialiased", "auto"])
+def test_smaller_canvas_looks_like_the_downscaled_published_size(line):
+    params = VisualAtomParams(line=line)
     correlations = []
     for index in range(3):
         cls = sample_visualatom_class(params, class_rng(0, index))
@@ -160,12 +168,25 @@ def test_smaller_canvas_looks_like_the_downscaled_published_size():
     assert min(correlations) > 0.9
 
 
+def test_auto_lines_are_the_papers_at_the_published_size():
+    auto = VisualAtomParams()
+    assert [line_style(auto, size) for size in (128, 511, 512, 1024)] == [
+        "antialiased", "antialiased", "paper", "paper"]
+    cls = sample_visualatom_class(auto, class_rng(0, 0))
+    for size in (256, 512):
+        expected = "paper" if size == 512 else "antialiased"
+        image, _ = render_visualatom(auto, sample_rng(0, 1), size, cls)
+        explicit, _ = render_visualatom(VisualAtomParams(line=expected), sample_rng(0, 1), size,
+                                        cls)
+        assert np.array_equal(image, explicit)
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"vertices_min": 2}, "vertices_min=2 is out of range 3 .. 100000"),
     ({"orbits_min": 50, "orbits_max": 10}, "orbits_min=50 must be <= orbits_max=10"),
     ({"freq_min": 4, "freq_max": 4}, "freq_max=4 must be > freq_min=4"),
     ({"perlin_max": -1.0}, "perlin_max=-1.0 is out of range 0.0 .. 100.0"),
-    ({"line": "smooth"}, "line='smooth' must be one of antialiased, paper"),
+    ({"line": "smooth"}, "line='smooth' must be one of auto, antialiased, paper"),
 ])
 def test_bad_parameters_name_field_value_and_range(overrides, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
