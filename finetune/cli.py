@@ -59,7 +59,8 @@ def task_options(fn):
         click.option("--batch-size", default=64, show_default=True, help="clips per forward batch"),
         click.option("--results", type=click.Path(path_type=Path), default=None, help="append the result to this .jsonl"),
         click.option("--name", default=None, help="row label in tables (default: checkpoint folder name)"),
-        click.option("--group", default=None, help="group label to aggregate seeds, e.g. fractaldb"),
+        click.option("--group", "groups", multiple=True,
+                     help="group label to aggregate seeds, e.g. fractaldb (linear: one per --ckpt, or one for all)"),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -122,7 +123,7 @@ def main() -> None:
               help="embedding cache folder ('' disables)")
 @_user_errors
 def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
-           batch_size, results, name, group, layer_specs, pooling, norm, cache):
+           batch_size, results, name, groups, layer_specs, pooling, norm, cache):
     """Linear probe of frozen encoders (or baselines) on one task."""
     from finetune.evaluate import linear_eval
     from finetune.features import compute_logmels
@@ -130,6 +131,9 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_me
 
     if name and len(ckpts) > 1:
         raise UserError("--name labels one checkpoint; omit it when giving several --ckpt")
+    if len(groups) not in (0, 1, len(ckpts)):
+        raise UserError(f"give one --group, or one per --ckpt ({len(ckpts)}), not {len(groups)}")
+    group_of = dict(zip(ckpts, groups)) if len(groups) == len(ckpts) else {c: (groups or (None,))[0] for c in ckpts}
     cfg = _setup(threads, n_mels, frames, level)
     task = _load(task_name, root, folds, fsdd_split)
     mels = None
@@ -139,7 +143,7 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_me
                                  cache_dir=cache if str(cache) else None, skip_bad=skip_bad,
                                  batch_size=batch_size, norm=norm, mels=mels)
             mels = record.pop("_mels")
-            _finish(record, results, name, group)
+            _finish(record, results, name, group_of[ckpt])
 
 
 @main.command()
@@ -155,7 +159,7 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_me
 @click.option("--max-splits", default=None, type=int, help="only the first N splits (folds)")
 @_user_errors
 def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
-         batch_size, results, name, group, epochs, lr, layer_decay, weight_decay, freq_mask, time_mask, mixup,
+         batch_size, results, name, groups, epochs, lr, layer_decay, weight_decay, freq_mask, time_mask, mixup,
          max_splits):
     """Fine-tune encoder + linear head end to end on one task."""
     import numpy as np
@@ -179,7 +183,7 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels,
               "n_clips": len(mels.task.clips), "skipped": mels.skipped, "features": cfg.to_dict(),
               "full": fcfg.__dict__, "acc_mean": float(np.mean(accs)), "acc_std": float(np.std(accs)),
               "split_acc": accs, "splits": [s.name for s in mels.task.splits][:len(accs)]}
-    _finish(record, results, name, group)
+    _finish(record, results, name, groups[0] if groups else None)
 
 
 @main.command()

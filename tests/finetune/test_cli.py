@@ -29,10 +29,12 @@ def test_linear_random_and_logmel_stats_then_table(tmp_path, tone_folder):
                  "--cache", cache, "--layers", "2", "--pooling", "meanmax")
     assert other.exit_code == 0 and "embedded" not in other.stderr  # every block is cached
     two = _run("linear", "--ckpt", "random:0", "--ckpt", "random:1", "--task", "folder", "--root", tone_folder,
-               *SMALL, "--cache", cache, "--layers", "1", "--layers", "2", "--pooling", "meanmax")
+               *SMALL, "--cache", cache, "--layers", "1", "--layers", "2", "--pooling", "meanmax",
+               "--group", "a", "--group", "b", "--results", tmp_path / "two.jsonl")
     assert two.exit_code == 0, two.output
     assert two.stderr.count("embedded") == 5 and len(two.stdout.splitlines()) == 4  # seed 1 is new
     assert two.stderr.count("random-test-micro-s1 on folder:tones") == 2
+    assert [json.loads(x)["group"] for x in (tmp_path / "two.jsonl").read_text().splitlines()] == ["a", "a", "b", "b"]
     stats = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL,
                  "--results", res, "--group", "base")
     assert stats.exit_code == 0 and json.loads(stats.stdout.splitlines()[-1])["acc_mean"] > 0.9
