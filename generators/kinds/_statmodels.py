@@ -146,7 +146,8 @@ def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
     nbins = min(max(n // 8, 64), RANK_BINS)
     counts = np.empty(nbins, np.int64)
     edge = np.empty(nbins + 1, np.float64)
-    slope = np.empty(nbins, np.float64)
+    base = np.empty(nbins, np.float32)
+    slope = np.empty(nbins, np.float32)
     for b in range(rows):
         row = data[b]
         lo = row[0]
@@ -154,10 +155,11 @@ def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
         for i in range(n):
             lo = min(lo, row[i])
             hi = max(hi, row[i])
-        scale = nbins * (1.0 - 1e-7) / (hi - lo) if hi > lo else 0.0
+        scale = nbins * (1.0 - 1e-5) / (hi - lo) if hi > lo else 0.0
         counts[:] = 0
+        scale32 = np.float32(scale)
         for i in range(n):
-            counts[int((row[i] - lo) * scale)] += 1
+            counts[min(np.int32((row[i] - lo) * scale32), nbins - 1)] += 1
         below = 0
         j = 0
         for e in range(nbins + 1):             # bin edges and their quantiles both increase
@@ -188,11 +190,12 @@ def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
             for e in range(nbins + 1):
                 edge[e] = (edge[e] - mean) * gain + tmean[b]
         for k in range(nbins):
+            base[k] = edge[k]
             slope[k] = edge[k + 1] - edge[k]
         for i in range(n):
-            t = (row[i] - lo) * scale
-            k = int(t)
-            row[i] = edge[k] + (t - k) * slope[k]
+            t = (row[i] - lo) * scale32
+            k = min(np.int32(t), nbins - 1)
+            row[i] = base[k] + (t - np.float32(k)) * slope[k]
 
 
 def match_marginals(data: np.ndarray, tvals: np.ndarray, tcdf: np.ndarray,
@@ -260,12 +263,12 @@ def _impose_amplitude(spec, amplitude, weights, variance, out):
                 power += weights[x] * (v.real * v.real + v.imag * v.imag)
         dc = spec[c, 0, 0].real
         var = (power - dc * dc) / npix / npix
-        gain = math.sqrt(max(var, 0.0) / variance) if variance > 0 else 0.0
+        gain = np.float32(math.sqrt(max(var, 0.0) / variance) if variance > 0 else 0.0)
         for y in range(n):
             for x in range(spec.shape[2]):
                 v = spec[c, y, x]
-                mag = math.sqrt(v.real * v.real + v.imag * v.imag)
-                g = gain * amplitude[y, x] / mag if mag > 0 else 0.0
+                mag = max(math.sqrt(v.real * v.real + v.imag * v.imag), np.float32(1e-30))
+                g = gain * amplitude[y, x] / mag
                 out[c, y, x] = complex(v.real * g, v.imag * g)
         out[c, 0, 0] = dc
 
@@ -381,37 +384,41 @@ def _irfft2(x: np.ndarray, m: int) -> np.ndarray:
 @njit(cache=True, fastmath=True)
 def _analyse(low, filt, first_real, out):
     """out[c, b] = i * low[c] * filt[b] (``low[c] * filt[0]`` for b = 0 if ``first_real``)."""
+    h, w = low.shape[1], low.shape[2]
     for c in range(low.shape[0]):
         for b in range(filt.shape[0]):
-            real = first_real and b == 0
-            for y in range(low.shape[1]):
-                for x in range(low.shape[2]):
-                    v = low[c, y, x]
-                    f = filt[b, y, x]
-                    if real:
-                        out[c, b, y, x] = complex(v.real * f, v.imag * f)
-                    else:
-                        out[c, b, y, x] = complex(-v.imag * f, v.real * f)
+            src = low[c]
+            dst = out[c, b]
+            f = filt[b]
+            if first_real and b == 0:
+                for y in range(h):
+                    for x in range(w):
+                        dst[y, x] = src[y, x] * f[y, x]
+            else:
+                for y in range(h):
+                    for x in range(w):
+                        v = src[y, x]
+                        dst[y, x] = complex(-v.imag * f[y, x], v.real * f[y, x])
 
 
 @njit(cache=True, fastmath=True)
 def _synthesise(spec, filt, first_real, out):
     """out[c] += sum_b conj(analysis filter b) * spec[c, b]: collapse the bands of one level."""
+    h, w = out.shape[1], out.shape[2]
     start = 1 if first_real else 0
     for c in range(spec.shape[0]):
-        for y in range(spec.shape[2]):
-            for x in range(spec.shape[3]):
-                re = 0.0
-                im = 0.0
-                for b in range(start, filt.shape[0]):
-                    v = spec[c, b, y, x]
-                    f = filt[b, y, x]
-                    re += v.real * f
-                    im += v.imag * f
-                add = complex(im, -re)                 # -i * (re + i im)
-                if first_real:
-                    add += spec[c, 0, y, x] * filt[0, y, x]
-                out[c, y, x] += add
+        dst = out[c]
+        if first_real:
+            for y in range(h):
+                for x in range(w):
+                    dst[y, x] += spec[c, 0, y, x] * filt[0, y, x]
+        for b in range(start, filt.shape[0]):
+            src = spec[c, b]
+            f = filt[b]
+            for y in range(h):
+                for x in range(w):
+                    v = src[y, x]                      # -i * v * f
+                    dst[y, x] += complex(v.imag * f[y, x], -v.real * f[y, x])
 
 
 # --------------------------------------------------------------------------- wavelet marginals
@@ -513,46 +520,73 @@ class ColorModel:
 
 
 @njit(cache=True)
-def _box_blur_rows(img, size):
-    """Mean over ``size`` consecutive pixels along axis 1 (window i - size//2 .. i + (size-1)//2),
-    mirrored at the borders (edge pixel repeated), like ``scipy.ndimage.uniform_filter``."""
+def _mirror(j, w):
+    """Index ``j`` reflected into [0, w) with the edge pixel repeated (scipy's 'reflect')."""
+    return -j - 1 if j < 0 else (2 * w - j - 1 if j >= w else j)
+
+
+@njit(cache=True)
+def _box_blur(img, size):
+    """``size x size`` box mean (window i - size//2 .. i + (size-1)//2 on both axes, mirrored
+    borders), like ``scipy.ndimage.uniform_filter``; two running-sum passes."""
     h, w, c = img.shape
-    out = np.empty_like(img)
+    rows = np.empty_like(img)
     for y in range(h):
         for ch in range(c):
             acc = 0.0
             for j in range(-(size // 2), size - size // 2):
-                k = -j - 1 if j < 0 else (2 * w - j - 1 if j >= w else j)
-                acc += img[y, k, ch]
+                acc += img[y, _mirror(j, w), ch]
             for x in range(w):
+                rows[y, x, ch] = acc / size
+                acc += (img[y, _mirror(x + size - size // 2, w), ch]
+                        - img[y, _mirror(x - size // 2, w), ch])
+    out = np.empty_like(img)
+    for x in range(w):
+        for ch in range(c):
+            acc = 0.0
+            for j in range(-(size // 2), size - size // 2):
+                acc += rows[_mirror(j, h), x, ch]
+            for y in range(h):
                 out[y, x, ch] = acc / size
-                j_out = x - size // 2
-                j_in = x + size - size // 2
-                k_out = -j_out - 1 if j_out < 0 else j_out
-                k_in = 2 * w - j_in - 1 if j_in >= w else j_in
-                acc += img[y, k_in, ch] - img[y, k_out, ch]
+                acc += (rows[_mirror(y + size - size // 2, h), x, ch]
+                        - rows[_mirror(y - size // 2, h), x, ch])
     return out
 
 
 @njit(cache=True)
 def _mondrian(counts, colors, blur, noise):
     """Colour ``i`` on ``counts[i]`` consecutive pixels (raster order), ``blur x blur`` box
-    filter, plus ``noise``, min-max scaled to [0, 255]; (n, n, 3) float32."""
+    filter, plus ``noise``, min-max scaled to [0, 255]. Returns the (n*n, 3) float32 pixels,
+    their mean colour and their 3x3 scatter matrix about the mean."""
     n = noise.shape[0]
     img = np.empty((n, n, 3), np.float32)
     flat = img.reshape(n * n, 3)
     p = 0
     for i in range(counts.size):
         for _ in range(counts[i]):
-            flat[p] = colors[i]
+            for a in range(3):
+                flat[p, a] = colors[i, a]
             p += 1
     if blur > 1:
-        img = _box_blur_rows(img, blur)
-        img = _box_blur_rows(img.transpose(1, 0, 2).copy(), blur).transpose(1, 0, 2).copy()
-    img += noise
-    lo = img.min()
-    scale = 255.0 / max(img.max() - lo, 1e-12)
-    return ((img - lo) * scale).astype(np.float32)
+        img = _box_blur(img, blur)
+    pixels = img.reshape(n * n, 3)
+    pixels += noise.reshape(n * n, 3)
+    lo = pixels.min()
+    scale = 255.0 / max(pixels.max() - lo, 1e-12)
+    total = np.zeros(3)
+    scatter = np.zeros((3, 3))
+    for q in range(n * n):
+        for a in range(3):
+            pixels[q, a] = (pixels[q, a] - lo) * scale
+        for a in range(3):
+            total[a] += pixels[q, a]
+            for b in range(3):
+                scatter[a, b] += pixels[q, a] * pixels[q, b]
+    mean = total / (n * n)
+    for a in range(3):
+        for b in range(3):
+            scatter[a, b] -= n * n * mean[a] * mean[b]
+    return pixels, mean, scatter
 
 
 @njit(cache=True)
@@ -584,10 +618,8 @@ def sample_color_model(params, rng: np.random.Generator, n: int,
     colors = rng.uniform(0.0, 256.0, size=(num_colors, 3)).astype(np.float32)
     blur = int(rng.integers(params.blur_min, params.blur_max + 1))
     noise = rng.random((n, n, 3), dtype=np.float32) * np.float32(10.0)
-    pixels = _mondrian(counts, colors, blur, noise).reshape(-1, 3)
-    mean = pixels.mean(axis=0, dtype=np.float64)
-    centred = pixels - mean.astype(np.float32)
-    _, axes = np.linalg.eigh(centred.T.astype(np.float64) @ centred.astype(np.float64))
+    pixels, mean, scatter = _mondrian(counts, colors, blur, noise)
+    _, axes = np.linalg.eigh(scatter)
     axes = axes[:, ::-1].copy()                        # largest variance first
     if not histograms:
         return ColorModel(axes, mean, num_colors, blur)
@@ -640,13 +672,30 @@ def synthesize(params, rng: np.random.Generator, size: int, *, spectrum: bool, w
 def to_uint8_rgb(channels: np.ndarray, colors: ColorModel) -> np.ndarray:
     """Working channels (3, H, W) -> rotate back with the colour PCA, add the mean colour,
     min-max over all channels to [0, 255], truncate to uint8 (H, W, 3) (reference)."""
-    rgb = np.tensordot(channels, colors.axes.T.astype(np.float32), axes=([0], [0]))
-    rgb += colors.mean.astype(np.float32)
-    low, high = rgb.min(), rgb.max()
-    scale = np.float32(255.0 / (high - low) if high > low else 0.0)
-    rgb -= low
-    rgb *= scale
-    return rgb.astype(np.uint8)
+    out = np.empty(channels.shape[1:] + (3,), np.uint8)
+    _to_uint8_rgb(channels, colors.axes.astype(np.float32), colors.mean.astype(np.float32), out)
+    return out
+
+
+@njit(cache=True)
+def _to_uint8_rgb(channels, axes, mean, out):
+    h, w = out.shape[:2]
+    rgb = np.empty((h, w, 3), np.float32)
+    lo = np.inf
+    hi = -np.inf
+    for y in range(h):
+        for x in range(w):
+            for a in range(3):
+                v = mean[a] + axes[a, 0] * channels[0, y, x] + axes[a, 1] * channels[1, y, x] \
+                    + axes[a, 2] * channels[2, y, x]
+                rgb[y, x, a] = v
+                lo = min(lo, v)
+                hi = max(hi, v)
+    span = float(hi - lo) if hi > lo else np.inf
+    for y in range(h):
+        for x in range(w):
+            for a in range(3):                         # multiply first: the maximum is 255 exactly
+                out[y, x, a] = np.uint8(float(rgb[y, x, a] - lo) * 255.0 / span)
 
 
 def render_spectrum_color_wmm(params: SpectrumColorWmmParams, rng: np.random.Generator,
