@@ -29,8 +29,9 @@ def reconstruct(mae: MaskedAutoencoder, images: torch.Tensor, noise: torch.Tenso
         std = (patches.var(dim=-1, keepdim=True) + 1e-6).sqrt()
         pred = pred * std + mean
     keep = (1 - mask).unsqueeze(-1)
-    low = patches.amin(dim=(1, 2), keepdim=True)
-    masked = unpatchify(patches * keep + low * (1 - keep), mae.patch, mae.grid)
+    # hidden patches are shown mid-grey, so they stand out from dark content (silence)
+    grey = (patches.amin(dim=(1, 2), keepdim=True) + patches.amax(dim=(1, 2), keepdim=True)) / 2
+    masked = unpatchify(patches * keep + grey * (1 - keep), mae.patch, mae.grid)
     recon = unpatchify(patches * keep + pred * (1 - keep), mae.patch, mae.grid)
     return images.float(), masked, recon
 
