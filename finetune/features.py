@@ -75,10 +75,11 @@ def compute_logmels(task: Task, cfg: FeatureConfig, *, skip_bad: bool = False,
     ``skip_bad``: then each one is reported through ``report`` and left out (never silently).
     """
     bad: dict[int, str] = {}
-    for i in missing_files(task):
-        if not skip_bad:
-            raise UserError(f"audio file {task.clips[i].path} listed by task {task.name} does not exist "
-                            f"({len(missing_files(task))} missing in all)")
+    missing = missing_files(task)
+    if missing and not skip_bad:
+        raise UserError(f"audio file {task.clips[missing[0]].path} listed by task {task.name} does not exist "
+                        f"({len(missing)} missing in all)")
+    for i in missing:
         bad[i] = f"audio file {task.clips[i].path} does not exist"
     specs = []
     for i, clip in enumerate(task.clips):
