@@ -43,8 +43,9 @@ Where the reference has a defect we keep the published intent (MATLAB original) 
   which does not decorrelate; we use the proper projection ``V^T (x - mean)`` (MATLAB ``x*colorPC``).
 * The reference maps source ranks ``i/n`` to template quantiles, so each band's largest
   coefficient is sent to the end of the template's support (+200); we use mid-ranks
-  ``(i - 1/2)/n``. Source ranks come from a 2048-bin histogram with linear interpolation inside
-  bins instead of a full sort (same result to within a bin; an O(n) pass instead of a sort).
+  ``(i - 1/2)/n``. Source ranks come from a histogram of the band (n/8 bins, at most 1024) with
+  linear interpolation inside bins instead of a full sort (the same map to within a bin; two
+  O(n) passes instead of an O(n log n) sort).
 * The spectrum projection is idempotent (it keeps the phase), so the spectrum-only model applies it
   once instead of 10 times: the same image up to float rounding.
 """
@@ -71,7 +72,7 @@ ORIENTATIONS = 4
 #: Bins of the colour histograms (reference ``get_image_color_histograms(nbins=256)``).
 COLOR_BINS = 256
 #: Histogram bins used to rank source values in CDF matching (ours; see module docstring).
-RANK_BINS = 2048
+RANK_BINS = 1024
 #: Smallest image side the pyramid supports.
 MIN_SIZE = 8
 
@@ -130,7 +131,7 @@ class SpectrumColorWmmParams(IterationFields, ColorFields, WmmFields, SpectrumFi
 
 
 # --------------------------------------------------------------------------- CDF matching
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
     """Force the marginal of every row of ``data`` (B, n) to a tabulated template, in place.
 
@@ -144,10 +145,10 @@ def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
     rows, n = data.shape
     width = tvals.shape[1]
     nbins = min(max(n // 8, 64), RANK_BINS)
-    counts = np.empty(nbins, np.int64)
+    counts = np.empty(nbins + 1, np.int32)          # one spare slot: no clamping in the loops
     edge = np.empty(nbins + 1, np.float64)
-    base = np.empty(nbins, np.float32)
-    slope = np.empty(nbins, np.float32)
+    base = np.zeros(nbins + 1, np.float32)
+    slope = np.zeros(nbins + 1, np.float32)
     for b in range(rows):
         row = data[b]
         lo = row[0]
@@ -155,11 +156,11 @@ def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
         for i in range(n):
             lo = min(lo, row[i])
             hi = max(hi, row[i])
-        scale = nbins * (1.0 - 1e-5) / (hi - lo) if hi > lo else 0.0
+        # 1e-5 below nbins: float32 rounding can reach nbins (the spare slot), never beyond
+        scale = np.float32(nbins * (1.0 - 1e-5) / (hi - lo) if hi > lo else 0.0)
         counts[:] = 0
-        scale32 = np.float32(scale)
         for i in range(n):
-            counts[min(np.int32((row[i] - lo) * scale32), nbins - 1)] += 1
+            counts[np.int32((row[i] - lo) * scale)] += 1
         below = 0
         j = 0
         for e in range(nbins + 1):             # bin edges and their quantiles both increase
@@ -174,8 +175,7 @@ def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
                 c0 = tcdf[b, j - 1]
                 t = (q - c0) / (tcdf[b, j] - c0)
                 edge[e] = tvals[b, j - 1] + t * (tvals[b, j] - tvals[b, j - 1])
-            if e < nbins:
-                below += counts[e]
+            below += counts[e]
         if standardise:
             total = 0.0
             total2 = 0.0
@@ -192,9 +192,10 @@ def _match_rows(data, tvals, tcdf, tmean, tstd, standardise):
         for k in range(nbins):
             base[k] = edge[k]
             slope[k] = edge[k + 1] - edge[k]
+        base[nbins] = edge[nbins]
         for i in range(n):
-            t = (row[i] - lo) * scale32
-            k = min(np.int32(t), nbins - 1)
+            t = (row[i] - lo) * scale
+            k = np.int32(t)
             row[i] = base[k] + (t - np.float32(k)) * slope[k]
 
 
@@ -481,25 +482,46 @@ def _wmm_grid_rows(count: int) -> np.ndarray:
     return rows
 
 
-def impose_wmm(spec: np.ndarray, pyramid: SteerablePyramid, model: WmmModel) -> np.ndarray:
+class PyramidBuffers:
+    """Per-image scratch arrays of :func:`impose_wmm`, reused over the rounds of projections.
+
+    Fresh megabyte-sized arrays every round cost page faults that doubled the inverse FFTs'
+    time; the inverse transform therefore writes into these (numpy's FFTs take ``out=``).
+    """
+
+    def __init__(self, pyramid: SteerablePyramid, channels: int = 3):
+        self.coeffs, self.scratch, self.bands = [], [], []
+        for level, filt in enumerate(pyramid.filters):
+            m = pyramid.size >> level
+            self.coeffs.append(np.empty((channels,) + filt.shape, np.complex64))
+            self.scratch.append(np.empty((channels,) + filt.shape, np.complex64))
+            self.bands.append(np.empty((channels, filt.shape[0], m, m), np.float32))
+
+
+def _irfft2_into(spec: np.ndarray, scratch: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``irfft2`` over the last two axes without allocating: columns, then rows."""
+    np.fft.ifft(spec, axis=-2, out=scratch)
+    return np.fft.irfft(scratch, n=out.shape[-1], axis=-1, out=out)
+
+
+def impose_wmm(spec: np.ndarray, pyramid: SteerablePyramid, model: WmmModel,
+               buffers: PyramidBuffers | None = None) -> np.ndarray:
     """WMM projection of (3, n, n//2+1) Fourier coefficients; returns the projected ones.
 
     Every band but the low-pass residual is CDF-matched to its template and standardised,
     then the pyramid is collapsed again (reference ``impose_wmm``).
     """
-    levels = []
+    buffers = buffers or PyramidBuffers(pyramid, spec.shape[0])
     low = spec
     for level, (filt, lowmask) in enumerate(zip(pyramid.filters, pyramid.lowpass)):
         m = pyramid.size >> level
-        coeffs = np.empty((spec.shape[0],) + filt.shape, np.complex64)
-        _analyse(low, filt, level == 0, coeffs)
-        bands = _irfft2(coeffs, m)                              # (3, k, m, m)
+        _analyse(low, filt, level == 0, buffers.coeffs[level])
+        bands = _irfft2_into(buffers.coeffs[level], buffers.scratch[level], buffers.bands[level])
         match_marginals(bands.reshape(-1, m, m), *model.groups[level])
-        levels.append(bands)
         low = _crop_half(low) * lowmask
     for level in reversed(range(pyramid.height)):
         collapsed = _pad_double(low * pyramid.lowpass[level])
-        _synthesise(_rfft2(levels[level]), pyramid.filters[level], level == 0, collapsed)
+        _synthesise(_rfft2(buffers.bands[level]), pyramid.filters[level], level == 0, collapsed)
         low = collapsed
     return low
 
@@ -648,9 +670,11 @@ def synthesize(params, rng: np.random.Generator, size: int, *, spectrum: bool, w
         info.update(slope=round(amplitude.slope, 6), anisotropy=round(amplitude.anisotropy, 6))
     if wmm:
         pyramid = steerable_pyramid(n, height)
+        buffers = PyramidBuffers(pyramid)
         marginals = sample_wmm(params, rng, height)
         info["wmm_exponent_mean"] = round(float(marginals.exponents.mean()), 6)
     image = rng.random((3, n, n), dtype=np.float32) * np.float32(256.0)
+    scratch = np.empty((3, n, n // 2 + 1), np.complex64)
     rounds = params.iterations if (wmm or color) else 1   # the spectrum projection is idempotent
     spec = None
     for _ in range(rounds):
@@ -659,13 +683,14 @@ def synthesize(params, rng: np.random.Generator, size: int, *, spectrum: bool, w
             if spectrum:
                 spec = impose_spectrum(spec, amplitude)
             if wmm:
-                spec = impose_wmm(spec, pyramid, marginals)
+                spec = impose_wmm(spec, pyramid, marginals, buffers)
         if color:
-            image = _irfft2(spec, n) if spec is not None else image
+            if spec is not None:
+                _irfft2_into(spec, scratch, image)
             match_marginals(image, colors.values, colors.cdf)
             spec = None
     if spec is not None:
-        image = _irfft2(spec, n)
+        _irfft2_into(spec, scratch, image)
     return to_uint8_rgb(image[:, :size, :size], colors), info
 
 
