@@ -169,6 +169,13 @@ def record_class_stats(out: Path, kind: Kind, classes: list) -> None:
         write_atomic(path, json.dumps(description, indent=1, sort_keys=True).encode())
 
 
+def remove_stale_temporaries(out: Path, kind_name: str, shard_indices: list[int]) -> None:
+    """Delete temporaries a killed run left for this node's shards (only this node writes them)."""
+    for k in shard_indices:
+        for leftover in out.glob(f"{shard_name(kind_name, k)}.*.tmp*"):
+            leftover.unlink(missing_ok=True)
+
+
 def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nodes: int = 1,
                    node_rank: int = 0, progress: bool = True, classes: list | None = None) -> dict:
     """Render this node's unfinished shards of ``config`` into ``out``.
@@ -181,6 +188,7 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
     kind = get_kind(config.kind)
     prepare_output(out, config)
     mine = [r for r in shard_ranges(config.n, config.shard_size) if r[0] % num_nodes == node_rank]
+    remove_stale_temporaries(out, config.kind, [k for k, _, _ in mine])
     todo = [(str(out), k, a, b) for k, a, b in mine
             if not shard_is_finished(out / f"{shard_name(config.kind, k)}.tar", a, b)]
     result = {"rendered": len(todo), "skipped": len(mine) - len(todo),

@@ -94,19 +94,22 @@ LIMIT = 1e12  # |coordinate| beyond which an orbit counts as diverged
 
 
 @njit(cache=True)
-def chaos_game(maps, cumulative, uniforms, points):
+def chaos_game(maps, cumulative, bits, points):
     """Iterate the IFS from (0, 0), writing ``points``; return how many are finite.
 
-    The map index is a branch-free count of ``u >= cumulative[m]`` (3x faster than a search
-    loop: random map choices defeat branch prediction). Divergence is checked every 256 steps
-    and the orbit truncated at its first point beyond ``LIMIT`` (or NaN).
+    ``bits`` holds one raw 64-bit random word per step: its high 32 bits pick the map
+    (u = high / 2^32 against the cumulative probabilities); the low 32 bits are left for the
+    point's patch mask (see :func:`draw_points`). The map index is a branch-free count of
+    ``u >= cumulative[m]`` (3x faster than a search loop: random map choices defeat branch
+    prediction). Divergence is checked every 256 steps and the orbit truncated at its first
+    point beyond ``LIMIT`` (or NaN).
     """
     x = 0.0
     y = 0.0
     k = maps.shape[0]
-    n = uniforms.shape[0]
+    n = bits.shape[0]
     for t in range(n):
-        u = uniforms[t]
+        u = np.float64(bits[t] >> np.uint64(32)) * (1.0 / 4294967296.0)
         j = 0
         for m in range(k - 1):
             j += u >= cumulative[m]
@@ -162,28 +165,32 @@ def filled_pixels(points, count, size, pad):
 
 
 @njit(cache=True)
-def draw_points(points, count, size, pad, masks, gray):
-    """Stamp a 3x3 patch at every point: pixel (r, c) of the patch is drawn where bit
-    ``3 r + c`` of that point's mask is set (the reference draws a new mask per point).
+def draw_points(points, count, size, pad, bits, gray, patch):
+    """Stamp a 3x3 patch at every point (``patch``) or set single pixels.
 
-    ``pad >= 1`` keeps every stamp inside the canvas, so no bounds checks are needed.
+    Each point's mask is uniform in 1..511 (the reference's ``randrange(1, 512)`` per point),
+    from the low 32 bits of its random word by a multiply-shift; pixel (r, c) of the patch is
+    drawn where bit ``3 r + c`` is set. ``pad >= 1`` keeps every stamp inside the canvas.
+    Branch-free: every pixel is 0 or ``gray``, so OR-ing ``gray * bit`` sets it or keeps it
+    (random mask bits would defeat branch prediction).
     """
-    # Branch-free: every pixel is 0 or ``gray``, so OR-ing ``gray * bit`` sets it or keeps it
-    # (random mask bits would defeat branch prediction).
     flat = np.zeros(size * size, np.uint8)
     offsets = np.empty(9, np.int64)
     for bit in range(9):
         offsets[bit] = (bit // 3 - 1) * size + (bit % 3 - 1)
     xmin, sx, ox, ymin, sy, oy = _scales(points, count, size, pad)
+    low = np.uint64(0xFFFFFFFF)
     for t in range(count):
         col = int((points[t, 0] - xmin) * sx + ox)
         row = int((points[t, 1] - ymin) * sy + oy)
         centre = row * size + col
-        mask = np.int64(masks[t])
-        for bit in range(9):
-            flat[centre + offsets[bit]] |= np.uint8(gray * ((mask >> bit) & 1))
-    image = flat.reshape(size, size)
-    return image
+        if patch:
+            mask = np.int64(1 + (((bits[t] & low) * np.uint64(511)) >> np.uint64(32)))
+            for bit in range(9):
+                flat[centre + offsets[bit]] |= np.uint8(gray * ((mask >> bit) & 1))
+        else:
+            flat[centre] = gray
+    return flat.reshape(size, size)
 
 
 def pad_pixels(size: int) -> int:
@@ -201,7 +208,8 @@ def filling_rate(maps: np.ndarray, probabilities: np.ndarray, rng: np.random.Gen
                  points: int = 100_000, size: int = 512) -> float:
     """Filling rate of a point render (the acceptance statistic); 0 for a diverging orbit."""
     buffer = np.empty((points, 2))
-    count = chaos_game(maps, np.cumsum(probabilities), rng.random(points), buffer)
+    count = chaos_game(maps, np.cumsum(probabilities), rng.bit_generator.random_raw(points),
+                       buffer)
     if count < points:  # diverging orbit: the reference truncates it; we reject the candidate
         return 0.0
     return filled_pixels(buffer, count, size, pad_pixels(size)) / size**2
@@ -239,18 +247,14 @@ def render_fractal(params: FractalDBParams, rng: np.random.Generator, size: int,
     cumulative = np.cumsum(class_params["probabilities"])
     variant = int(rng.integers(NUM_VARIANTS)) if params.weight_step > 0 else 0
     flip = int(rng.integers(NUM_FLIPS)) if params.flips else 0
-    uniforms = rng.random(params.num_points)
-    if params.draw == "patch":
-        masks = rng.integers(1, 512, params.num_points, dtype=np.uint16)
-    else:
-        masks = np.full(params.num_points, 1 << 4, np.uint16)  # bit 4: the centre pixel only
+    bits = rng.bit_generator.random_raw(params.num_points)  # map choice + patch mask per point
     points = np.empty((params.num_points, 2))
-    count = chaos_game(variant_maps(maps, variant, params.weight_step), cumulative, uniforms,
-                       points)
+    count = chaos_game(variant_maps(maps, variant, params.weight_step), cumulative, bits, points)
     fallback = count < params.num_points // 2
     if fallback:  # the perturbed maps diverge: draw the class's own fractal instead
-        count = chaos_game(maps, cumulative, uniforms, points)
-    image = draw_points(points, count, size, pad_pixels(size), masks, params.gray)
+        count = chaos_game(maps, cumulative, bits, points)
+    image = draw_points(points, count, size, pad_pixels(size), bits, params.gray,
+                        params.draw == "patch")
     if flip & 1:
         image = image[::-1]
     if flip & 2:

@@ -42,7 +42,7 @@ def test_fill_rate_holds_for_fresh_points(classes):
 def test_diverging_candidates_are_rejected():
     maps = np.array([[1.5, 0.0, 0.0, 1.5, 0.1, 0.1], [0.5, 0.0, 0.0, 0.5, 0.0, 0.0]])
     points = np.empty((10_000, 2))
-    assert chaos_game(maps, np.cumsum([0.9, 0.1]), np.random.default_rng(0).random(10_000),
+    assert chaos_game(maps, np.cumsum([0.9, 0.1]), np.random.default_rng(0).integers(0, 2**63, 10_000, dtype=np.uint64),
                       points) < 10_000
     assert filling_rate(maps, np.array([0.9, 0.1]), np.random.default_rng(0), 10_000) == 0.0
 

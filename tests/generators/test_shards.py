@@ -102,6 +102,7 @@ def test_unfinished_shard_is_not_listed_and_is_rerendered(reference, tmp_path):
     result = run_synthgen(*BASE, "--workers", "1", "--out", tmp_path, check=True)
     assert "rendered 1 shards" in result.stderr
     assert digests(tmp_path) == digests(reference)
+    assert not (tmp_path / "fractaldb-000004.tar.tmp123").exists()  # stale temporaries go
 
 
 @pytest.mark.parametrize("damage, message", [
