@@ -7,16 +7,16 @@ mbaradad/learning_with_noise, and its MATLAB original ``image_model.m``), in thi
 
 1. **spectrum**: every channel keeps its Fourier phase, mean and standard deviation and gets the
    amplitude ``|F(fx, fy)| = 1 / (|fx/N|^(s+d) + |fy/N|^(s-d))``, ``|F(0, 0)| = 0``, with the
-   slope ``s ~ U(0.5, 3.5)`` and the anisotropy ``d ~ N(0, 1) * (3.5 - 0.5) / 15 / 4 = N(0, 1) * 0.05``
-   (reference ``sample_1f_spectrum``). ``s`` is the slope of the *amplitude* spectrum: the power
-   spectrum falls as ``|f|^(-2 s)`` (exactly so when ``d = 0``, since
+   slope ``s ~ U(0.5, 3.5)`` and the anisotropy
+   ``d ~ N(0, 1) * (3.5 - 0.5) / 15 / 4 = N(0, 1) * 0.05`` (reference ``sample_1f_spectrum``).
+   ``s`` is the slope of the *amplitude* spectrum: the power spectrum falls as ``|f|^(-2 s)`` (exactly so when ``d = 0``, since
    ``|fx|^s + |fy|^s = |f|^s (|cos t|^s + |sin t|^s)`` along every direction ``t``).
 2. **WMM** (wavelet marginal model): a real steerable pyramid with 4 orientations (cubic angular
    filters) and ``height`` levels, 3 at 128^2 and 4 at 256^2 in the reference, i.e. down to a
    16^2 low-pass residual: ``height = max(1, floor(log2(size / 16)))``. The marginal of every band
    except the low-pass residual is forced, by CDF matching, to the generalised Gaussian
    ``h(x) = exp(-|x / s_b|^r)`` tabulated on ``x = -200:0.5:200`` with ``r ~ U(0.4, 0.8)`` drawn per
-   channel and band and ``s_b = 4^(N / band height)`` (4 for the high-pass residual and level 0,
+   channel and band and ``s_b = 4^(N / band side)`` (4 for the high-pass residual and level 0,
    16 for level 1, 256 for level 2, 65536 for level 3), then standardised to that histogram's
    mean and standard deviation (reference ``sample_wmm_model`` / ``impose_wmm``). Band values are
    in the units of pyrtools' ``SteerablePyramidFreq`` (the reference's pyramid): a level's
@@ -40,14 +40,21 @@ Where the reference has a defect we keep the published intent (MATLAB original) 
   noise ``10 * rand(size(ref))``, which is what smooths the colour histograms. We add per-pixel
   noise.
 * Python projects colours with ``colorPC @ img`` where ``colorPC``'s columns are eigenvectors,
-  which does not decorrelate; we use the proper projection ``V^T (x - mean)`` (MATLAB ``x*colorPC``).
+  which does not decorrelate; we use the proper projection ``V^T (x - mean)``
+  (MATLAB ``x*colorPC``).
 * The reference maps source ranks ``i/n`` to template quantiles, so each band's largest
   coefficient is sent to the end of the template's support (+200); we use mid-ranks
   ``(i - 1/2)/n``. Source ranks come from a histogram of the band (n/8 bins, at most 1024) with
   linear interpolation inside bins instead of a full sort (the same map to within a bin; two
   O(n) passes instead of an O(n log n) sort).
-* The spectrum projection is idempotent (it keeps the phase), so the spectrum-only model applies it
-  once instead of 10 times: the same image up to float rounding.
+* The spectrum projection is idempotent (it keeps the phase), so the spectrum-only model applies
+  it once instead of 10 times: the same image up to float rounding.
+* Python's ``sample_image`` divides by the maximum of the *unshifted* image before the final
+  min-max; only the last, correct min-max matters, and that is the one we do.
+
+Sizes that the pyramid cannot halve ``height + 1`` times (e.g. 100) are synthesised on the next
+multiple of ``2^(height+1)`` and cropped. The per-size grids and masks are cached (pure
+functions of the size).
 """
 
 from __future__ import annotations
@@ -59,7 +66,6 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft as sfft
 from numba import njit
-from scipy.ndimage import uniform_filter
 
 from generators.params import check_fields, param
 
@@ -228,7 +234,8 @@ class SpectrumModel:
 
 
 def sample_spectrum(params, rng: np.random.Generator, n: int) -> SpectrumModel:
-    """``|F| = 1 / (|fx/N|^(s+d) + |fy/N|^(s-d))``, ``F(0, 0) = 0`` (reference ``sample_1f_spectrum``)."""
+    """``|F| = 1 / (|fx/N|^(s+d) + |fy/N|^(s-d))``, ``F(0, 0) = 0`` (reference
+    ``sample_1f_spectrum``); ``s ~ U(slope_min, slope_max)``, ``d ~ N(0, anisotropy_std^2)``."""
     slope = rng.uniform(params.slope_min, params.slope_max)
     aniso = rng.normal() * params.anisotropy_std
     fy = np.abs(np.fft.fftfreq(n))[:, None]           # |fy / N|, cycles per pixel
