@@ -10,7 +10,8 @@ mbaradad/learning_with_noise, and its MATLAB original ``image_model.m``), in thi
    slope ``s ~ U(0.5, 3.5)`` and the anisotropy
    ``d ~ N(0, 1) * (3.5 - 0.5) / 15 / 4 = N(0, 1) * 0.05`` (reference ``sample_1f_spectrum``).
    ``s`` is the slope of the *amplitude* spectrum: the power spectrum falls as ``|f|^(-2 s)``
-   (exactly so when ``d = 0``, since ``|fx|^s + |fy|^s = |f|^s (|cos t|^s + |sin t|^s)`` along every direction ``t``).
+   (exactly so when ``d = 0``, since ``|fx|^s + |fy|^s = |f|^s (|cos t|^s + |sin t|^s)`` along
+   every direction ``t``).
 2. **WMM** (wavelet marginal model): a real steerable pyramid with 4 orientations (cubic angular
    filters) and ``height`` levels, 3 at 128^2 and 4 at 256^2 in the reference, i.e. down to a
    16^2 low-pass residual: ``height = max(1, floor(log2(size / 16)))``. The marginal of every band
