@@ -186,7 +186,7 @@ def test_featvis_optimisation_excites_the_class_units():
 
 def test_featvis_deadleaves_starts_from_dead_leaves():
     kind = get_kind("featvis-deadleaves")
-    params = make_params(kind.params_type, ["steps=1", "net_size=64"])
+    params = make_params(kind.params_type, ["steps=1", "net_size=64", "learning_rate=0.05"])
     image, _ = render_sample(kind, params, 0, 2, SIZE, "RGB")
     # after one step the image is still the flat-coloured leaves: few distinct colours
     # dominate and neighbouring pixels are mostly equal
