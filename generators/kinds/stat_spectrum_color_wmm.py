@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.kinds._statmodels import SpectrumColorWmmParams, synthesize
+from generators.kinds._statmodels import SpectrumColorWmmParams, Workspace, synthesize
 from generators.registry import Kind, register
 
 
 def render_stat_spectrum_color_wmm(params: SpectrumColorWmmParams, rng: np.random.Generator,
-                                   size: int):
-    """``(size x size x 3 uint8, info)``; info: slope, anisotropy, mean band exponent, colours."""
-    return synthesize(params, rng, size, spectrum=True, wmm=True, color=True)
+                                   size: int, context: Workspace | None = None):
+    """``(size x size x 3 uint8, info)``; info: slope, anisotropy, mean band exponent, colours.
+
+    ``context`` is the worker's :class:`Workspace` (scratch arrays; never changes pixels)."""
+    return synthesize(params, rng, size, spectrum=True, wmm=True, color=True, workspace=context)
 
 
 register(Kind(name="stat-spectrum-color-wmm", params_type=SpectrumColorWmmParams,
-              render=render_stat_spectrum_color_wmm, channels=3,
+              render=render_stat_spectrum_color_wmm, channels=3, make_context=Workspace,
               summary="1/f^s spectrum + wavelet marginals + Mondrian colours "
                       "(Baradad et al. 2021)"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._statmodels import (ColorFields, IterationFields, WmmFields,
+from generators.kinds._statmodels import (ColorFields, IterationFields, WmmFields, Workspace,
                                           check_stat_params, synthesize)
 from generators.registry import Kind, register
 
@@ -28,11 +28,15 @@ class StatWmmParams(IterationFields, ColorFields, WmmFields):
         check_stat_params(self)
 
 
-def render_stat_wmm(params: StatWmmParams, rng: np.random.Generator, size: int):
-    """``(size x size x 3 uint8, info)``; info: mean band exponent, colours, blur."""
-    return synthesize(params, rng, size, spectrum=False, wmm=True, color=False)
+def render_stat_wmm(params: StatWmmParams, rng: np.random.Generator, size: int,
+                    context: Workspace | None = None):
+    """``(size x size x 3 uint8, info)``; info: mean band exponent, colours, blur.
+
+    ``context`` is the worker's :class:`Workspace` (scratch arrays; never changes pixels)."""
+    return synthesize(params, rng, size, spectrum=False, wmm=True, color=False, workspace=context)
 
 
 register(Kind(name="stat-wmm", params_type=StatWmmParams, render=render_stat_wmm, channels=3,
+              make_context=Workspace,
               summary="wavelet marginal model: heavy-tailed steerable-pyramid bands "
                       "(Baradad et al. 2021)"))

@@ -179,11 +179,25 @@ def test_deterministic_for_a_seed_and_any_size(name):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.parametrize("name", ["stat-wmm", "stat-spectrum-color-wmm"])
+def test_a_reused_workspace_never_changes_pixels(name):
+    kind = get_kind(name)
+    params = make_params(kind.params_type, [])
+    workspace = kind.make_context(params)
+    first, _ = kind.render(params, rng(1), 64, context=workspace)
+    kind.render(params, rng(2), 96, context=workspace)
+    kind.render(params, rng(3), 64, context=workspace)
+    again, _ = kind.render(params, rng(1), 64, context=workspace)
+    fresh, _ = kind.render(params, rng(1), 64)
+    assert np.array_equal(first, again) and np.array_equal(first, fresh)
+
+
 def test_texture_function_is_the_full_model():
     params = sm.SpectrumColorWmmParams()
     image = sm.render_spectrum_color_wmm(params, rng(3), 64)
     same, _ = render_stat_spectrum_color_wmm(params, rng(3), 64)
-    assert np.array_equal(image, same)
+    pooled = sm.render_spectrum_color_wmm(params, rng(3), 64, workspace=sm.Workspace())
+    assert np.array_equal(image, same) and np.array_equal(image, pooled)
 
 
 # --------------------------------------------------------------------------- the pieces
