@@ -572,35 +572,44 @@ def _mirror(j, w):
     return -j - 1 if j < 0 else (2 * w - j - 1 if j >= w else j)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _box_blur(img, size):
-    """``size x size`` box mean (window i - size//2 .. i + (size-1)//2 on both axes, mirrored
-    borders), like ``scipy.ndimage.uniform_filter``; two running-sum passes."""
+    """``size x size`` box mean of (h, w, 3) float32 (window i - size//2 .. i + (size-1)//2 on
+    both axes, mirrored borders), like ``scipy.ndimage.uniform_filter``; running sums."""
     h, w, c = img.shape
+    before, after = size // 2, size - size // 2        # window [i - before, i + after)
     rows = np.empty_like(img)
+    acc = np.zeros(c, np.float32)
     for y in range(h):
-        for ch in range(c):
-            acc = 0.0
-            for j in range(-(size // 2), size - size // 2):
-                acc += img[y, _mirror(j, w), ch]
-            for x in range(w):
-                rows[y, x, ch] = acc / size
-                acc += (img[y, _mirror(x + size - size // 2, w), ch]
-                        - img[y, _mirror(x - size // 2, w), ch])
+        acc[:] = 0.0
+        for j in range(-before, after):
+            for ch in range(c):
+                acc[ch] += img[y, _mirror(j, w), ch]
+        for x in range(w):
+            enter = _mirror(x + after, w)
+            leave = _mirror(x - before, w)
+            for ch in range(c):
+                rows[y, x, ch] = acc[ch] / size
+                acc[ch] += img[y, enter, ch] - img[y, leave, ch]
     out = np.empty_like(img)
-    for x in range(w):
-        for ch in range(c):
-            acc = 0.0
-            for j in range(-(size // 2), size - size // 2):
-                acc += rows[_mirror(j, h), x, ch]
-            for y in range(h):
-                out[y, x, ch] = acc / size
-                acc += (rows[_mirror(y + size - size // 2, h), x, ch]
-                        - rows[_mirror(y - size // 2, h), x, ch])
+    sums = np.zeros((w, c), np.float32)               # one running sum per column, row by row
+    for j in range(-before, after):
+        src = rows[_mirror(j, h)]
+        for x in range(w):
+            for ch in range(c):
+                sums[x, ch] += src[x, ch]
+    inverse = np.float32(1.0 / size)
+    for y in range(h):
+        enter = rows[_mirror(y + after, h)]
+        leave = rows[_mirror(y - before, h)]
+        for x in range(w):
+            for ch in range(c):
+                out[y, x, ch] = sums[x, ch] * inverse
+                sums[x, ch] += enter[x, ch] - leave[x, ch]
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _mondrian(counts, colors, blur, noise):
     """Colour ``i`` on ``counts[i]`` consecutive pixels (raster order), ``blur x blur`` box
     filter, plus ``noise``, min-max scaled to [0, 255]. Returns the (n*n, 3) float32 pixels,
@@ -617,41 +626,69 @@ def _mondrian(counts, colors, blur, noise):
     if blur > 1:
         img = _box_blur(img, blur)
     pixels = img.reshape(n * n, 3)
-    pixels += noise.reshape(n * n, 3)
-    lo = pixels.min()
-    scale = 255.0 / max(pixels.max() - lo, 1e-12)
-    total = np.zeros(3)
-    scatter = np.zeros((3, 3))
+    lo = np.inf
+    hi = -np.inf
     for q in range(n * n):
         for a in range(3):
-            pixels[q, a] = (pixels[q, a] - lo) * scale
-        for a in range(3):
-            total[a] += pixels[q, a]
-            for b in range(3):
-                scatter[a, b] += pixels[q, a] * pixels[q, b]
-    mean = total / (n * n)
+            v = pixels[q, a] + noise[q // n, q % n, a]
+            pixels[q, a] = v
+            lo = min(lo, v)
+            hi = max(hi, v)
+    scale = 255.0 / max(hi - lo, 1e-12)
+    s0 = s1 = s2 = s00 = s01 = s02 = s11 = s12 = s22 = 0.0
+    for q in range(n * n):
+        r = (pixels[q, 0] - lo) * scale
+        g = (pixels[q, 1] - lo) * scale
+        b = (pixels[q, 2] - lo) * scale
+        pixels[q, 0] = r
+        pixels[q, 1] = g
+        pixels[q, 2] = b
+        s0 += r
+        s1 += g
+        s2 += b
+        s00 += r * r
+        s01 += r * g
+        s02 += r * b
+        s11 += g * g
+        s12 += g * b
+        s22 += b * b
+    count = float(n * n)
+    mean = np.array([s0, s1, s2]) / count
+    scatter = np.array([[s00, s01, s02], [s01, s11, s12], [s02, s12, s22]])
     for a in range(3):
         for b in range(3):
-            scatter[a, b] -= n * n * mean[a] * mean[b]
+            scatter[a, b] -= count * mean[a] * mean[b]
     return pixels, mean, scatter
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _decorrelated_histograms(pixels, mean, axes, nbins, values, cdf):
-    """256-bin histograms (over each channel's range, like ``np.histogram``) of the pixels
+    """``nbins``-bin histograms (over each channel's range, like ``np.histogram``) of the pixels
     projected on the principal axes: bin centres -> ``values``, cumulative shares -> ``cdf``."""
     n = pixels.shape[0]
-    proj = (pixels - mean.astype(np.float32)) @ axes.astype(np.float32)
+    proj = np.empty((3, n), np.float32)
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for i in range(n):
+        r = pixels[i, 0] - mean[0]
+        g = pixels[i, 1] - mean[1]
+        b = pixels[i, 2] - mean[2]
+        for c in range(3):
+            v = r * axes[0, c] + g * axes[1, c] + b * axes[2, c]
+            proj[c, i] = v
+            lo[c] = min(lo[c], v)
+            hi[c] = max(hi[c], v)
+    counts = np.zeros(nbins + 1, np.int64)
     for c in range(3):
-        lo = proj[:, c].min()
-        hi = proj[:, c].max()
-        width = (hi - lo) / nbins if hi > lo else 1.0
-        counts = np.zeros(nbins, np.int64)
+        width = (hi[c] - lo[c]) / nbins if hi[c] > lo[c] else 1.0
+        inverse = 1.0 / width
+        counts[:] = 0
         for i in range(n):
-            counts[min(int((proj[i, c] - lo) / width), nbins - 1)] += 1
+            counts[int((proj[c, i] - lo[c]) * inverse)] += 1
+        counts[nbins - 1] += counts[nbins]             # the maximum falls in the last bin
         total = 0
         for k in range(nbins):
-            values[c, k] = lo + (k + 0.5) * width
+            values[c, k] = lo[c] + (k + 0.5) * width
             total += counts[k]
             cdf[c, k] = total / n
 
