@@ -37,13 +37,16 @@ class Pipeline:
 
     def __init__(self, preset: Preset, work: Path, report: Path, data_root: Path,
                  lock: str | None = None, stop_after: float | None = None, log=print,
-                 lock_per: str = "step"):
+                 lock_per: str = "step", lock_hold: float = 0.0):
         self.preset, self.work, self.report, self.data = preset, Path(work), Path(report), Path(data_root)
         # lock_per "step": the lock is taken per step and per pre-training piece; "run": once
         # around everything of one kind (render .. evaluation), so a queue of other jobs on
         # the lock is waited for once per kind rather than once per step.
         self.unit_lock = lock if lock_per == "run" else None
         self.lock = None if lock_per == "run" else lock
+        # With lock_per "run": go on to the next kind without releasing the lock while it has
+        # been held for less than lock_hold minutes (fewer waits when kinds are short).
+        self.lock_hold, self._held, self._held_since = lock_hold, None, 0.0
         self.log = log
         self.deadline = time.monotonic() + stop_after * 60 if stop_after else None
         self.failed: dict[str, str] = {}
@@ -194,6 +197,7 @@ class Pipeline:
         if p.audio:
             self._locked_unit(self.unit_steps("audio"), self._audio)
         self._locked_unit(self.unit_steps("baselines"), self._baselines)
+        self._release()
         from tools.report import write_report
 
         report = write_report(self.work, self.report, p, self.failed, self.data)
@@ -208,8 +212,20 @@ class Pipeline:
         if self.out_of_time():
             self.log(f"[stop] {steps[0]}...: --stop-after reached; rerun to continue")
             return
-        with cpu_lock(self.unit_lock):
+        if self._held is None:
+            self._held = cpu_lock(self.unit_lock)
+            self._held.__enter__()
+            self._held_since = time.monotonic()
+        try:
             body()
+        finally:
+            if time.monotonic() - self._held_since >= self.lock_hold * 60:
+                self._release()
+
+    def _release(self) -> None:
+        if self._held is not None:
+            self._held.__exit__(None, None, None)
+            self._held = None
 
     def unit_steps(self, unit: str) -> list[str]:
         """The steps of one kind (``unit`` = kind name), of ``audio`` or of ``baselines``."""
@@ -279,6 +295,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock-per", choices=("step", "run"), default="step",
                    help="take --lock per step and pre-training piece (default), or once per kind "
                         "(render, stats, pre-training and evaluation of one kind; fewer waits)")
+    p.add_argument("--lock-hold", type=float, default=0.0, metavar="M",
+                   help="with --lock-per run: keep the lock for the next kind while it has been "
+                        "held for less than M minutes (default 0: release after every kind)")
     p.add_argument("--stop-after", type=float, metavar="M", help="start no new step after M minutes")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from WORK")
     return p
@@ -307,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reproduce: error: {error}", file=sys.stderr)
         return 2
     pipeline = Pipeline(preset, args.work, args.report, args.data_root, args.lock, args.stop_after,
-                        log=lambda m: print(m, flush=True), lock_per=args.lock_per)
+                        log=lambda m: print(m, flush=True), lock_per=args.lock_per,
+                        lock_hold=args.lock_hold)
     if args.report_only:
         from tools.report import write_report
 

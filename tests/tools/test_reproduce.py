@@ -98,3 +98,30 @@ def test_units_cover_every_expected_step_once(tmp_path):
     assert set(expected_steps(preset)) <= set(covered)
     assert "eval-fractaldb-s1-fsdd" in covered and "pretrain-audio-fsdd-s0" in covered
     assert pipeline.lock is None and pipeline.unit_lock == "x"
+
+
+def _lock_is_free(path) -> bool:
+    import fcntl
+
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+@pytest.mark.parametrize("hold_minutes, free_between", [(0.0, True), (10.0, False)])
+def test_unit_lock_is_held_per_kind_or_kept_for_lock_hold(tmp_path, hold_minutes, free_between):
+    from tools.reproduce import Pipeline
+
+    lock = tmp_path / "cpu.lock"
+    pipeline = Pipeline(get_preset("smoke"), tmp_path / "w", tmp_path / "r", tmp_path, lock=str(lock),
+                        lock_per="run", lock_hold=hold_minutes, log=lambda m: None)
+    seen = []
+    pipeline._locked_unit(["never-done"], lambda: seen.append(_lock_is_free(lock)))
+    seen.append(_lock_is_free(lock))
+    pipeline._release()
+    seen.append(_lock_is_free(lock))
+    assert seen == [False, free_between, True]
