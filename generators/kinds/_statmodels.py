@@ -446,13 +446,16 @@ class WmmModel:
 
 @njit(cache=True)
 def _generalised_gaussians(grid, widths, exponents, cdf, mean, std):
-    """Row r: h(x) = exp(-|x / widths[r]|^exponents[r]) on ``grid``; its CDF and moments."""
+    """Row r: h(x) = exp(-|x / widths[r]|^exponents[r]) on ``grid`` (symmetric about 0, like
+    ``WMM_GRID``); its CDF and moments."""
     h = np.empty(grid.size)
+    last = grid.size - 1
     for r in range(widths.size):
+        for j in range(grid.size // 2 + 1):        # the grid is symmetric about 0
+            h[j] = h[last - j] = math.exp(-abs(grid[j] / widths[r]) ** exponents[r])
         total = 0.0
         first = 0.0
         for j in range(grid.size):
-            h[j] = math.exp(-abs(grid[j] / widths[r]) ** exponents[r])
             total += h[j]
             first += h[j] * grid[j]
             cdf[r, j] = total
