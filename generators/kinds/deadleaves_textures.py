@@ -56,7 +56,7 @@ CHANNEL_ORDERS = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1]
 class TexturedDeadLeavesParams(DeadLeavesParams):
     """Dead-leaves parameters plus the texture pool (reference: 10,000 textures of 128²)."""
 
-    texture_pool: int = param(64, "stat-spectrum-color-wmm textures rendered once per worker "
+    texture_pool: int = param(256, "stat-spectrum-color-wmm textures rendered once per worker "
                               "(reference: 10,000 pre-rendered)", low=1, high=100_000)
     texture_size: int = param(128, "side of the pool's textures in pixels, resized to the image "
                               "by nearest neighbour (reference: 128)", low=16, high=2048)
