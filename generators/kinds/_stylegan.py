@@ -278,6 +278,7 @@ def _blur(x, device: str):
 def modulated_conv(x, weight, styles, up: int, device: str):
     """Demodulated 3x3 convolution of ``x (1, C_in, H, W)`` with ``weight (C_out, C_in, 3, 3)``."""
     torch = import_torch()
+    x = x.contiguous(memory_format=torch.channels_last)       # oneDNN: 1.3-4x faster on CPU
     w = weight * styles[None, :, None, None]
     w = w * torch.rsqrt(w.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
     if up == 1:
