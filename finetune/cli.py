@@ -60,7 +60,8 @@ def task_options(fn):
         click.option("--results", type=click.Path(path_type=Path), default=None, help="append the result to this .jsonl"),
         click.option("--name", default=None, help="row label in tables (default: checkpoint folder name)"),
         click.option("--group", "groups", multiple=True,
-                     help="group label to aggregate seeds, e.g. fractaldb (linear: one per --ckpt, or one for all)"),
+                     help="group label to aggregate seeds, e.g. fractaldb (linear: one per --ckpt, or one for all; "
+                          "'' for none)"),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -133,7 +134,7 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_me
         raise UserError("--name labels one checkpoint; omit it when giving several --ckpt")
     if len(groups) not in (0, 1, len(ckpts)):
         raise UserError(f"give one --group, or one per --ckpt ({len(ckpts)}), not {len(groups)}")
-    group_of = dict(zip(ckpts, groups)) if len(groups) == len(ckpts) else {c: (groups or (None,))[0] for c in ckpts}
+    group_of = dict(zip(ckpts, groups)) if len(groups) == len(ckpts) else {c: (groups or ("",))[0] for c in ckpts}
     cfg = _setup(threads, n_mels, frames, level)
     task = _load(task_name, root, folds, fsdd_split)
     mels = None

@@ -44,6 +44,7 @@ class Encoder:
     fingerprint: str
     height: int
     width: int
+    step: int | None = None  # training step of a checkpoint (config.json), 0 for ``random``
 
     @property
     def depth(self) -> int:
@@ -124,7 +125,8 @@ def load_checkpoint(ckpt: str | Path, height: int, width: int | None = None) -> 
         raise UserError(f"checkpoint {weights} does not fit {name} with {cfg_path}: {first}") from None
     model.eval().requires_grad_(False)
     label = ckpt.name if ckpt.name != "step0" else f"{ckpt.parent.name}/step0"
-    return Encoder(model, label, weights_fingerprint(model, height, width), height, width)
+    step = cfg.get("step") if isinstance(cfg.get("step"), int) else None
+    return Encoder(model, label, weights_fingerprint(model, height, width), height, width, step)
 
 
 def random_encoder(preset: str, height: int, width: int, seed: int = 0) -> Encoder:
@@ -139,7 +141,7 @@ def random_encoder(preset: str, height: int, width: int, seed: int = 0) -> Encod
     except ValueError as exc:
         raise UserError(str(exc)) from None
     model.eval().requires_grad_(False)
-    return Encoder(model, f"random-{preset}-s{seed}", weights_fingerprint(model, height, width), height, width)
+    return Encoder(model, f"random-{preset}-s{seed}", weights_fingerprint(model, height, width), height, width, 0)
 
 
 def parse_layers(spec: str, depth: int) -> tuple[int, ...]:

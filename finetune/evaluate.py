@@ -48,7 +48,7 @@ def linear_eval(task: Task, ckpt: str, cfg: FeatureConfig, *, preset: str = "cpu
         feats, info = encoder_features(encoder, mels, cfg, layer_idx, pooling, cache_dir, batch_size, norm,
                                        report)
         record.update(name=encoder.name, layers=layers if layers in ("last", "all") else ",".join(map(str, layer_idx)),
-                      encoder_fingerprint=encoder.fingerprint, norm=norm, input=[encoder.height, encoder.width])
+                      encoder_fingerprint=encoder.fingerprint, norm=norm, ckpt_step=encoder.step, input=[encoder.height, encoder.width])
         if ckpt.startswith("random"):
             record.update(preset=preset, seed=int(ckpt.split(":")[1]) if ":" in ckpt else seed)
     t1 = time.perf_counter()
