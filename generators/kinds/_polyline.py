@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _outside_same_side(x0: float, y0: float, x1: float, y1: float, low: float,
                        high: float) -> bool:
     """Both endpoints beyond the same canvas edge: the segment cannot touch the canvas."""
@@ -34,7 +34,7 @@ def _outside_same_side(x0: float, y0: float, x1: float, y1: float, low: float,
             or (y0 < low and y1 < low) or (y0 >= high and y1 >= high))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bresenham(canvas: np.ndarray, x0: int, y0: int, x1: int, y1: int, gray: np.uint8) -> None:
     size = canvas.shape[0]
     dx = abs(x1 - x0)
@@ -72,7 +72,7 @@ def draw_closed_aliased(canvas: np.ndarray, xs: np.ndarray, ys: np.ndarray,
         _bresenham(canvas, int(x0), int(y0), int(x1), int(y1), gray)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _owned_range(a0: float, a1: float, size: int) -> tuple[int, int]:
     """Integer pixel centres ``u`` owned by a segment running from ``a0`` to ``a1`` along its
     major axis: ``[a0, a1)`` in drawing direction (so a shared vertex belongs to one
@@ -84,7 +84,7 @@ def _owned_range(a0: float, a1: float, size: int) -> tuple[int, int]:
     return max(int(low), 0), min(int(high), size)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _wu_segment(canvas: np.ndarray, x0: float, y0: float, x1: float, y1: float,
                 gray: np.float32, strength: float) -> None:
     # The major-axis index is clamped to the canvas by _owned_range, so only the minor-axis
