@@ -30,6 +30,7 @@ from tools.steps import StepError, cpu_lock, read_marker, run_command, run_step,
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / ".." / "shared" / "data"
+YIELD_SECONDS = 3.0
 
 
 class Pipeline:
@@ -164,7 +165,8 @@ class Pipeline:
         run_command([sys.executable, "-m", "finetune", "linear", "--ckpt", ckpt, "--task", task_name,
                      "--root", str(self.task_root(root)), *extra, "--preset", p.model, "--seed", str(seed),
                      "--n-mels", str(self.height), "--frames", str(self.width),
-                     "--threads", str(p.threads), "--results", str(self.work / "results.jsonl"),
+                     "--norm", p.probe_norm, "--threads", str(p.threads),
+                     "--results", str(self.work / "results.jsonl"),
                      "--name", name, *(["--group", group] if group != name else []),
                      "--cache", str(self.work / "embeddings")],
                     self.work / "logs" / f"eval-{name}-{task}.log")
@@ -226,6 +228,9 @@ class Pipeline:
         if self._held is not None:
             self._held.__exit__(None, None, None)
             self._held = None
+            # flock wakes the waiters, but this process would re-take the lock for its next
+            # kind before any of them runs: step aside so the lock really changes hands.
+            time.sleep(YIELD_SECONDS)
 
     def unit_steps(self, unit: str) -> list[str]:
         """The steps of one kind (``unit`` = kind name), of ``audio`` or of ``baselines``."""

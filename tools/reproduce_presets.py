@@ -40,6 +40,9 @@ class Preset:
         tasks: ``(task, root relative to the data root)`` evaluated with the linear probe;
             task ``fsdd-mini`` is a small folder task built from FSDD (CLIPS_PER_LABEL per digit).
         stats_n: images sampled per dataset by ``tools.stats``.
+        probe_norm: ``finetune linear --norm``: ``split`` (input statistics from each split's
+            training clips: one embedding pass per split) or ``all`` (over all clips, one pass:
+            ~k times faster, the same unsupervised statistics for every encoder).
         threads / render_workers / device: compute settings.
     """
 
@@ -59,6 +62,7 @@ class Preset:
     audio: str | None = "fsdd/recordings"
     tasks: tuple[tuple[str, str], ...] = (("fsdd", "fsdd"),)
     stats_n: int = 256
+    probe_norm: str = "split"
     threads: int = 2
     render_workers: int = 2
     device: str = "cpu"
@@ -69,7 +73,8 @@ class Preset:
 
     def budget_text(self) -> str:
         return (f"{self.minutes:g} minutes" if self.minutes is not None else f"{self.steps} steps") + \
-            f" of pre-training per run (batch {self.batch_size}, {self.model}, input {self.input_size})"
+            f" of pre-training per run (batch {self.batch_size}, {self.model}, input {self.input_size}); " \
+            f"linear probe with --norm {self.probe_norm}"
 
 
 #: Clips per digit in the ``fsdd-mini`` task of the smoke preset.
@@ -81,12 +86,13 @@ PRESETS = {
         "encoder, 4 steps, a 60-clip FSDD subset; the numbers mean nothing",
         kinds=("fractaldb", "stat-spectrum"), n_images=32, size=64, model="test-micro",
         input_size="64x64", batch_size=8, steps=4, kind_params={"fractaldb": ("num_classes=4",)},
-        audio="fsdd-mini", tasks=(("fsdd-mini", "fsdd-mini"),), stats_n=16, render_workers=1),
+        audio="fsdd-mini", tasks=(("fsdd-mini", "fsdd-mini"),), stats_n=16, render_workers=1,
+        probe_norm="all"),
     "cpu-small": Preset(
         name="cpu-small", description="the five pattern families on a 2-core CPU, ~3.5 minutes "
         "of pre-training each (about 40 minutes in all on an idle machine)",
         kinds=CORE_KINDS, n_images=2000, size=128, model="cpu-tiny", input_size="128x128",
-        batch_size=64, minutes=3.5, kind_params=CPU_KIND_PARAMS),
+        batch_size=64, minutes=3.5, kind_params=CPU_KIND_PARAMS, probe_norm="all"),
     "cpu": Preset(
         name="cpu", description="the five pattern families on a 2-core CPU, 15 minutes of "
         "pre-training each (about 2 hours on an idle machine)",

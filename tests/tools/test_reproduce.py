@@ -113,9 +113,12 @@ def _lock_is_free(path) -> bool:
 
 
 @pytest.mark.parametrize("hold_minutes, free_between", [(0.0, True), (10.0, False)])
-def test_unit_lock_is_held_per_kind_or_kept_for_lock_hold(tmp_path, hold_minutes, free_between):
+def test_unit_lock_is_held_per_kind_or_kept_for_lock_hold(tmp_path, hold_minutes, free_between,
+                                                          monkeypatch):
+    import tools.reproduce
     from tools.reproduce import Pipeline
 
+    monkeypatch.setattr(tools.reproduce, "YIELD_SECONDS", 0.0)
     lock = tmp_path / "cpu.lock"
     pipeline = Pipeline(get_preset("smoke"), tmp_path / "w", tmp_path / "r", tmp_path, lock=str(lock),
                         lock_per="run", lock_hold=hold_minutes, log=lambda m: None)
