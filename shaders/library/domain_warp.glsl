@@ -2,7 +2,7 @@
 vec3 image(vec2 p) {
     float scale = mix(1.0, 4.0, u_p0.x);
     float strength = mix(0.5, 4.0, u_p0.y);
-    int octaves = 3 + int(u_p0.z * 3.0);
+    int octaves = 3 + int(u_p0.z * 1.999);
     vec2 q = p * scale;
     vec2 w1 = vec2(fbm(q + vec2(0.0, u_time * 0.1), octaves, 2.0, 0.5),
                    fbm(q + vec2(5.2, 1.3), octaves, 2.0, 0.5));

@@ -7,12 +7,12 @@ vec3 image(vec2 p) {
     vec2 c = center + rot(u_p0.z * 6.28 + u_time * 0.05) * p * zoom * 1.3;
     vec2 z = vec2(0.0);
     float n = 0.0;
-    for (int i = 0; i < 128; i++) {
+    for (int i = 0; i < 96; i++) {
         z = vec2(z.x * z.x - z.y * z.y, 2.0 * z.x * z.y) + c;
         if (dot(z, z) > 256.0) break;
         n += 1.0;
     }
-    if (n >= 128.0) return pal(0.0) * 0.2;
+    if (n >= 96.0) return pal(0.0) * 0.2;
     float smooth_n = n - log2(log2(dot(z, z))) + 4.0;
     return pal(smooth_n * mix(0.01, 0.08, u_p0.w));
 }

@@ -1,6 +1,6 @@
 // sdf_terrain: a value-noise height field seen from above at a grazing angle (ray stepping).
 float terrain(vec2 q) {
-    return fbm(q * 0.5, 4, 2.0, 0.5) * 1.5;
+    return fbm(q * 0.5, 3, 2.0, 0.5) * 1.5;
 }
 vec3 image(vec2 p) {
     vec3 origin = vec3(u_p0.x * 20.0, 1.8, u_time * 0.5 + u_p0.y * 20.0);
@@ -8,11 +8,11 @@ vec3 image(vec2 p) {
     float t = 0.1;
     float h = 0.0;
     bool hit = false;
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < 40; i++) {
         vec3 q = origin + dir * t;
         h = terrain(q.xz);
         if (q.y < h) { hit = true; break; }
-        t += max(0.05, (q.y - h) * 0.5);
+        t += max(0.08, (q.y - h) * 0.6);
         if (t > 25.0) break;
     }
     if (!hit) return pal(0.9 - max(dir.y, 0.0)) * 0.8 + 0.2;
