@@ -21,7 +21,7 @@ from shaders.service import RenderService
 @lru_cache(maxsize=None)
 def class_check_service(timeout_s: float) -> RenderService:
     """This process's render service for class checks (one per time limit)."""
-    return RenderService(timeout_s=timeout_s)
+    return RenderService(timeout_s=timeout_s, max_programs=64)
 
 
 def check_program(service: RenderService, source: str, size: int,

@@ -60,7 +60,9 @@ class ShadersParams:
 def make_shaders_context(params):
     from shaders.service import RenderService
 
-    return RenderService(timeout_s=params.timeout_s)
+    # Room for every family (39 x ~2-3 MB): classes arrive in random family order, and an
+    # LRU smaller than the library would recompile on most switches.
+    return RenderService(timeout_s=params.timeout_s, max_programs=64)
 
 
 def sample_shaders_class(params: ShadersParams, rng: np.random.Generator):
