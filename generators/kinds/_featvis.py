@@ -204,12 +204,12 @@ class FeatVisParams:
     network: str = param(
         "resnet18", "random torchvision network; paper resnet50 (about 4x the cost)",
         choices=tuple(FEATURES))
-    steps: int = param(24, "Adam steps per image; paper 128", low=1, high=4096)
+    steps: int = param(16, "Adam steps per image; paper 128", low=1, high=4096)
     net_size: int = param(
         64, "network input resolution (the image is resampled to it each step); paper 256",
         low=32, high=1024)
     learning_rate: float = param(
-        0.2, "Adam learning rate; paper 0.05 with 128 steps (default 4x, so that 24 steps "
+        0.3, "Adam learning rate; paper 0.05 with 128 steps (default 6x, so that 16 steps "
              "reach about the paper's contrast)", low=1e-4, high=10.0)
     units_per_class: int = param(
         2, "distinct units maximised together; paper: pairs for 98 % of its images", low=1,

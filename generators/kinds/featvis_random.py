@@ -5,8 +5,8 @@ transforms, Fourier parameterisation with decorrelated colour) to maximally exci
 pair of units of the pooled features of a randomly initialised torchvision ResNet, starting
 from lucent's random spectrum (``N(0, 0.01^2)``). Reference: ``feature_visualizations/
 generate_dataset.py --random-init`` in mbaradad/learning_with_noise (ResNet-50, 128 steps,
-256 px, lr 0.05). The defaults here are cheaper (ResNet-18, 24 steps at lr 0.2, 64 px network
-input) so that a 105,000-image dataset renders on two CPU cores in about half a day; the
+256 px, lr 0.05). The defaults here are cheaper (ResNet-18, 16 steps at lr 0.3, 64 px network
+input) so that a 105,000-image dataset renders on two CPU cores in hours (not months); the
 paper's settings are ``--param network=resnet50 --param steps=128 --param net_size=256
 --param learning_rate=0.05``. Details and sources:
 :mod:`generators.kinds._featvis`.
