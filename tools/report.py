@@ -84,7 +84,8 @@ def machine_text() -> str:
     return f"{cores} cores, {cpu}, Python {platform.python_version()}"
 
 
-def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path) -> Path:
+def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path,
+                 note: str | None = None) -> Path:
     """Write ``REPORT/report.md`` (and its PNGs); returns its path."""
     from tools.correlate import correlate
     from tools.stats import load_reference, markdown_table as stats_table
@@ -106,6 +107,8 @@ def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path
              f"the evaluation clips unlabelled when the audio is the task's own, so it is an "
              f"optimistic in-domain reference).",
              f"- Machine: {machine_text()}.", ""]
+    if note:
+        lines += [f"**Note.** {note}", ""]
 
     records = _read_jsonl(work / "results.jsonl")
     lines += ["## Accuracy", ""]

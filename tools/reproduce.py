@@ -305,6 +305,7 @@ def get_parser() -> argparse.ArgumentParser:
                         "held for less than M minutes (default 0: release after every kind)")
     p.add_argument("--stop-after", type=float, metavar="M", help="start no new step after M minutes")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from WORK")
+    p.add_argument("--note", help="a paragraph put at the top of the report (e.g. what the run lacks)")
     return p
 
 
@@ -336,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         from tools.report import write_report
 
-        print(f"report: {write_report(args.work, args.report, preset, {}, args.data_root)}")
+        print(f"report: {write_report(args.work, args.report, preset, {}, args.data_root, args.note)}")
         return 0
     result = pipeline.run()
     return 1 if result["failed"] else 0
