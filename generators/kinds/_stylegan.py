@@ -11,7 +11,9 @@ The synthesis network (StyleGAN2, "skip" architecture, Karras et al. 2020):
 * a constant ``C x 4 x 4`` input (``randn``), then one block per resolution 4, 8, ..., R;
   each block above 4 has an up-sampling modulated 3x3 convolution and a plain one, and a
   1x1 "to RGB" layer whose output is added to the up-sampled image of the previous block;
-* channels per resolution ``min(channel_base // res, channel_max)`` (paper: 32768, 512);
+* channels per resolution ``min(channel_base // res, channel_max)`` (paper: 32768, 512; the
+  default of ``stylegan-random`` is a quarter of that for CPU speed, the wavelet variants
+  default to the paper's widths);
 * modulated convolution: styles ``s = A w + 1`` (affine ``A ~ N(0, 1/w_dim)``, bias 1),
   weights ``W * s`` demodulated per output channel (``rsqrt(sum W^2 + 1e-8)``); up-sampling
   is a stride-2 transposed convolution followed by the ``[1, 3, 3, 1]`` FIR low-pass;
@@ -112,6 +114,17 @@ class StyleGANParams:
 
     def __post_init__(self):
         check_fields(self)
+
+
+@dataclass(frozen=True)
+class WaveletStyleGANParams(StyleGANParams):
+    """Parameters of the wavelet variants (highfreq, sparse, oriented): the paper's widths by
+    default, affordable because their convolutions are evaluated in factorised form."""
+
+    channel_base: int = param(
+        32768, "channels at resolution r are min(channel_base // r, channel_max); paper 32768",
+        low=64, high=65536)
+    channel_max: int = param(512, "most channels of any layer; paper 512", low=1, high=1024)
 
 
 def channels_per_resolution(resolution: int, channel_base: int, channel_max: int) -> dict[int, int]:

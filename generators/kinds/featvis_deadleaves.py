@@ -1,4 +1,4 @@
-"""Feature visualisations started from dead leaves (after Baradad et al. 2021, "Feature vis. Dead leaves").
+"""Feature visualisations started from dead leaves (after Baradad et al. 2021).
 
 The same optimisation as ``featvis-random`` (random torchvision ResNet, Adam, lucent's
 transforms and Fourier parameterisation), but the image starts from a dead-leaves image

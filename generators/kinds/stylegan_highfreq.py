@@ -15,20 +15,20 @@ from __future__ import annotations
 import numpy as np
 
 from generators.kinds._neural import INSTALL_HINT, make_neural_context
-from generators.kinds._stylegan import (StyleGANParams, Variant, render_stylegan,
+from generators.kinds._stylegan import (Variant, WaveletStyleGANParams, render_stylegan,
                                         sample_network_class)
 from generators.registry import Kind, register
 
 VARIANT = Variant(filters="wavelets-binary", noise="pink", bias_range=0.0)
 
 
-def render_stylegan_highfreq(params: StyleGANParams, rng: np.random.Generator, size: int,
-                             class_params: dict, context=None):
+def render_stylegan_highfreq(params: WaveletStyleGANParams, rng: np.random.Generator,
+                             size: int, class_params: dict, context=None):
     """``(size x size x 3 uint8, info)``: one image with freshly drawn wavelet filters."""
     return render_stylegan(VARIANT, params, rng, size, class_params, context)
 
 
-register(Kind(name="stylegan-highfreq", params_type=StyleGANParams,
+register(Kind(name="stylegan-highfreq", params_type=WaveletStyleGANParams,
               render=render_stylegan_highfreq,
               summary="random StyleGAN2 with wavelet filters and 1/f noise maps "
                       "(Baradad et al. 2021)",

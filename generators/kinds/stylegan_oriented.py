@@ -14,20 +14,20 @@ from __future__ import annotations
 import numpy as np
 
 from generators.kinds._neural import INSTALL_HINT, make_neural_context
-from generators.kinds._stylegan import (StyleGANParams, Variant, render_stylegan,
+from generators.kinds._stylegan import (Variant, WaveletStyleGANParams, render_stylegan,
                                         sample_network_class)
 from generators.registry import Kind, register
 
 VARIANT = Variant(filters="wavelets-subset", noise="shared", bias_range=0.2)
 
 
-def render_stylegan_oriented(params: StyleGANParams, rng: np.random.Generator, size: int,
-                             class_params: dict, context=None):
+def render_stylegan_oriented(params: WaveletStyleGANParams, rng: np.random.Generator,
+                             size: int, class_params: dict, context=None):
     """``(size x size x 3 uint8, info)``: one image with one noise map shared by all scales."""
     return render_stylegan(VARIANT, params, rng, size, class_params, context)
 
 
-register(Kind(name="stylegan-oriented", params_type=StyleGANParams,
+register(Kind(name="stylegan-oriented", params_type=WaveletStyleGANParams,
               render=render_stylegan_oriented,
               summary="random StyleGAN2 with oriented filters and one noise map for all "
                       "scales (Baradad et al. 2021)",

@@ -15,20 +15,21 @@ from __future__ import annotations
 import numpy as np
 
 from generators.kinds._neural import INSTALL_HINT, make_neural_context
-from generators.kinds._stylegan import (StyleGANParams, Variant, render_stylegan,
+from generators.kinds._stylegan import (Variant, WaveletStyleGANParams, render_stylegan,
                                         sample_network_class)
 from generators.registry import Kind, register
 
 VARIANT = Variant(filters="wavelets-subset", noise="pink-envelope", bias_range=0.2)
 
 
-def render_stylegan_sparse(params: StyleGANParams, rng: np.random.Generator, size: int,
-                           class_params: dict, context=None):
+def render_stylegan_sparse(params: WaveletStyleGANParams, rng: np.random.Generator,
+                           size: int, class_params: dict, context=None):
     """``(size x size x 3 uint8, info)``: one image with random biases and sparse noise."""
     return render_stylegan(VARIANT, params, rng, size, class_params, context)
 
 
-register(Kind(name="stylegan-sparse", params_type=StyleGANParams, render=render_stylegan_sparse,
+register(Kind(name="stylegan-sparse", params_type=WaveletStyleGANParams,
+              render=render_stylegan_sparse,
               summary="random StyleGAN2 with random biases and enveloped noise: sparse "
                       "activations (Baradad et al. 2021)",
               channels=3, sample_class=sample_network_class, make_context=make_neural_context,
