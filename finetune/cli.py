@@ -120,7 +120,7 @@ def main() -> None:
               help="mean of patch tokens, or mean and max concatenated")
 @click.option("--norm", default="split", show_default=True, type=click.Choice(["split", "all"]),
               help="input mean/std: per split from its training clips (k passes), or over all clips (1 pass)")
-@click.option("--cache", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
+@click.option("--cache", type=str, default=str(DEFAULT_CACHE), show_default=True,
               help="embedding cache folder ('' disables)")
 @_user_errors
 def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
@@ -141,7 +141,7 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_me
     for ckpt in ckpts:
         for layers in (layer_specs if ckpt != "logmel-stats" else ("last",)):
             record = linear_eval(task, ckpt, cfg, preset=preset, seed=seed, layers=layers, pooling=pooling,
-                                 cache_dir=cache if str(cache) else None, skip_bad=skip_bad,
+                                 cache_dir=Path(cache) if cache else None, skip_bad=skip_bad,
                                  batch_size=batch_size, norm=norm, mels=mels)
             mels = record.pop("_mels")
             _finish(record, results, name, group_of[ckpt])

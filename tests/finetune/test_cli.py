@@ -47,11 +47,13 @@ def test_linear_random_and_logmel_stats_then_table(tmp_path, tone_folder):
     assert len(records) == 3 and records[1]["layers"] == "1,2" and records[0]["features"]["frontend"]["n_mels"] == 64
 
 
-def test_norm_all_single_pass(tmp_path, tone_folder):
+def test_norm_all_single_pass(tmp_path, tone_folder, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = _run("linear", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL,
                "--cache", "", "--norm", "all")
     assert out.exit_code == 0, out.output
     assert out.stderr.count("embedded") == 1
+    assert not list(tmp_path.glob("*.npz")), "--cache '' must not cache (not even in the cwd)"
 
 
 def test_corrupt_audio_fails_or_is_reported_and_skipped(tmp_path, tone_folder):
