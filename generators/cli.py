@@ -21,6 +21,12 @@ class UserError(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+class RenderFailed(click.ClickException):
+    """A render that failed for a reason other than the command line (exit 1)."""
+
+    exit_code = 1
+
+
 def _available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -142,6 +148,9 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
     Example (two machines of a SLURM array, or two invocations with --node-rank 0 and 1):
       synthgen render fractaldb --n 1000000 --out /data/fractaldb --num-nodes 2
     """
+    from concurrent.futures.process import BrokenProcessPool
+
+    from generators.registry import RenderError
     from generators.render import DatasetMismatchError, RenderConfig, render_dataset
     from generators.sample import DEFAULT_PNG_LEVEL
 
@@ -169,6 +178,12 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
                                 node_rank=node_rank, progress=not quiet)
     except DatasetMismatchError as error:
         raise UserError(str(error)) from None
+    except RenderError as error:
+        raise RenderFailed(f"{kind.name}: {error} (finished shards are kept; rerun to resume)") \
+            from None
+    except BrokenProcessPool as error:
+        raise RenderFailed(f"{kind.name}: a worker process died ({error}); finished shards "
+                           f"are kept, rerun to resume") from None
     seconds = time.perf_counter() - started
     rate = result["images"] / seconds if result["images"] else 0.0
     click.echo(f"{kind.name}: rendered {result['rendered']} shards ({result['images']} images, "

@@ -86,6 +86,12 @@ class UnavailableKindError(RuntimeError):
     """Raised for a registered kind whose optional dependency is missing."""
 
 
+class RenderError(RuntimeError):
+    """A render that cannot succeed as configured (a program over its time limit, a class
+    search that finds nothing, ...). The CLI reports its message in one line (exit 1); the
+    shards finished before it are kept, so a rerun resumes."""
+
+
 def register(kind: Kind) -> Kind:
     """Add ``kind`` to the registry; a second kind with the same name is an error."""
     if kind.name in _KINDS:

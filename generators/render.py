@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 import os
 import sys
 from dataclasses import dataclass
@@ -138,6 +139,13 @@ def prepare_output(out: Path, config: RenderConfig) -> dict:
     return description
 
 
+def _executor(workers: int, **kwargs) -> ProcessPoolExecutor:
+    """Worker processes (spawned: no inherited GL/torch/thread state). Unlike
+    ``multiprocessing.Pool``, a worker that dies (even in its initializer) fails the run with
+    ``BrokenProcessPool`` instead of hanging it; finished shards are kept for a rerun."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), **kwargs)
+
+
 def sample_all_classes(config: RenderConfig, workers: int, progress: bool) -> list:
     """Class parameters of every class, computed in a pool (deterministic per class)."""
     from tqdm import tqdm
@@ -147,9 +155,8 @@ def sample_all_classes(config: RenderConfig, workers: int, progress: bool) -> li
     if workers <= 1:
         return [_class_job(job) for job in tqdm(jobs, desc="classes", unit="class",
                                                 disable=not progress)]
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers) as pool:
-        iterator = pool.imap(_class_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
+    with _executor(workers) as pool:
+        iterator = pool.map(_class_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
         return list(tqdm(iterator, total=len(jobs), desc=f"classes of {kind.name}",
                          unit="class", disable=not progress))
 
@@ -207,11 +214,10 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
             for job in todo:
                 bar.update(_render_shard_job(job))
         else:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(min(workers, len(todo)), initializer=_init_worker,
-                              initargs=(config, classes)) as pool:
-                for count in pool.imap_unordered(_render_shard_job, todo):
-                    bar.update(count)
+            with _executor(min(workers, len(todo)), initializer=_init_worker,
+                           initargs=(config, classes)) as pool:
+                for future in as_completed([pool.submit(_render_shard_job, job) for job in todo]):
+                    bar.update(future.result())
     finally:
         bar.close()
     return result

@@ -25,6 +25,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from generators.registry import RenderError
+
 #: The vertex stage of every program: one triangle that covers the viewport, no buffers.
 FULLSCREEN_VERTEX = """#version 330
 void main() {
@@ -38,7 +40,7 @@ class ShaderCompileError(RuntimeError):
     """A fragment program failed to compile or link; the message carries the GLSL info log."""
 
 
-class ShaderTimeoutError(RuntimeError):
+class ShaderTimeoutError(RenderError):
     """A render exceeded its time limit and its render process was killed."""
 
 

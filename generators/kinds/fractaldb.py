@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import Kind, RenderError, register
 
 NUM_VARIANTS = 25  # identity + 6 parameters x 4 factors (reference weights file)
 NUM_FLIPS = 4      # none, vertical, horizontal, both
@@ -225,7 +225,7 @@ def sample_fractal_class(params: FractalDBParams, rng: np.random.Generator) -> d
         if rate >= params.fill_threshold:
             return {"maps": maps.tolist(), "probabilities": probabilities.tolist(),
                     "fill_rate": rate, "candidates": candidate}
-    raise RuntimeError(f"no IFS category reached fill_threshold={params.fill_threshold} "
+    raise RenderError(f"no IFS category reached fill_threshold={params.fill_threshold} "
                        f"in {params.max_candidates} candidates; lower the threshold")
 
 

@@ -97,3 +97,15 @@ def test_preview_of_kind_and_of_directory(tmp_path):
     assert Image.open(sheet).size == (2 * 34 + 2, 2 * 34 + 2)
     result = run_synthgen("preview", "no-such-kind", "--out", sheet)
     assert result.returncode == 2 and "unknown pattern kind" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_render_failure_is_one_line_exit_1(tmp_path, workers):
+    result = run_synthgen("render", "fractaldb", "--n", "4", "--size", "32", "--quiet",
+                          "--workers", workers, "--param", "num_classes=2",
+                          "--param", "fill_threshold=1.0", "--param", "max_candidates=3",
+                          "--out", tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no IFS category reached fill_threshold=1.0" in lines[0]
+    assert not list(tmp_path.glob("*.tar"))
