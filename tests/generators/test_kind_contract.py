@@ -15,7 +15,9 @@ from generators.sample import render_sample
 SIZE = 64
 # Smaller-than-published settings where the defaults only cost time, not behaviour.
 FAST = {"fractaldb": ["num_classes=8", "num_points=20000"],
-        "deadleaves-textures": ["texture_pool=2", "texture_size=32"]}
+        "deadleaves-textures": ["texture_pool=2", "texture_size=32"],
+        "featvis-random": ["steps=2", "net_size=64"],
+        "featvis-deadleaves": ["steps=2", "net_size=64"]}
 
 
 def available_kinds():
