@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 
@@ -116,13 +116,5 @@ def make_params(params_type: type, items: list[str] | tuple[str, ...] = ()) -> A
         raise ValueError(str(error)) from None
 
 
-def params_to_dict(params: Any) -> dict[str, Any]:
-    return dataclasses.asdict(params)
-
-
-def params_from_dict(params_type: type, values: dict[str, Any]) -> Any:
-    return params_type(**values)
-
-
-__all__ = ["param", "check_fields", "parse_overrides", "make_params", "params_to_dict",
-           "params_from_dict", "describe_range", "field_types", "dataclass"]
+__all__ = ["param", "check_fields", "parse_overrides", "make_params", "describe_range",
+           "field_types"]

@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from generators.sample import decode_png
-from generators.shards import dataset_shards, read_dataset_info, read_sidecar
+from generators.shards import dataset_shards, read_sidecar
 
 
 def finished_shards(folder: str | Path) -> list[Path]:
@@ -77,7 +77,3 @@ def read_images(folder: str | Path, limit: int) -> tuple[list[np.ndarray], list[
         if len(images) >= limit:
             break
     return images, labels
-
-
-def dataset_info(folder: str | Path) -> dict:
-    return read_dataset_info(Path(folder))

@@ -27,8 +27,3 @@ def class_rng(seed: int, class_index: int) -> np.random.Generator:
 def class_of(index: int, num_classes: int) -> int:
     """Classes interleave (sample ``i`` has class ``i % num_classes``): every prefix is balanced."""
     return index % num_classes
-
-
-def instance_of(index: int, num_classes: int) -> int:
-    """Which instance of its class sample ``index`` is (0 for the first of each class)."""
-    return index // num_classes

@@ -164,10 +164,15 @@ def read_sidecar(tar_path: Path) -> Sidecar | None:
         return None
 
 
+def sidecar_matches(sidecar: Sidecar, first: int, stop: int) -> bool:
+    """The sidecar promises exactly samples ``first .. stop-1``."""
+    return (sidecar.first, sidecar.last + 1, sidecar.count) == (first, stop, stop - first)
+
+
 def shard_is_finished(tar_path: Path, first: int, stop: int) -> bool:
     """Cheap check used by resume: sidecar present, matching range, tar of the promised size."""
     sidecar = read_sidecar(tar_path)
-    if sidecar is None or (sidecar.first, sidecar.last + 1, sidecar.count) != (first, stop, stop - first):
+    if sidecar is None or not sidecar_matches(sidecar, first, stop):
         return False
     try:
         return Path(tar_path).stat().st_size == sidecar.bytes

@@ -7,7 +7,8 @@ import tarfile
 from pathlib import Path
 
 from generators.reader import iter_raw_samples, decode_sample
-from generators.shards import read_dataset_info, read_sidecar, sample_key, shard_ranges, shard_name
+from generators.shards import (read_dataset_info, read_sidecar, sample_key, shard_name,
+                               shard_ranges, sidecar_matches)
 
 
 def _sha256(path: Path) -> str:
@@ -26,7 +27,7 @@ def verify_shard(tar_path: Path, first: int, stop: int) -> str | None:
     sidecar = read_sidecar(tar_path)
     if sidecar is None:
         return f"{name}: sidecar {tar_path.with_suffix('.json').name} missing or unreadable"
-    if (sidecar.first, sidecar.last + 1, sidecar.count) != (first, stop, stop - first):
+    if not sidecar_matches(sidecar, first, stop):
         return (f"{name}: sidecar says samples {sidecar.first}..{sidecar.last}, "
                 f"expected {first}..{stop - 1}")
     size = tar_path.stat().st_size
