@@ -68,6 +68,8 @@ import numpy as np
 import ducc0
 from numba import njit
 
+from generators.kinds._statcolor import (COLOR_BINS, ColorModel, sample_color_model,  # noqa: F401
+                                         to_uint8_rgb)
 from generators.params import check_fields, param
 
 #: Rounds of alternating projections (reference ``Niter = 10``).
@@ -76,8 +78,6 @@ ITERATIONS = 10
 WMM_GRID = np.arange(-400, 401, dtype=np.float64) * 0.5
 #: Orientations of the steerable pyramid (reference: pyrtools default order 3 -> 4 bands).
 ORIENTATIONS = 4
-#: Bins of the colour histograms (reference ``get_image_color_histograms(nbins=256)``).
-COLOR_BINS = 256
 #: Histogram bins used to rank source values in CDF matching (ours; see module docstring).
 RANK_BINS = 1024
 #: Smallest image side the pyramid supports.
@@ -558,167 +558,6 @@ def impose_wmm(spec: np.ndarray, pyramid: SteerablePyramid, model: WmmModel,
     return low
 
 
-# --------------------------------------------------------------------------- colour model
-@dataclass(frozen=True)
-class ColorModel:
-    """Colour PCA of a random Mondrian: principal axes (columns of ``axes``, largest variance
-    first), mean colour, number of colours, blur, and (if sampled with histograms) the 256-bin
-    histograms of the decorrelated channels as templates ``(values, cdf)``, each (3, 256)."""
-
-    axes: np.ndarray
-    mean: np.ndarray
-    num_colors: int
-    blur: int
-    values: np.ndarray | None = None
-    cdf: np.ndarray | None = None
-
-
-@njit(cache=True)
-def _mirror(j, w):
-    """Index ``j`` reflected into [0, w) with the edge pixel repeated (scipy's 'reflect')."""
-    return -j - 1 if j < 0 else (2 * w - j - 1 if j >= w else j)
-
-
-@njit(cache=True, fastmath=True)
-def _box_blur(img, size):
-    """``size x size`` box mean of (h, w, 3) float32 (window i - size//2 .. i + (size-1)//2 on
-    both axes, mirrored borders), like ``scipy.ndimage.uniform_filter``; running sums."""
-    h, w, c = img.shape
-    before, after = size // 2, size - size // 2        # window [i - before, i + after)
-    rows = np.empty_like(img)
-    acc = np.zeros(c, np.float32)
-    for y in range(h):
-        acc[:] = 0.0
-        for j in range(-before, after):
-            for ch in range(c):
-                acc[ch] += img[y, _mirror(j, w), ch]
-        for x in range(w):
-            enter = _mirror(x + after, w)
-            leave = _mirror(x - before, w)
-            for ch in range(c):
-                rows[y, x, ch] = acc[ch] / size
-                acc[ch] += img[y, enter, ch] - img[y, leave, ch]
-    out = np.empty_like(img)
-    sums = np.zeros((w, c), np.float32)               # one running sum per column, row by row
-    for j in range(-before, after):
-        src = rows[_mirror(j, h)]
-        for x in range(w):
-            for ch in range(c):
-                sums[x, ch] += src[x, ch]
-    inverse = np.float32(1.0 / size)
-    for y in range(h):
-        enter = rows[_mirror(y + after, h)]
-        leave = rows[_mirror(y - before, h)]
-        for x in range(w):
-            for ch in range(c):
-                out[y, x, ch] = sums[x, ch] * inverse
-                sums[x, ch] += enter[x, ch] - leave[x, ch]
-    return out
-
-
-@njit(cache=True, fastmath=True)
-def _mondrian(counts, colors, blur, noise):
-    """Colour ``i`` on ``counts[i]`` consecutive pixels (raster order), ``blur x blur`` box
-    filter, plus ``noise``, min-max scaled to [0, 255]. Returns the (n*n, 3) float32 pixels,
-    their mean colour and their 3x3 scatter matrix about the mean."""
-    n = noise.shape[0]
-    img = np.empty((n, n, 3), np.float32)
-    flat = img.reshape(n * n, 3)
-    p = 0
-    for i in range(counts.size):
-        for _ in range(counts[i]):
-            for a in range(3):
-                flat[p, a] = colors[i, a]
-            p += 1
-    if blur > 1:
-        img = _box_blur(img, blur)
-    pixels = img.reshape(n * n, 3)
-    lo = np.inf
-    hi = -np.inf
-    for q in range(n * n):
-        for a in range(3):
-            v = pixels[q, a] + noise[q // n, q % n, a]
-            pixels[q, a] = v
-            lo = min(lo, v)
-            hi = max(hi, v)
-    scale = 255.0 / max(hi - lo, 1e-12)
-    s0 = s1 = s2 = s00 = s01 = s02 = s11 = s12 = s22 = 0.0
-    for q in range(n * n):
-        r = (pixels[q, 0] - lo) * scale
-        g = (pixels[q, 1] - lo) * scale
-        b = (pixels[q, 2] - lo) * scale
-        pixels[q, 0] = r
-        pixels[q, 1] = g
-        pixels[q, 2] = b
-        s0 += r
-        s1 += g
-        s2 += b
-        s00 += r * r
-        s01 += r * g
-        s02 += r * b
-        s11 += g * g
-        s12 += g * b
-        s22 += b * b
-    count = float(n * n)
-    mean = np.array([s0, s1, s2]) / count
-    scatter = np.array([[s00, s01, s02], [s01, s11, s12], [s02, s12, s22]])
-    for a in range(3):
-        for b in range(3):
-            scatter[a, b] -= count * mean[a] * mean[b]
-    return pixels, mean, scatter
-
-
-@njit(cache=True, fastmath=True)
-def _decorrelated_histograms(pixels, mean, axes, nbins, values, cdf):
-    """``nbins``-bin histograms (over each channel's range, like ``np.histogram``) of the pixels
-    projected on the principal axes: bin centres -> ``values``, cumulative shares -> ``cdf``."""
-    n = pixels.shape[0]
-    proj = np.empty((3, n), np.float32)
-    lo = np.full(3, np.inf)
-    hi = np.full(3, -np.inf)
-    for i in range(n):
-        r = pixels[i, 0] - mean[0]
-        g = pixels[i, 1] - mean[1]
-        b = pixels[i, 2] - mean[2]
-        for c in range(3):
-            v = r * axes[0, c] + g * axes[1, c] + b * axes[2, c]
-            proj[c, i] = v
-            lo[c] = min(lo[c], v)
-            hi[c] = max(hi[c], v)
-    counts = np.zeros(nbins + 1, np.int64)
-    for c in range(3):
-        width = (hi[c] - lo[c]) / nbins if hi[c] > lo[c] else 1.0
-        inverse = 1.0 / width
-        counts[:] = 0
-        for i in range(n):
-            counts[int((proj[c, i] - lo[c]) * inverse)] += 1
-        counts[nbins - 1] += counts[nbins]             # the maximum falls in the last bin
-        total = 0
-        for k in range(nbins):
-            values[c, k] = lo[c] + (k + 0.5) * width
-            total += counts[k]
-            cdf[c, k] = total / n
-
-
-def sample_color_model(params, rng: np.random.Generator, n: int,
-                       histograms: bool = True) -> ColorModel:
-    """Random Mondrian -> colour PCA (+ histograms); reference ``sample_colormodel``."""
-    num_colors = int(rng.integers(params.colors_min, params.colors_max + 1))
-    share = 0.001 + rng.uniform(0.0, 1.0, num_colors)
-    counts = rng.multinomial(n * n, share / share.sum())
-    colors = rng.uniform(0.0, 256.0, size=(num_colors, 3)).astype(np.float32)
-    blur = int(rng.integers(params.blur_min, params.blur_max + 1))
-    noise = rng.random((n, n, 3), dtype=np.float32) * np.float32(10.0)
-    pixels, mean, scatter = _mondrian(counts, colors, blur, noise)
-    _, axes = np.linalg.eigh(scatter)
-    axes = axes[:, ::-1].copy()                        # largest variance first
-    if not histograms:
-        return ColorModel(axes, mean, num_colors, blur)
-    values, cdf = np.empty((3, COLOR_BINS)), np.empty((3, COLOR_BINS))
-    _decorrelated_histograms(pixels, mean, axes, COLOR_BINS, values, cdf)
-    return ColorModel(axes, mean, num_colors, blur, values, cdf)
-
-
 # --------------------------------------------------------------------------- the models
 def synthesize(params, rng: np.random.Generator, size: int, *, spectrum: bool, wmm: bool,
                color: bool, workspace: Workspace | None = None) -> tuple[np.ndarray, dict]:
@@ -762,35 +601,6 @@ def synthesize(params, rng: np.random.Generator, size: int, *, spectrum: bool, w
     if spec is not None:
         _irfft2_into(spec, scratch, image)
     return to_uint8_rgb(image[:, :size, :size], colors), info
-
-
-def to_uint8_rgb(channels: np.ndarray, colors: ColorModel) -> np.ndarray:
-    """Working channels (3, H, W) -> rotate back with the colour PCA, add the mean colour,
-    min-max over all channels to [0, 255], truncate to uint8 (H, W, 3) (reference)."""
-    out = np.empty(channels.shape[1:] + (3,), np.uint8)
-    _to_uint8_rgb(channels, colors.axes.astype(np.float32), colors.mean.astype(np.float32), out)
-    return out
-
-
-@njit(cache=True)
-def _to_uint8_rgb(channels, axes, mean, out):
-    h, w = out.shape[:2]
-    rgb = np.empty((h, w, 3), np.float32)
-    lo = np.inf
-    hi = -np.inf
-    for y in range(h):
-        for x in range(w):
-            for a in range(3):
-                v = mean[a] + axes[a, 0] * channels[0, y, x] + axes[a, 1] * channels[1, y, x] \
-                    + axes[a, 2] * channels[2, y, x]
-                rgb[y, x, a] = v
-                lo = min(lo, v)
-                hi = max(hi, v)
-    span = float(hi - lo) if hi > lo else np.inf
-    for y in range(h):
-        for x in range(w):
-            for a in range(3):                         # multiply first: the maximum is 255 exactly
-                out[y, x, a] = np.uint8(float(rgb[y, x, a] - lo) * 255.0 / span)
 
 
 def render_spectrum_color_wmm(params: SpectrumColorWmmParams, rng: np.random.Generator,

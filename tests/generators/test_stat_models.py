@@ -223,6 +223,28 @@ def test_steerable_pyramid_is_a_tight_frame(size):
     assert energy < float((np.abs(spec) ** 2).sum())   # the low-pass residual holds the rest
 
 
+@pytest.mark.parametrize("n,blur", [(64, 2), (64, 7), (100, 10), (16, 37), (8, 64)])
+def test_mondrian_blur_equals_a_full_image_box_filter(n, blur):
+    """Blurring only the rows near colour changes gives scipy's full-image box filter, also
+    for windows wider than the image (reflected borders)."""
+    import scipy.ndimage as ndi
+    from generators.kinds import _statcolor
+
+    r = rng(n * 100 + blur)
+    share = 0.001 + r.uniform(0, 1, 9)
+    counts = r.multinomial(n * n, share / share.sum())
+    colors = r.uniform(0, 256, (9, 3)).astype(np.float32)
+    pixels, mean, scatter = _statcolor._mondrian(counts, colors, blur, np.zeros((n, n, 3),
+                                                                                np.float32))
+    image = np.repeat(colors, counts, axis=0).reshape(n, n, 3).astype(np.float64)
+    expected = ndi.uniform_filter(image, size=(blur, blur, 1), mode="reflect")
+    expected = (expected - expected.min()) * 255 / (expected.max() - expected.min())
+    assert np.abs(pixels.reshape(n, n, 3) - expected).max() < 0.01
+    assert np.allclose(mean, expected.reshape(-1, 3).mean(axis=0), atol=1e-3)
+    centred = expected.reshape(-1, 3) - expected.reshape(-1, 3).mean(axis=0)
+    assert np.allclose(scatter, centred.T @ centred, rtol=1e-4, atol=1e-2 * n * n)
+
+
 def test_match_marginals_gives_the_template_and_keeps_the_order():
     data = rng(1).normal(size=(2, 4096)).astype(np.float32)
     before = data.copy()
