@@ -245,6 +245,28 @@ def test_mondrian_blur_equals_a_full_image_box_filter(n, blur):
     assert np.allclose(scatter, centred.T @ centred, rtol=1e-4, atol=1e-2 * n * n)
 
 
+def test_pca_only_colour_model_matches_the_noisy_mondrian():
+    """Kinds without colour histograms take the Mondrian noise in expectation: the same colour
+    PCA (axes and mean colour) as drawing the per-pixel noise."""
+    from generators.kinds import _statcolor
+
+    r = rng(11)
+    for _ in range(20):
+        n, k = 96, int(r.integers(3, 23))
+        share = 0.001 + r.uniform(0, 1, k)
+        counts = r.multinomial(n * n, share / share.sum())
+        colors = r.uniform(0, 256, (k, 3)).astype(np.float32)
+        blur = int(r.integers(1, 11))
+        noise = r.random((n, n, 3), dtype=np.float32) * np.float32(_statcolor.NOISE)
+        _, drawn_mean, drawn_scatter = _statcolor._mondrian(counts, colors, blur, noise)
+        mean, scatter = _statcolor._mondrian_moments(counts, colors, blur, n, _statcolor.NOISE)
+        cosines = np.abs((_statcolor._principal_axes(drawn_scatter)
+                          * _statcolor._principal_axes(scatter)).sum(axis=0))
+        assert cosines.min() > 0.999
+        assert np.abs(mean - drawn_mean).max() < 2.0           # of 255
+        assert np.abs(scatter - drawn_scatter).max() < 0.01 * np.abs(drawn_scatter).max()
+
+
 def test_match_marginals_gives_the_template_and_keeps_the_order():
     data = rng(1).normal(size=(2, 4096)).astype(np.float32)
     before = data.copy()
