@@ -282,10 +282,12 @@ def _impose_amplitude(spec, amplitude, weights, variance, out):
         out[c, 0, 0] = dc
 
 
-def impose_spectrum(spec: np.ndarray, model: SpectrumModel) -> np.ndarray:
+def impose_spectrum(spec: np.ndarray, model: SpectrumModel,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """Spectrum projection of (C, n, n//2+1) Fourier coefficients (reference
-    ``impose_spectrum``): each channel keeps its phase, mean and std; returns new coefficients."""
-    out = np.empty_like(spec)
+    ``impose_spectrum``): each channel keeps its phase, mean and std; returns the new
+    coefficients (in ``out``, which may be ``spec`` itself)."""
+    out = np.empty_like(spec) if out is None else out
     _impose_amplitude(spec, model.amplitude, _half_plane_weights(spec.shape[1]), model.variance,
                       out)
     return out
@@ -385,8 +387,8 @@ def _pad_double(spec: np.ndarray) -> np.ndarray:
 # FFTs come from ducc0 (the successor of the pocketfft inside numpy/scipy): 1.4-1.6x faster
 # images for the WMM and colour models at 128². It is a hard dependency on purpose: pixels
 # differ slightly between FFT libraries, and shard bytes must not depend on what is installed.
-def _rfft2(x: np.ndarray) -> np.ndarray:
-    return ducc0.fft.r2c(x, axes=(-2, -1))
+def _rfft2(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return ducc0.fft.r2c(x, axes=(-2, -1), out=out)
 
 
 def _irfft2(x: np.ndarray, m: int) -> np.ndarray:
@@ -505,11 +507,10 @@ class PyramidBuffers:
     """
 
     def __init__(self, pyramid: SteerablePyramid, channels: int = 3):
-        self.coeffs, self.scratch, self.bands = [], [], []
+        self.coeffs, self.bands = [], []
         for level, filt in enumerate(pyramid.filters):
             m = pyramid.size >> level
             self.coeffs.append(np.empty((channels,) + filt.shape, np.complex64))
-            self.scratch.append(np.empty((channels,) + filt.shape, np.complex64))
             self.bands.append(np.empty((channels, filt.shape[0], m, m), np.float32))
 
 
@@ -530,10 +531,11 @@ class Workspace:
         return self._pyramid_buffers[key]
 
 
-def _irfft2_into(spec: np.ndarray, scratch: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``irfft2`` over the last two axes into ``out`` (``scratch`` kept for the signature)."""
+def _irfft2_into(spec: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``irfft2`` over the last two axes into ``out``; ``spec`` is used as scratch (destroyed),
+    which spares ducc0 a copy of it."""
     return ducc0.fft.c2r(spec, axes=(-2, -1), lastsize=out.shape[-1], forward=False, inorm=2,
-                         out=out)
+                         out=out, allow_overwriting_input=True)
 
 
 def impose_wmm(spec: np.ndarray, pyramid: SteerablePyramid, model: WmmModel,
@@ -548,7 +550,7 @@ def impose_wmm(spec: np.ndarray, pyramid: SteerablePyramid, model: WmmModel,
     for level, (filt, lowmask) in enumerate(zip(pyramid.filters, pyramid.lowpass)):
         m = pyramid.size >> level
         _analyse(low, filt, level == 0, buffers.coeffs[level])
-        bands = _irfft2_into(buffers.coeffs[level], buffers.scratch[level], buffers.bands[level])
+        bands = _irfft2_into(buffers.coeffs[level], buffers.bands[level])
         match_marginals(bands.reshape(-1, m, m), *model.groups[level])
         low = _crop_half(low) * lowmask
     for level in reversed(range(pyramid.height)):
@@ -583,23 +585,23 @@ def synthesize(params, rng: np.random.Generator, size: int, *, spectrum: bool, w
         marginals = sample_wmm(params, rng, height)
         info["wmm_exponent_mean"] = round(float(marginals.exponents.mean()), 6)
     image = rng.random((3, n, n), dtype=np.float32) * np.float32(256.0)
-    scratch = np.empty((3, n, n // 2 + 1), np.complex64)
+    spectra = np.empty((3, n, n // 2 + 1), np.complex64)    # reused by every forward FFT
     rounds = params.iterations if (wmm or color) else 1   # the spectrum projection is idempotent
     spec = None
     for _ in range(rounds):
         if spectrum or wmm:
-            spec = _rfft2(image) if spec is None else spec
+            spec = _rfft2(image, out=spectra) if spec is None else spec
             if spectrum:
-                spec = impose_spectrum(spec, amplitude)
+                spec = impose_spectrum(spec, amplitude, out=spec)
             if wmm:
                 spec = impose_wmm(spec, pyramid, marginals, buffers)
         if color:
             if spec is not None:
-                _irfft2_into(spec, scratch, image)
+                _irfft2_into(spec, image)
             match_marginals(image, colors.values, colors.cdf)
             spec = None
     if spec is not None:
-        _irfft2_into(spec, scratch, image)
+        _irfft2_into(spec, image)
     return to_uint8_rgb(image[:, :size, :size], colors), info
 
 
