@@ -149,58 +149,13 @@ def _layout(counts, colors, blur, n):
 
 
 @njit(cache=True, fastmath=True)
-def _mondrian(counts, colors, blur, noise):
-    """The Mondrian plus ``noise`` (n, n, 3), min-max scaled to [0, 255]. Returns the (n*n, 3)
-    float32 pixels, their mean colour and their 3x3 scatter matrix about the mean."""
-    n = noise.shape[0]
-    pixels = _layout(counts, colors, blur, n).reshape(n * n, 3)
-    lo = np.inf
-    hi = -np.inf
-    for q in range(n * n):
-        for a in range(3):
-            v = pixels[q, a] + noise[q // n, q % n, a]
-            pixels[q, a] = v
-            lo = min(lo, v)
-            hi = max(hi, v)
-    scale = 255.0 / max(hi - lo, 1e-12)
-    s0 = s1 = s2 = s00 = s01 = s02 = s11 = s12 = s22 = 0.0
-    for q in range(n * n):
-        r = (pixels[q, 0] - lo) * scale
-        g = (pixels[q, 1] - lo) * scale
-        b = (pixels[q, 2] - lo) * scale
-        pixels[q, 0] = r
-        pixels[q, 1] = g
-        pixels[q, 2] = b
-        s0 += r
-        s1 += g
-        s2 += b
-        s00 += r * r
-        s01 += r * g
-        s02 += r * b
-        s11 += g * g
-        s12 += g * b
-        s22 += b * b
-    count = float(n * n)
-    mean = np.array([s0, s1, s2]) / count
-    scatter = np.array([[s00, s01, s02], [s01, s11, s12], [s02, s12, s22]])
-    for a in range(3):
-        for b in range(3):
-            scatter[a, b] -= count * mean[a] * mean[b]
-    return pixels, mean, scatter
-
-
-@njit(cache=True, fastmath=True)
-def _mondrian_moments(counts, colors, blur, n, noise):
-    """Mean colour and scatter matrix of the Mondrian plus independent ``U(0, noise)`` pixel
-    noise, taken in expectation over the noise (mean ``noise / 2``, variance ``noise^2 / 12``
-    per channel, no cross terms) and min-max scaled over the noisy Mondrian's support
-    ``[min, max + noise]``: no noise is drawn (what the colour PCA of the kinds without colour
-    histograms needs)."""
-    pixels = _layout(counts, colors, blur, n).reshape(n * n, 3)
+def _range_mean_scatter(pixels):
+    """Smallest and largest value over all channels, mean colour and 3x3 scatter matrix about
+    the mean of (N, 3) pixels, in one pass."""
     lo = np.inf
     hi = -np.inf
     s0 = s1 = s2 = s00 = s01 = s02 = s11 = s12 = s22 = 0.0
-    for q in range(n * n):
+    for q in range(pixels.shape[0]):
         r = float(pixels[q, 0])
         g = float(pixels[q, 1])
         b = float(pixels[q, 2])
@@ -215,13 +170,40 @@ def _mondrian_moments(counts, colors, blur, n, noise):
         s11 += g * g
         s12 += g * b
         s22 += b * b
-    count = float(n * n)
+    count = float(pixels.shape[0])
     mean = np.array([s0, s1, s2]) / count
     scatter = np.array([[s00, s01, s02], [s01, s11, s12], [s02, s12, s22]])
     for a in range(3):
         for b in range(3):
             scatter[a, b] -= count * mean[a] * mean[b]
-        scatter[a, a] += count * noise * noise / 12.0
+    return lo, hi, mean, scatter
+
+
+@njit(cache=True, fastmath=True)
+def _mondrian(counts, colors, blur, noise):
+    """The Mondrian plus ``noise`` (n, n, 3), min-max scaled to [0, 255]. Returns the (n*n, 3)
+    float32 pixels, their mean colour and their 3x3 scatter matrix about the mean."""
+    n = noise.shape[0]
+    pixels = _layout(counts, colors, blur, n).reshape(n * n, 3)
+    pixels += noise.reshape(n * n, 3)
+    lo = pixels.min()
+    scale = np.float32(255.0 / max(pixels.max() - lo, 1e-12))
+    pixels -= lo
+    pixels *= scale
+    _, _, mean, scatter = _range_mean_scatter(pixels)    # of the scaled pixels: no cancellation
+    return pixels, mean, scatter
+
+
+@njit(cache=True, fastmath=True)
+def _mondrian_moments(counts, colors, blur, n, noise):
+    """Mean colour and scatter matrix of the Mondrian plus independent ``U(0, noise)`` pixel
+    noise, taken in expectation over the noise (mean ``noise / 2``, variance ``noise^2 / 12``
+    per channel, no cross terms) and min-max scaled over the noisy Mondrian's support
+    ``[min, max + noise]``: no noise is drawn (what the colour PCA of the kinds without colour
+    histograms needs)."""
+    lo, hi, mean, scatter = _range_mean_scatter(_layout(counts, colors, blur, n).reshape(n * n, 3))
+    for a in range(3):
+        scatter[a, a] += n * n * noise * noise / 12.0
     scale = 255.0 / max(hi + noise - lo, 1e-12)
     return (mean + noise / 2.0 - lo) * scale, scatter * scale * scale
 
