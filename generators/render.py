@@ -11,9 +11,9 @@ import ctypes
 import dataclasses
 import json
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -14,12 +14,12 @@ support ``[min, max + 10]`` for the min-max scaling — instead of drawing 3 n²
 and the mean colour to 1.5 of 255. The colour kinds draw the noise, which smooths the
 histograms they impose.
 
-Speed: the Mondrian's colour runs follow raster order, so every image row but the (at most 21)
-rows where one colour ends is a single colour, and a box blur leaves a row unchanged wherever
-its whole window holds that one colour. Only the rows near a colour change are blurred
-(horizontal running sums on mixed rows, direct vertical window sums on the rows whose window
-mixes colours): the same image as a full-image box blur up to float32 rounding, several times
-faster for large blurs.
+Speed: the Mondrian's colour runs follow raster order, so every image row but those where one
+colour ends (fewer than the number of colours) is a single colour, and a box blur leaves a row
+unchanged wherever its whole window holds that one colour. Only the rows near a colour change
+are blurred (horizontal running sums on mixed rows, direct vertical window sums on the rows
+whose window mixes colours): the same image as a full-image box blur up to float32 rounding,
+several times faster for large blurs.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class ColorModel:
 @njit(cache=True)
 def _mirror_table(count, size):
     """``table[k]`` = index ``k - size//2`` reflected into [0, count) with the edge repeated
-    (scipy's 'reflect', also for windows wider than the image), for k in [0, count + size): the box window of ``i`` is
-    ``table[i : i + size]``."""
+    (scipy's 'reflect', also for windows wider than the image), for k in [0, count + size):
+    the box window of ``i`` is ``table[i : i + size]``."""
     before = size // 2
     table = np.empty(count + size, np.int64)
     for k in range(count + size):

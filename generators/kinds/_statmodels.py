@@ -68,8 +68,7 @@ import numpy as np
 import ducc0
 from numba import njit
 
-from generators.kinds._statcolor import (COLOR_BINS, ColorModel, sample_color_model,  # noqa: F401
-                                         to_uint8_rgb)
+from generators.kinds._statcolor import sample_color_model, to_uint8_rgb
 from generators.params import check_fields, param
 
 #: Rounds of alternating projections (reference ``Niter = 10``).
@@ -503,7 +502,7 @@ class PyramidBuffers:
     """Per-image scratch arrays of :func:`impose_wmm`, reused over the rounds of projections.
 
     Fresh megabyte-sized arrays every round cost page faults that doubled the inverse FFTs'
-    time; the inverse transform therefore writes into these (numpy's FFTs take ``out=``).
+    time; the inverse transform therefore writes into these (ducc0's FFTs take ``out=``).
     """
 
     def __init__(self, pyramid: SteerablePyramid, channels: int = 3):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generators.kinds import _statmodels as sm
+from generators.kinds import _statcolor, _statmodels as sm
 from generators.kinds.stat_spectrum import StatSpectrumParams, render_stat_spectrum
 from generators.kinds.stat_spectrum_color import (StatSpectrumColorParams,
                                                   render_stat_spectrum_color)
@@ -66,7 +66,7 @@ def oriented_band_kurtosis(image: np.ndarray) -> float:
     return float(((bands ** 4).mean(axis=(2, 3)) / (bands ** 2).mean(axis=(2, 3)) ** 2).mean())
 
 
-def decorrelated_distance(image: np.ndarray, colors: sm.ColorModel) -> float:
+def decorrelated_distance(image: np.ndarray, colors: _statcolor.ColorModel) -> float:
     """Largest Kolmogorov distance between the image's pixels projected on the colour model's
     principal axes and that model's decorrelated histograms (both standardised)."""
     pixels = image.reshape(-1, 3).astype(np.float64)
@@ -228,7 +228,6 @@ def test_mondrian_blur_equals_a_full_image_box_filter(n, blur):
     """Blurring only the rows near colour changes gives scipy's full-image box filter, also
     for windows wider than the image (reflected borders)."""
     import scipy.ndimage as ndi
-    from generators.kinds import _statcolor
 
     r = rng(n * 100 + blur)
     share = 0.001 + r.uniform(0, 1, 9)
@@ -248,8 +247,6 @@ def test_mondrian_blur_equals_a_full_image_box_filter(n, blur):
 def test_pca_only_colour_model_matches_the_noisy_mondrian():
     """Kinds without colour histograms take the Mondrian noise in expectation: the same colour
     PCA (axes and mean colour) as drawing the per-pixel noise."""
-    from generators.kinds import _statcolor
-
     r = rng(11)
     for _ in range(20):
         n, k = 96, int(r.integers(3, 23))
