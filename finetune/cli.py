@@ -28,7 +28,7 @@ def _user_errors(fn):
     """Turn ``UserError``/``AudioError`` into ``error: <one line>`` and exit 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from finetune.frontend import AudioError
+        from pretrain.frontend import AudioError
         from finetune.task import UserError
 
         try:
@@ -72,7 +72,7 @@ def _setup(threads: int, n_mels: int, frames: int, level: str):
     import torch
 
     from finetune.features import FeatureConfig
-    from finetune.frontend import FrontendConfig
+    from pretrain.frontend import FrontendConfig
 
     torch.set_num_threads(threads)
     try:
@@ -219,7 +219,7 @@ def bench(ckpt, preset, frames, n_mels, n, batch_size, threads):
 
     from finetune.encoder import embed_batch
     from finetune.evaluate import resolve_encoder
-    from finetune.frontend import log_mel, resample
+    from pretrain.frontend import log_mel, resample
 
     cfg = _setup(threads, n_mels, frames, "peak")
     enc = resolve_encoder(ckpt, cfg, preset, 0)

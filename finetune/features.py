@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from finetune.encoder import Encoder, embed_batch
-from finetune.frontend import AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel
+from pretrain.frontend import AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel
 from finetune.loaders import missing_files
 from finetune.task import Task, UserError
 

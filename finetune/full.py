@@ -27,7 +27,7 @@ from torch import nn
 
 from finetune.encoder import Encoder
 from finetune.features import LogMels
-from finetune.frontend import Standardizer, fix_length
+from pretrain.frontend import Standardizer, fix_length
 from finetune.task import UserError
 
 

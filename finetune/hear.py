@@ -6,7 +6,7 @@
     emb, ts = hear_module.get_timestamp_embeddings(audio, model) # (n_sounds, T, D), (n_sounds, T) ms
 
 ``audio`` is a float tensor ``(n_sounds, n_samples)`` at ``model.sample_rate`` (16 kHz) in
-[-1, 1]. Each sound -> log-mel (``finetune.frontend``) -> chunks of the checkpoint's input
+[-1, 1]. Each sound -> log-mel (``pretrain.frontend``) -> chunks of the checkpoint's input
 width (128 frames = 1.28 s for the CPU preset; the last chunk padded with the sound's minimum)
 -> encoder. Timestamp embeddings: the patch tokens of each time column averaged over frequency
 (one embedding per patch width = 16 frames = 160 ms, timestamped at the column centre in ms).
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from finetune.encoder import Encoder, load_checkpoint, random_encoder
-from finetune.frontend import FrontendConfig, fix_length, log_mel
+from pretrain.frontend import FrontendConfig, fix_length, log_mel
 
 
 class HearModel(nn.Module):

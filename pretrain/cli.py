@@ -61,7 +61,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                       help="synthgen shard directory; repeat to mix kinds, sampled by WEIGHT (default 1)")
     data.add_argument("--audio", action="append", default=[], metavar="DIR[:WEIGHT]",
                       help="folder of .wav/.flac/.ogg files (recursive), turned into log-mels with "
-                           "finetune.frontend; the real-audio pre-training baseline")
+                           "pretrain.frontend; the real-audio pre-training baseline")
     data.add_argument("--input-size", type=parse_size, default=(128, 128), metavar="HxW",
                       help="encoder input, rows x columns = mel bins x frames (default 128x128); "
                            "both multiples of the patch size. Patterns are tiled/cropped to it")

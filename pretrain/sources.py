@@ -91,7 +91,7 @@ def iter_raw(source: Source, units: list[str]) -> Iterator[object]:
 def decode(source: Source, raw: object):
     """Raw item -> uint8 pattern image (shards) or ``(n_mels, T)`` log-mel tensor (audio)."""
     if source.kind == "audio":
-        from finetune.frontend import load_audio, log_mel
+        from pretrain.frontend import load_audio, log_mel
 
         return log_mel(load_audio(raw))
     from generators.reader import decode_sample

@@ -96,7 +96,7 @@ def spectrogram_to_input(spec: torch.Tensor, size: tuple[int, int], mean: float,
                          rng: np.random.Generator) -> torch.Tensor:
     """Log-mel ``(n_mels, T)`` -> ``(1, H, W)``: random ``W``-frame crop (pad if shorter),
     mel axis resized to ``H`` if it differs, standardised with the audio ``mean``/``std``."""
-    from finetune.frontend import fix_length
+    from pretrain.frontend import fix_length
 
     height, width = size
     spec = fix_length(spec, width, random_crop=True, rng=rng)

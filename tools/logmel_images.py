@@ -1,9 +1,9 @@
 """Log-mel spectrograms of real audio as [0, 1] images, the reference for ``tools.stats``.
 
 Only this module touches the audio front end, and only when called: it imports
-``finetune.frontend`` (and so torch) lazily, keeping ``tools.stats`` torch-free at import.
+``pretrain.frontend`` (and so torch) lazily, keeping ``tools.stats`` torch-free at import.
 
-Each clip goes through the evaluation front end (``finetune.frontend.load_audio`` with peak
+Each clip goes through the evaluation front end (``pretrain.frontend.load_audio`` with peak
 level normalisation, ``log_mel``: 128 mel bins, 10-ms hop) and ``fix_length`` to ``frames``
 columns (centre crop; short clips padded with their quietest value), then is min-max scaled to
 [0, 1] per clip. Rows are frequency (low first), columns time, as the encoder sees them.
@@ -29,7 +29,7 @@ def audio_files(folder: str | Path) -> list[Path]:
 
 def logmel_image(path: str | Path, frames: int = 128) -> np.ndarray:
     """One clip -> float64 ``(n_mels, frames)`` in [0, 1]."""
-    from finetune.frontend import fix_length, load_audio, log_mel
+    from pretrain.frontend import fix_length, load_audio, log_mel
 
     spec = fix_length(log_mel(load_audio(path)), frames).numpy().astype(np.float64)
     low, high = spec.min(), spec.max()

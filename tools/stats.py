@@ -11,7 +11,7 @@ spectrogram-like as the average spectrogram; ~1 = typical spread of real spectro
 
 The reference is ``tools/logmel_reference.json`` (FSDD, see ``docs/analysis.md`` for the
 command that made it) or, with ``--audio DIR``, computed now from the audio in DIR through
-``finetune.frontend`` (imported only then). This module imports only numpy, scipy and Pillow.
+``pretrain.frontend`` (imported only then). This module imports only numpy, scipy and Pillow.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def compute_reference(audio_dir: str | Path, n: int = 300, seed: int = 0, frames
         raise StatsError(str(error)) from None
     result = {"name": f"log-mel {Path(audio_dir).name}", "path": str(audio_dir), "kind": "audio",
               "seed": seed, "size": f"128x{frames}", "source": f"{Path(audio_dir).name}: {len(grays)} "
-              f"clips, finetune.frontend log-mel 128 bins, {frames} frames, per-clip min-max"}
+              f"clips, pretrain.frontend log-mel 128 bins, {frames} frames, per-clip min-max"}
     result.update(describe_images(grays, None, None))
     # How far single spectrograms lie from their own mean: the scale of logmel_distance.
     result["logmel_distance"] = logmel_distance(properties_table(grays), result)
@@ -186,7 +186,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=DEFAULT_SIZE,
                    help=f"side images are resized to before measuring (default {DEFAULT_SIZE})")
     p.add_argument("--audio", metavar="DIR", help="compute the log-mel reference from this audio folder "
-                   "(imports finetune.frontend) instead of tools/logmel_reference.json")
+                   "(imports pretrain.frontend) instead of tools/logmel_reference.json")
     p.add_argument("--reference", metavar="JSON", default=str(DEFAULT_REFERENCE),
                    help="stored reference stats (default tools/logmel_reference.json)")
     p.add_argument("--write-reference", metavar="JSON", help="with --audio: save the reference here")

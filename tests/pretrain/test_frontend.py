@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from finetune.frontend import (AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel,
+from pretrain.frontend import (AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel,
                                normalise_level)
 from tests.finetune.fixtures import tone, write_wav
 

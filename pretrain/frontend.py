@@ -11,8 +11,7 @@ The result is a ``(n_mels, frames)`` float32 tensor: rows are frequency (low to 
 are time. ``fix_length`` crops/pads it to a fixed number of frames (128 frames = 1.28 s is the
 CPU preset's input width); ``Standardizer`` normalises with training-split statistics.
 
-Measured on the 2-core CPU machine: ~790 clips/s for FSDD on one thread
-(``/work/shared/REFERENCES.md``).
+Measured on a 2-core CPU machine: ~790 clips/s for FSDD on one thread.
 """
 from __future__ import annotations
 
