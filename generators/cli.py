@@ -251,10 +251,12 @@ def stats(args: tuple[str, ...]) -> None:
     """Image-property statistics of shard directories (JSON + markdown table).
 
     \b
-    Same as `python -m tools.stats`; `synthgen stats --help` lists its options. Example:
-      synthgen stats data/fractaldb data/visualatom --n 200 --out stats/
+    Torch-free: measured against the stored log-mel reference. `synthgen stats --help` lists
+    its options; `python -m tools.stats --audio DIR` (training install) computes a reference
+    from real audio. Example:
+      synthgen stats data/fractaldb data/visualatom --n 200 --json stats.json
     """
-    from tools.stats import main as stats_main
+    from generators.stats import main as stats_main
 
     raise click.exceptions.Exit(stats_main(list(args)) or 0)
 

@@ -108,10 +108,14 @@ def register(kind: Kind) -> Kind:
     return kind
 
 
+#: The package whose modules are the built-in kinds. Found by name at run time, like any
+#: plugin: the kinds import this module (to register), this module imports none of them.
+KINDS_PACKAGE = "generators.kinds"
+
+
 def load_builtin_kinds() -> None:
     """Import every module of ``generators.kinds`` once (each registers its kind)."""
-    from generators import kinds as package
-
+    package = importlib.import_module(KINDS_PACKAGE)
     for info in pkgutil.iter_modules(package.__path__):
         if info.name.startswith("_"):
             continue

@@ -1,7 +1,7 @@
 """Building blocks of the program grammar (:mod:`shaders.grammar`).
 
 Tables hold rows ``(weight, cost, function)``; a function receives the
-:class:`~shaders.grammar.ProgramBuilder` and the name of a ``vec2`` (coordinates) or
+:class:`~shaders.builder.ProgramBuilder` and the name of a ``vec2`` (coordinates) or
 ``float`` variables, emits statements and returns the name of its result. Costs are per-pixel
 value-noise evaluations (a value noise = 4 integer hashes); a few arithmetic operations cost
 0.1-0.3 and the simplest leaves (one sine or floor) are free, so a choice always fits the budget.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from shaders.grammar import ProgramBuilder as B
+from shaders.builder import ProgramBuilder as B
 
 
 # --- 1. coordinate transforms (vec2 -> vec2) -----------------------------------------------

@@ -25,8 +25,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from generators.registry import RenderError
-
 #: The vertex stage of every program: one triangle that covers the viewport, no buffers.
 FULLSCREEN_VERTEX = """#version 330
 void main() {
@@ -36,11 +34,19 @@ void main() {
 """
 
 
-class ShaderCompileError(RuntimeError):
+class ShaderError(RuntimeError):
+    """A fragment program could not be rendered (the base of this package's render errors).
+
+    The shader pattern kinds (``generators/kinds/shaders_*.py``) translate it into the
+    renderer-neutral ``generators.registry.RenderError``; this package imports nothing above it.
+    """
+
+
+class ShaderCompileError(ShaderError):
     """A fragment program failed to compile or link; the message carries the GLSL info log."""
 
 
-class ShaderTimeoutError(RenderError):
+class ShaderTimeoutError(ShaderError):
     """A render exceeded its time limit and its render process was killed."""
 
 

@@ -1,7 +1,7 @@
 """``python -m tools.correlate``: dataset properties vs downstream accuracy (like Fig. 3 of the
 synthetic-pattern audio pre-training studies), with Pearson r.
 
-Joins the JSON of ``python -m tools.stats`` (one entry per dataset, key ``name``) with the JSON
+Joins the JSON of ``synthgen stats`` (one entry per dataset, key ``name``) with the JSON
 lines of ``python -m finetune linear`` (keys ``task``, ``name``, ``group``, ``acc_mean``): a
 stats entry matches the result records whose ``group`` equals its name, or else whose ``name``
 does; several matching records (seeds) are averaged. One scatter plot per property (x =
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.image_properties import PROPERTY_NAMES
+from generators.image_properties import PROPERTY_NAMES
 
 #: Columns taken from a stats entry, with the axis label used in the plots.
 COLUMNS = {
@@ -178,7 +178,7 @@ def read_stats(path: Path) -> list[dict]:
         raise CorrelateError(f"stats file {path} is not readable JSON") from None
     stats = stats if isinstance(stats, list) else [stats]
     if not all(isinstance(s, dict) and "name" in s and "properties" in s for s in stats):
-        raise CorrelateError(f"stats file {path} must hold python -m tools.stats entries")
+        raise CorrelateError(f"stats file {path} must hold synthgen stats entries")
     return stats
 
 
@@ -199,7 +199,7 @@ def correlate(stats: list[dict], results: list[dict], task: str, out: Path) -> d
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.correlate",
                                 description="Scatter plots and Pearson r: dataset properties vs accuracy.")
-    p.add_argument("--stats", required=True, type=Path, help="JSON from python -m tools.stats --json")
+    p.add_argument("--stats", required=True, type=Path, help="JSON from synthgen stats --json")
     p.add_argument("--results", required=True, type=Path, help="JSON lines of python -m finetune")
     p.add_argument("--task", default="fsdd", help="task whose accuracy is plotted (default fsdd)")
     p.add_argument("--out", required=True, type=Path, help="folder for correlation*.png/.md/.json")

@@ -1,7 +1,7 @@
 """The markdown report of ``tools.reproduce``: built from whatever its work folder holds.
 
 Sections: set-up and real budget, accuracy table + bar plot (``finetune.results``), pre-training
-runs (steps and images reached, wall time), loss curves, image properties (``tools.stats``),
+runs (steps and images reached, wall time), loss curves, image properties (``generators.stats``),
 property-vs-accuracy correlation (``tools.correlate``), contact sheets, step timings, and what
 is missing. Rewritten from scratch on every call, so a partial run gives a partial report.
 """
@@ -88,7 +88,7 @@ def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path
                  note: str | None = None) -> Path:
     """Write ``REPORT/report.md`` (and its PNGs); returns its path."""
     from tools.correlate import correlate
-    from tools.stats import load_reference, markdown_table as stats_table
+    from generators.stats import load_reference, markdown_table as stats_table
 
     work, report = Path(work), Path(report)
     report.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """``python -m tools.reproduce``: render -> pre-train -> evaluate every kind, plus baselines, one report.
 
 For each selected kind: render the shards (``generators.render``), a contact sheet
-(``generators.preview``), image statistics (``tools.stats``), MAE pre-training with the preset's
+(``generators.preview``), image statistics (``generators.stats``), MAE pre-training with the preset's
 budget (``python -m pretrain``, in pieces of at most ``piece_minutes`` with ``--resume``) and the
 linear probe on each task (``python -m finetune linear``). Baselines: the untrained encoder
 (the first checkpoint's ``step0/``: same architecture and init, no training), hand-crafted
@@ -111,9 +111,10 @@ class Pipeline:
         return {"sheet": str(path)}
 
     def stats(self, kind: str) -> dict:
-        from tools.stats import compute_stats
+        from generators.stats import compute_stats
 
-        result = compute_stats(self.shards(kind), n=self.preset.stats_n, seed=0, name=kind)
+        result = compute_stats(self.shards(kind), n=self.preset.stats_n, seed=0, name=kind,
+                               relative_to=self.work)
         write_json_atomic(self.work / "stats" / f"{kind}.json", result)
         return {"logmel_distance": result["logmel_distance"]}
 

@@ -39,7 +39,7 @@ class Preset:
         audio: real-audio pre-training baseline folder, relative to the data root (None = none).
         tasks: ``(task, root relative to the data root)`` evaluated with the linear probe;
             task ``fsdd-mini`` is a small folder task built from FSDD (CLIPS_PER_LABEL per digit).
-        stats_n: images sampled per dataset by ``tools.stats``.
+        stats_n: images sampled per dataset by ``generators.stats``.
         probe_norm: ``finetune linear --norm``: ``split`` (input statistics from each split's
             training clips: one embedding pass per split) or ``all`` (over all clips, one pass:
             ~k times faster, the same unsupervised statistics for every encoder).

@@ -1,138 +1,18 @@
-"""``python -m tools.stats DIR [DIR ...]``: image properties of shard datasets, as JSON and markdown.
+"""``python -m tools.stats DIR [DIR ...]``: ``synthgen stats`` plus references from real audio.
 
-For each shard directory a seeded sample of N images is read (only the shards that hold
-sampled images are opened), converted to luma, area-resized to ``--size`` (default 128, the
-encoder input side) and measured with :mod:`tools.image_properties`. Per dataset it reports the
-mean and std of every property, diversity (mean pairwise RMS distance of 16x16 thumbnails;
-intra-/inter-class for class-structured kinds) and ``logmel_distance``: how far the images are
-from log-mel spectrograms of real audio in these statistics — per image, the RMS over
-properties of ``(value - reference mean) / reference std``, averaged over the sample (0 = as
-spectrogram-like as the average spectrogram; ~1 = typical spread of real spectrograms).
-
-The reference is ``tools/logmel_reference.json`` (FSDD, see ``docs/analysis.md`` for the
-command that made it) or, with ``--audio DIR``, computed now from the audio in DIR through
-``pretrain.frontend`` (imported only then). This module imports only numpy, scipy and Pillow.
+The statistics themselves live in :mod:`generators.stats` (torch-free, so ``synthgen stats``
+runs on render nodes). This module adds ``--audio DIR``: the log-mel reference computed now
+from the audio in DIR through ``pretrain.frontend`` (torch, imported only then, by
+:mod:`tools.logmel_images`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from tools.image_properties import (PROPERTY_NAMES, diversity, image_properties, resize_gray,
-                                    thumbnail_descriptor, to_gray)
-
-DEFAULT_REFERENCE = Path(__file__).with_name("logmel_reference.json")
-DEFAULT_N = 256
-DEFAULT_SIZE = 128
-
-
-class StatsError(ValueError):
-    """A user mistake (missing folder, no shards, bad reference file): one line."""
-
-
-def sample_dataset(folder: str | Path, n: int, seed: int) -> tuple[list[np.ndarray], list, int]:
-    """``(images, labels, dataset size)``: ``n`` samples drawn without replacement (seeded)
-    from the finished shards of ``folder``, in index order."""
-    from generators.reader import decode_sample, finished_shards, iter_raw_samples
-    from generators.shards import read_sidecar
-
-    try:
-        shards = finished_shards(folder)
-    except FileNotFoundError as error:
-        raise StatsError(str(error)) from None
-    counts = [read_sidecar(s).count for s in shards]
-    total = int(sum(counts))
-    picks = np.sort(np.random.default_rng(seed).choice(total, size=min(n, total), replace=False))
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    images, labels = [], []
-    for k, shard in enumerate(shards):
-        wanted = set((picks[(picks >= starts[k]) & (picks < starts[k + 1])] - starts[k]).tolist())
-        if not wanted:
-            continue
-        for position, raw in enumerate(iter_raw_samples([shard])):
-            if position in wanted:
-                sample = decode_sample(raw)
-                images.append(sample["image"])
-                labels.append(sample["cls"])
-    return images, labels, total
-
-
-def properties_table(grays: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """``{property: values over images}`` (NaN where a property is undefined)."""
-    rows = [image_properties(g) for g in grays]
-    return {p: np.array([r[p] for r in rows], dtype=np.float64) for p in PROPERTY_NAMES}
-
-
-def summarise_properties(values: dict[str, np.ndarray]) -> dict[str, dict]:
-    out = {}
-    for p, v in values.items():
-        ok = v[np.isfinite(v)]
-        out[p] = {"mean": float(ok.mean()) if len(ok) else None,
-                  "std": float(ok.std()) if len(ok) else None, "n": int(len(ok))}
-    return out
-
-
-def logmel_distance(values: dict[str, np.ndarray], reference: dict) -> float | None:
-    """Mean over images of the RMS over properties of z-scores against the reference."""
-    ref = reference["properties"]
-    z = []
-    for p in PROPERTY_NAMES:
-        if p in ref and ref[p]["std"]:
-            z.append((values[p] - ref[p]["mean"]) / ref[p]["std"])
-    if not z:
-        return None
-    z = np.stack(z, axis=1)
-    per_image = np.sqrt(np.nanmean(z ** 2, axis=1))
-    per_image = per_image[np.isfinite(per_image)]
-    return float(per_image.mean()) if len(per_image) else None
-
-
-def describe_images(grays: list[np.ndarray], labels: list | None,
-                    reference: dict | None) -> dict:
-    """Properties, diversity and distance to the reference for already loaded [0, 1] images."""
-    values = properties_table(grays)
-    result = {"n_sampled": len(grays), "properties": summarise_properties(values)}
-    result.update(diversity(np.stack([thumbnail_descriptor(g) for g in grays]), labels))
-    result["logmel_distance"] = logmel_distance(values, reference) if reference else None
-    return result
-
-
-def load_reference(path: str | Path = DEFAULT_REFERENCE) -> dict:
-    try:
-        reference = json.loads(Path(path).read_text())
-        reference["properties"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise StatsError(f"reference {path} is not a readable stats JSON with 'properties'") from None
-    return reference
-
-
-def compute_stats(folder: str | Path, n: int = DEFAULT_N, seed: int = 0, size: int = DEFAULT_SIZE,
-                  reference: dict | None = None, name: str | None = None) -> dict:
-    """Statistics of one shard directory (see the module docstring); JSON-able dict.
-
-    ``reference`` defaults to the stored FSDD log-mel reference (``tools/logmel_reference.json``).
-    """
-    if n < 2:
-        raise StatsError(f"--n {n} must be >= 2 (diversity needs pairs)")
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise StatsError(f"dataset folder {folder} does not exist")
-    reference = reference if reference is not None else load_reference()
-    images, labels, total = sample_dataset(folder, n, seed)
-    grays = [resize_gray(to_gray(im), size) for im in images]
-    info = json.loads((folder / "dataset.json").read_text())
-    result = {"name": name or folder.name, "path": str(folder), "kind": info.get("kind"),
-              "dataset_size": total, "seed": seed, "size": size,
-              "reference": reference.get("source")}
-    result.update(describe_images(grays, labels if labels and labels[0] is not None else None,
-                                  reference))
-    return result
+from generators.stats import StatsError, describe_images, logmel_distance, properties_table
+from generators.stats import main as stats_main
 
 
 def compute_reference(audio_dir: str | Path, n: int = 300, seed: int = 0, frames: int = 128) -> dict:
@@ -143,92 +23,18 @@ def compute_reference(audio_dir: str | Path, n: int = 300, seed: int = 0, frames
         grays, _ = sample_logmel_images(audio_dir, n, seed, frames)
     except FileNotFoundError as error:
         raise StatsError(str(error)) from None
-    result = {"name": f"log-mel {Path(audio_dir).name}", "path": str(audio_dir), "kind": "audio",
-              "seed": seed, "size": f"128x{frames}", "source": f"{Path(audio_dir).name}: {len(grays)} "
-              f"clips, pretrain.frontend log-mel 128 bins, {frames} frames, per-clip min-max"}
+    result = {"name": f"log-mel {Path(audio_dir).name}", "path": Path(audio_dir).name,
+              "kind": "audio", "seed": seed, "size": f"128x{frames}",
+              "source": f"{Path(audio_dir).name}: {len(grays)} clips, pretrain.frontend log-mel "
+                        f"128 bins, {frames} frames, per-clip min-max"}
     result.update(describe_images(grays, None, None))
     # How far single spectrograms lie from their own mean: the scale of logmel_distance.
     result["logmel_distance"] = logmel_distance(properties_table(grays), result)
     return result
 
 
-def _fmt(value, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.{digits}f}"
-
-
-def markdown_table(rows: list[dict]) -> str:
-    """One row per dataset: property means (± std), diversity and log-mel distance."""
-    head = ["dataset", *PROPERTY_NAMES, "diversity", "intra_class", "inter_class", "logmel_distance"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-    for row in rows:
-        cells = [row["name"]]
-        for p in PROPERTY_NAMES:
-            s = row["properties"][p]
-            cells.append(f"{_fmt(s['mean'])} ± {_fmt(s['std'], 2)}" if s["mean"] is not None else "–")
-        cells += [_fmt(row.get(k)) for k in ("diversity", "intra_class", "inter_class",
-                                             "logmel_distance")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m tools.stats",
-        description="Image properties of synthgen shard datasets (JSON + markdown table).",
-        epilog="examples:\n  python -m tools.stats shards/fractaldb shards/stat-spectrum --json s.json --md s.md\n"
-               "  python -m tools.stats --audio data/fsdd/recordings --write-reference ref.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folders", nargs="*", metavar="DIR", help="shard directories")
-    p.add_argument("--n", type=int, default=DEFAULT_N, help=f"images sampled per dataset (default {DEFAULT_N})")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                   help=f"side images are resized to before measuring (default {DEFAULT_SIZE})")
-    p.add_argument("--audio", metavar="DIR", help="compute the log-mel reference from this audio folder "
-                   "(imports pretrain.frontend) instead of tools/logmel_reference.json")
-    p.add_argument("--reference", metavar="JSON", default=str(DEFAULT_REFERENCE),
-                   help="stored reference stats (default tools/logmel_reference.json)")
-    p.add_argument("--write-reference", metavar="JSON", help="with --audio: save the reference here")
-    p.add_argument("--json", metavar="FILE", help="write the results as JSON here")
-    p.add_argument("--md", metavar="FILE", help="write the markdown table here (default: stdout)")
-    return p
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
-    try:
-        if args.n < 2 or args.size < 16:
-            raise StatsError(f"--n {args.n} must be >= 2 and --size {args.size} >= 16")
-        if args.write_reference and not args.audio:
-            raise StatsError("--write-reference needs --audio DIR")
-        if not args.folders and not args.audio:
-            raise StatsError("give at least one shard directory DIR (or --audio DIR)")
-        if args.audio:
-            if not Path(args.audio).is_dir():
-                raise StatsError(f"--audio {args.audio} is not a folder")
-            reference = compute_reference(args.audio, seed=args.seed)
-            if args.write_reference:
-                Path(args.write_reference).write_text(json.dumps(reference, indent=1) + "\n")
-        else:
-            reference = load_reference(args.reference)
-        rows = [compute_stats(f, args.n, args.seed, args.size, reference) for f in args.folders]
-        if args.audio:
-            rows.append(reference)
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-        table = markdown_table(rows)
-        if args.md:
-            Path(args.md).write_text(table)
-        else:
-            print(table, end="")
-    except StatsError as error:
-        print(f"stats: error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"stats: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return stats_main(argv, prog="stats", reference_from_audio=compute_reference)
 
 
 if __name__ == "__main__":

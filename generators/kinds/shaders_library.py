@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generators.kinds._shadercalls import class_check, render_program
 from generators.params import check_fields, param
 from generators.registry import Kind, register
 
@@ -67,12 +68,13 @@ def make_shaders_context(params):
 
 def sample_shaders_class(params: ShadersParams, rng: np.random.Generator):
     from shaders.classes import sample_library_class
-    from shaders.context import check_program, class_check_service
+    from shaders.context import class_check_service
 
     service = class_check_service(params.timeout_s)
     return sample_library_class(
         params.family_names(), rng,
-        lambda source, uniforms: check_program(service, source, params.check_size, uniforms),
+        lambda source, uniforms: class_check(service, source, params.check_size, uniforms,
+                                             "shaders"),
         params.time_range)
 
 
@@ -80,7 +82,6 @@ def render_shaders(params: ShadersParams, rng: np.random.Generator, size: int, c
                    context=None):
     from shaders.library import get_family, uniform_values
     from shaders.context import class_check_service
-    from shaders.renderer import ShaderTimeoutError
 
     # Callers without a worker context (tests, one-off renders) share the process's service.
     context = context if context is not None else class_check_service(params.timeout_s)
@@ -90,11 +91,8 @@ def render_shaders(params: ShadersParams, rng: np.random.Generator, size: int, c
     time = round(float(rng.uniform(0.0, params.time_range)), 4)
     seed = int(rng.integers(0, 2**31))
     values = {**uniform_values(uniforms), "u_time": time, "u_seed": seed}
-    try:
-        image = context.render(get_family(family).source, size, values, channels=3)
-    except ShaderTimeoutError as error:
-        raise ShaderTimeoutError(f"shaders family {family} (time {time}, seed {seed}): {error}; "
-                                 f"raise --param timeout_s=... if the machine is slow") from None
+    image = render_program(context, get_family(family).source, size, values,
+                           f"shaders family {family} (time {time}, seed {seed})")
     return image, {"time": time, "seed": seed}
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generators.kinds._shadercalls import class_check, render_program
 from generators.params import check_fields, param
 from generators.registry import Kind, register
 
@@ -52,7 +53,7 @@ def make_random_shaders_context(params):
 
 def sample_random_shaders_class(params: RandomShadersParams, rng: np.random.Generator):
     from shaders.classes import sample_random_class
-    from shaders.context import check_program, class_check_service
+    from shaders.context import class_check_service
     from shaders.grammar import GrammarConfig
 
     service = class_check_service(params.timeout_s)
@@ -60,14 +61,14 @@ def sample_random_shaders_class(params: RandomShadersParams, rng: np.random.Gene
                            max_transforms=params.max_transforms)
     return sample_random_class(
         rng, config,
-        lambda source, uniforms: check_program(service, source, params.check_size, uniforms),
+        lambda source, uniforms: class_check(service, source, params.check_size, uniforms,
+                                             "shaders-random"),
         params.time_range)
 
 
 def render_random_shaders(params: RandomShadersParams, rng: np.random.Generator, size: int,
                           class_params, context=None):
     from shaders.context import class_check_service
-    from shaders.renderer import ShaderTimeoutError
 
     # Callers without a worker context (tests, one-off renders) share the process's service.
     context = context if context is not None else class_check_service(params.timeout_s)
@@ -75,11 +76,8 @@ def render_random_shaders(params: RandomShadersParams, rng: np.random.Generator,
     source = class_params["source"] if isinstance(class_params, dict) else class_params.source
     time = round(float(rng.uniform(0.0, params.time_range)), 4)
     seed = int(rng.integers(0, 2**31))
-    try:
-        image = context.render(source, size, {"u_time": time, "u_seed": seed}, channels=3)
-    except ShaderTimeoutError as error:
-        raise ShaderTimeoutError(f"shaders-random (time {time}, seed {seed}): {error}; raise "
-                                 f"--param timeout_s=... if the machine is slow") from None
+    image = render_program(context, source, size, {"u_time": time, "u_seed": seed},
+                           f"shaders-random (time {time}, seed {seed})")
     return image, {"time": time, "seed": seed}
 
 

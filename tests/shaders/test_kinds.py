@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from generators.params import make_params
-from generators.registry import get_kind
+from generators.registry import RenderError, get_kind
 from generators.sample import render_sample, sample_class_params
 from shaders.classes import sample_random_class
 from shaders.grammar import GrammarConfig, generate_program
-from shaders.renderer import ShaderTimeoutError
+from shaders.renderer import ShaderError
 from shaders.reproduce import render_from_meta
 from shaders.service import RenderService
 from tests.shaders.programs import ENDLESS
@@ -69,8 +69,18 @@ def test_a_render_over_the_time_limit_fails_clearly():
     params = make_params(kind.params_type, ["num_classes=1", "timeout_s=1"])
     stuck = {"source": ENDLESS, "program": "x", "cost": 0.0, "rejections": 0}
     with RenderService(timeout_s=1) as slow:
-        with pytest.raises(ShaderTimeoutError, match="timeout_s"):
+        with pytest.raises(RenderError, match="time limit of 1.*timeout_s") as error:
             kind.render(params, np.random.default_rng(0), 96, stuck, context=slow)
+    # the shaders package's own error stays below generators: the kind translates it
+    assert not isinstance(error.value, ShaderError)
+
+
+def test_a_class_check_over_the_time_limit_fails_clearly():
+    from generators.kinds._shadercalls import class_check
+
+    with RenderService(timeout_s=1) as slow:
+        with pytest.raises(RenderError, match="shaders-random class check: .*time limit of 1"):
+            class_check(slow, ENDLESS, 96, {"u_time": 1.0}, "shaders-random")
 
 
 def test_unknown_family_is_a_one_line_error():

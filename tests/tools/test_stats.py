@@ -13,10 +13,11 @@ import pytest
 from generators.params import make_params
 from generators.registry import get_kind
 from generators.render import RenderConfig, render_dataset
-from tools.stats import (DEFAULT_REFERENCE, compute_stats, load_reference, logmel_distance,
-                         main, markdown_table, sample_dataset)
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from generators.stats import (DEFAULT_REFERENCE, compute_stats, load_reference, logmel_distance,
+                              markdown_table, sample_dataset)
+from generators.image_properties import mean_pairwise_distance, resize_gray, to_gray
+from tests.helpers import run_synthgen, shared_data
+from tools.stats import main
 
 
 def render(out: Path, kind: str, n: int, *items: str) -> Path:
@@ -57,7 +58,15 @@ def test_compute_stats_reports_every_property_and_the_distance(spectrum_dir):
 def test_class_kinds_get_intra_and_inter_class_diversity(tmp_path):
     folder = render(tmp_path / "fdb", "fractaldb", 8, "num_classes=2")
     result = compute_stats(folder, n=8, seed=0, size=32)
-    assert result["intra_class"] is not None and result["inter_class"] is not None
+    # by hand: sample i has class i % 2, so classes {0, 2, 4, 6} and {1, 3, 5, 7}
+    images, labels, _ = sample_dataset(folder, 8, seed=0)
+    assert labels == [0, 1] * 4
+    thumbs = np.stack([resize_gray(to_gray(im), 16).ravel() for im in images])
+    within = [mean_pairwise_distance(thumbs[c::2]) for c in (0, 1)]
+    between = mean_pairwise_distance(np.stack([thumbs[0::2].mean(0), thumbs[1::2].mean(0)]))
+    assert result["intra_class"] == pytest.approx(np.mean(within))
+    assert result["inter_class"] == pytest.approx(between)
+    assert 0 < result["intra_class"] < 1 and 0 < result["inter_class"] < 1
 
 
 def test_logmel_distance_is_zero_at_the_reference_mean():
@@ -100,17 +109,30 @@ def test_cli_errors_are_one_line(args, message, capsys):
     assert capsys.readouterr().err.strip() == f"stats: error: {message}"
 
 
+def test_stored_paths_are_relative_to_the_work_folder(spectrum_dir):
+    result = compute_stats(spectrum_dir, n=4, size=32, relative_to=spectrum_dir.parent.parent)
+    assert result["path"] == f"{spectrum_dir.parent.name}/stat-spectrum"
+
+
+def test_synthgen_stats_measures_without_torch_and_points_audio_to_tools(spectrum_dir):
+    ok = run_synthgen("stats", spectrum_dir, "--n", "4", "--size", "32", check=True)
+    assert ok.stdout.splitlines()[2].startswith("| stat-spectrum |")
+    audio = run_synthgen("stats", "--audio", spectrum_dir)
+    assert audio.returncode == 2
+    assert audio.stderr.strip() == (
+        "synthgen: error: --audio needs the log-mel front end (torch): run `python -m tools.stats "
+        "--audio DIR ...` with the training install (pip install 'synthgen[train]')")
+
+
 def test_stats_imports_neither_torch_nor_matplotlib():
-    code = ("import sys, tools.stats, tools.image_properties; "
+    code = ("import sys, generators.stats, tools.stats; "
             "print(any(m in sys.modules for m in ('torch', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_logmel_image_of_a_real_clip_is_a_unit_range_spectrogram():
-    recordings = SHARED / "data" / "fsdd" / "recordings"
-    if not recordings.is_dir():
-        pytest.skip(f"{recordings} is absent (real data lives in ../shared/data)")
+    recordings = shared_data("fsdd", "recordings")
     from tools.logmel_images import logmel_image
 
     image = logmel_image(sorted(recordings.glob("*.wav"))[0], frames=64)

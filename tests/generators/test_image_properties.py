@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.image_properties import (diversity, edge_density, image_properties, intensity_entropy,
-                                    mean_pairwise_distance, png_ratio, resize_gray, self_similarity,
-                                    spectrum_slope, to_gray)
+from generators.image_properties import (diversity, edge_density, image_properties,
+                                         intensity_entropy, mean_pairwise_distance, png_ratio,
+                                         resize_gray, self_similarity, spectrum_slope, to_gray)
 
 
 def power_law_noise(exponent: float, size: int = 128, seed: int = 0) -> np.ndarray:
