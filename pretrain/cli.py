@@ -15,6 +15,9 @@ EXAMPLES = """examples:
   python -m pretrain --data shards/fractaldb-128 --preset cpu-tiny --minutes 30 --out ckpt/fdb
   python -m pretrain --data shards/fractaldb:0.5 --data shards/stat-spectrum:0.5 \\
       --input-size 128x512 --epochs 10 --out ckpt/mix
+  python -m pretrain --data pattern:fractaldb,num_classes=1000 --workers 8 --steps 5000 --out ckpt/fly
+  python -m pretrain --data pattern:deadleaves-squares --data shards/fractaldb \\
+      --data-weights 0.7,0.3 --steps 5000 --out ckpt/mix2
   torchrun --nproc-per-node 2 -m pretrain --data shards/fractaldb --steps 5000 --out ckpt/ddp
   python -m pretrain --data shards/fractaldb --steps 5000 --out ckpt/ddp --resume   # after a kill
 """
@@ -31,6 +34,18 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or min(parts) <= 0:
         raise argparse.ArgumentTypeError(f"input size {text!r} must look like HxW, e.g. 128x512")
     return parts[0], parts[1]
+
+
+def parse_weights(text: str) -> tuple[float, ...]:
+    """``"0.7,0.3"`` -> ``(0.7, 0.3)``; every weight a number > 0."""
+    try:
+        weights = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        weights = ()
+    if not weights or not all(w > 0 for w in weights):
+        raise argparse.ArgumentTypeError(f"data weights {text!r} must be numbers > 0 separated by "
+                                         f"commas, e.g. 0.7,0.3")
+    return weights
 
 
 def parse_scale(text: str) -> tuple[float, float]:
@@ -58,7 +73,13 @@ def get_args_parser() -> argparse.ArgumentParser:
                     "log.jsonl, recon/*.png and step0/ (the untrained encoder, the fair random control).")
     data = p.add_argument_group("data")
     data.add_argument("--data", action="append", default=[], metavar="DIR[:WEIGHT]",
-                      help="synthgen shard directory; repeat to mix kinds, sampled by WEIGHT (default 1)")
+                      help="synthgen shard directory, or pattern:KIND[,KEY=VALUE...] to render a "
+                           "kind on the fly (keys: the kind's parameters, seed, size, mode; sample i "
+                           "equals sample i of `synthgen render KIND --seed SEED`); repeat to mix "
+                           "sources, sampled by WEIGHT (default 1)")
+    data.add_argument("--data-weights", type=parse_weights, metavar="W1,W2,...",
+                      help="sampling weights of the --data sources in order (instead of :WEIGHT), "
+                           "e.g. 0.7,0.3")
     data.add_argument("--audio", action="append", default=[], metavar="DIR[:WEIGHT]",
                       help="folder of .wav/.flac/.ogg files (recursive), turned into log-mels with "
                            "pretrain.frontend; the real-audio pre-training baseline")
@@ -120,6 +141,9 @@ def check_args(args: argparse.Namespace) -> None:
 
     if not args.data and not args.audio:
         raise ValueError("give at least one --data DIR or --audio DIR")
+    if args.data_weights is not None and len(args.data_weights) != len(args.data):
+        raise ValueError(f"--data-weights has {len(args.data_weights)} weights for "
+                         f"{len(args.data)} --data sources")
     spec = get_preset(args.preset)
     check_input_size(args.input_size, spec.patch_size)
     if not 0 < args.mask_ratio < 1:

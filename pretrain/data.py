@@ -8,7 +8,8 @@ sample instead: reader ``g`` keeps every ``G``-th item). Items pass through a sh
 seeded by ``(seed, source, e, g)``; with several sources, each item's source is drawn with the
 source weights from a stream seeded by ``(seed, g)``. Each reader's stream is infinite
 (training is counted in steps), so the DataLoader's round-robin over workers never changes and
-batch ``b`` always comes from worker ``b % W``.
+batch ``b`` always comes from worker ``b % W``. A pattern source rendered on the fly has no
+units: reader ``g`` renders its sample indices ``g, g + G, g + 2G, ...`` (``pretrain.patterns``).
 
 The item at position ``p`` of reader ``g`` is augmented with a generator seeded by
 ``(seed, g, p)``. The stream is therefore a pure function of ``(seed, rank, world, W)``: resuming
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Iterator
+import time
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -62,7 +64,12 @@ def shuffle_buffer(items: Iterator, size: int, rng: np.random.Generator) -> Iter
 
 def source_items(source: Source, source_index: int, reader: int, readers: int, seed: int,
                  buffer: int) -> Iterator[object]:
-    """Infinite stream of raw items of one source for one reader, epoch after epoch."""
+    """Infinite stream of raw items of one source for one reader, epoch after epoch (a pattern
+    source: the sample indices ``reader, reader + readers, ...``, unshuffled: consecutive
+    indices already cycle through the classes and draw independent samples)."""
+    if source.kind == "pattern":
+        yield from itertools.count(reader, readers)
+        return
     for epoch in itertools.count():
         units, stride = reader_units(len(source.units), readers, reader, epoch, seed, source_index)
         raw = iter_raw(source, [source.units[i] for i in units])
@@ -91,8 +98,23 @@ def batches_before(consumed: int, worker: int, workers: int) -> int:
     return max(0, math.ceil((consumed - worker) / workers))
 
 
+class Item(NamedTuple):
+    """One stream item; the DataLoader collates them into an ``Item`` of batched tensors.
+
+    image: ``(1, H, W)`` float32 input (batched: ``(B, 1, H, W)``).
+    source: index of the source it came from (batched: ``(B,)`` int64).
+    seconds: time its loader process spent reading/rendering and transforming it (batched:
+        ``(B,)`` float64), from which the loader's throughput is estimated.
+    """
+
+    image: torch.Tensor
+    source: int
+    seconds: float
+
+
 class PretrainStream(IterableDataset):
-    """Infinite stream of ``(1, H, W)`` float32 inputs for one rank (see module docstring).
+    """Infinite stream of :class:`Item` (a ``(1, H, W)`` float32 input, its source, its
+    loading time) for one rank (see module docstring).
 
     Args:
         sources: sources with statistics (``pretrain.sources.with_stats``).
@@ -138,12 +160,19 @@ class PretrainStream(IterableDataset):
             return spectrogram_to_input(item, self.size, source.mean, source.std, rng)
         return pattern_to_input(item, self.size, source.mean, source.std, self.augment, rng)
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[Item]:
         worker, workers, reader, _ = self.reader()
         skip = batches_before(self.start_batch, worker, workers) * self.batch_size
-        for position, (k, raw) in enumerate(self.raw_items()):
+        items = enumerate(self.raw_items())
+        while True:
+            began = time.perf_counter()
+            try:
+                position, (k, raw) = next(items)
+            except StopIteration:  # sources are endless; kept for a finite custom source
+                return
             if position >= skip:
-                yield self.transform(k, raw, reader, position)
+                image = self.transform(k, raw, reader, position)
+                yield Item(image, k, time.perf_counter() - began)
 
 
 def make_loader(stream: PretrainStream, workers: int) -> DataLoader:
@@ -153,11 +182,15 @@ def make_loader(stream: PretrainStream, workers: int) -> DataLoader:
 
 
 def total_items(sources: list[Source]) -> int:
-    """Items in one pass over all sources (shard sample counts from sidecars, audio files)."""
+    """Items in one pass over all sources (shard sample counts from sidecars, audio files);
+    ``ValueError`` for a pattern source, which is endless."""
     from generators.shards import read_sidecar
 
     total = 0
     for source in sources:
+        if source.kind == "pattern":
+            raise ValueError(f"--epochs needs finite data, but --data {source.path} is rendered "
+                             f"on the fly without end; give --steps or --minutes")
         if source.kind == "audio":
             total += len(source.units)
         else:

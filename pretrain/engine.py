@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from pretrain.loadmeter import LoadMeter
+
 MASK_TAG = 0x3A5C
 
 
@@ -78,12 +80,14 @@ class LoopConfig:
 
 @dataclass
 class Hooks:
-    """What the loop reports to: a metrics record, a checkpoint request, a recon request."""
+    """What the loop reports to: a metrics record, a checkpoint request, a recon request, a
+    warning (the loader does not keep up)."""
 
     log: Callable[[dict], None]
     checkpoint: Callable[[int, int], None]
     recon: Callable[[int, torch.Tensor], None]
     progress: Callable[[int, float], None] = lambda step, loss: None
+    warn: Callable[[str], None] = lambda text: None
 
 
 def _all_mean(value: float, world: int) -> float:
@@ -104,12 +108,16 @@ def _any(flag: bool, world: int) -> bool:
 
 def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule,
                batches: Iterator[torch.Tensor], start_step: int, images_seen: int,
-               config: LoopConfig, hooks: Hooks, patches: int, device: torch.device) -> tuple[int, int, str]:
+               config: LoopConfig, hooks: Hooks, patches: int, device: torch.device,
+               meter: LoadMeter | None = None) -> tuple[int, int, str]:
     """Run optimizer steps from ``start_step``; returns ``(step, images_seen, why it stopped)``.
 
     ``model(images, noise)`` must return ``(loss, pred, mask)`` (a ``MaskedAutoencoder``, maybe
-    wrapped in DDP). ``images_seen`` counts images over all ranks.
+    wrapped in DDP). ``batches`` yields ``pretrain.data.Item`` batches or bare image tensors.
+    ``images_seen`` counts images over all ranks. ``meter`` (updated in place) counts images
+    per source and the time spent waiting for data; its fields join every log record.
     """
+    meter = meter if meter is not None else LoadMeter(1, world=config.world)
     began = time.monotonic()
     step, window_loss, window_steps, window_images = start_step, 0.0, 0, 0
     window_start = time.monotonic()
@@ -132,7 +140,9 @@ def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedul
             group["lr"] = lr
         step_loss, step_images = 0.0, 0
         for micro in range(config.accum):
-            images = next(batches).to(device, non_blocking=True)
+            waiting = time.perf_counter()
+            batch = next(batches)
+            images = meter.add(batch, time.perf_counter() - waiting).to(device, non_blocking=True)
             noise = mask_noise(config.seed, config.rank, step, micro, images.shape[0], patches)
             last = micro == config.accum - 1
             sync = model.no_sync() if (config.world > 1 and not last) else contextlib.nullcontext()
@@ -156,9 +166,14 @@ def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedul
         hooks.progress(step, step_loss)
         if config.log_every and step % config.log_every == 0:
             now = time.monotonic()
-            hooks.log({"step": step, "loss": _all_mean(window_loss / window_steps, config.world),
-                       "lr": lr, "images_per_s": window_images / max(now - window_start, 1e-9),
-                       "images_seen": images_seen, "minutes": (now - began) / 60})
+            record = {"step": step, "loss": _all_mean(window_loss / window_steps, config.world),
+                      "lr": lr, "images_per_s": window_images / max(now - window_start, 1e-9),
+                      "images_seen": images_seen, "minutes": (now - began) / 60}
+            record.update(meter.window(now - window_start))
+            warning = meter.warning(record)
+            if warning:
+                hooks.warn(warning)
+            hooks.log(record)
             window_loss, window_steps, window_images, window_start = 0.0, 0, 0, now
         if config.save_every and step % config.save_every == 0:
             hooks.checkpoint(step, images_seen)

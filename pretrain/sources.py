@@ -1,18 +1,24 @@
-"""Training sources: shard directories (``--data DIR[:weight]``) and audio folders (``--audio``).
+"""Training sources: shard directories (``--data DIR[:weight]``), patterns rendered on the fly
+(``--data pattern:KIND[,KEY=VALUE...][:weight]``, :mod:`pretrain.patterns`) and audio folders
+(``--audio``).
 
 A source is a list of *units* (shard tars, or wav files) that the stream splits between ranks
 and loader workers, a way to read raw items from a unit, and the statistics used to
 standardise its inputs. Raw items stay undecoded until they are used, so skipping on resume and
-shuffling are cheap.
+shuffling are cheap. A pattern source has no units: its raw items are sample indices, rendered
+when they are decoded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from pretrain.patterns import PatternStream, is_pattern_spec, parse_pattern_spec
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -21,11 +27,13 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 class Source:
     """One training source.
 
-    kind: ``"shards"`` (synthgen shard directory) or ``"audio"`` (folder of audio files).
-    path: the directory given on the command line.
+    kind: ``"shards"`` (synthgen shard directory), ``"pattern"`` (rendered on the fly) or
+        ``"audio"`` (folder of audio files).
+    path: the directory (or ``pattern:`` spec) given on the command line.
     weight: relative sampling weight (> 0) when several sources are mixed.
-    units: shard tars or audio files, sorted.
-    mean, std: input statistics (pixels in [0, 1] for shards, log-mel values for audio).
+    units: shard tars or audio files, sorted (empty for patterns).
+    mean, std: input statistics (pixels in [0, 1] for patterns, log-mel values for audio).
+    pattern: the renderer of a pattern source (with its class parameters once computed).
     """
 
     kind: str
@@ -34,10 +42,14 @@ class Source:
     units: tuple[str, ...] = field(repr=False)
     mean: float = 0.0
     std: float = 1.0
+    pattern: PatternStream | None = field(default=None, repr=False)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "path": self.path, "weight": self.weight,
-                "units": len(self.units), "mean": self.mean, "std": self.std}
+        described = {"kind": self.kind, "path": self.path, "weight": self.weight,
+                     "units": len(self.units), "mean": self.mean, "std": self.std}
+        if self.pattern is not None:
+            described["pattern"] = self.pattern.describe()
+        return described
 
 
 def parse_spec(spec: str) -> tuple[str, float]:
@@ -66,6 +78,19 @@ def shard_source(spec: str) -> Source:
     return Source("shards", path, weight, tuple(str(p) for p in shards))
 
 
+def pattern_source(spec: str, default_size: int) -> Source:
+    """A kind rendered on the fly (class parameters not yet computed: see
+    :func:`pretrain.patterns.compute_classes`); ``ValueError`` (one line) for a bad spec."""
+    path, weight = parse_spec(spec)
+    parsed = parse_pattern_spec(path)
+    return Source("pattern", path, weight, (), pattern=PatternStream(parsed, parsed.size or default_size))
+
+
+def data_source(spec: str, default_size: int) -> Source:
+    """``--data`` value: a ``pattern:`` spec or a shard directory."""
+    return pattern_source(spec, default_size) if is_pattern_spec(spec) else shard_source(spec)
+
+
 def audio_source(spec: str) -> Source:
     """A folder searched recursively for audio files; ``ValueError`` if it has none."""
     path, weight = parse_spec(spec)
@@ -89,7 +114,9 @@ def iter_raw(source: Source, units: list[str]) -> Iterator[object]:
 
 
 def decode(source: Source, raw: object):
-    """Raw item -> uint8 pattern image (shards) or ``(n_mels, T)`` log-mel tensor (audio)."""
+    """Raw item -> uint8 pattern image (shards, patterns) or ``(n_mels, T)`` log-mel tensor (audio)."""
+    if source.kind == "pattern":
+        return source.pattern.render(raw)
     if source.kind == "audio":
         from pretrain.frontend import load_audio, log_mel
 
@@ -101,9 +128,12 @@ def decode(source: Source, raw: object):
 
 def estimate_stats(source: Source, limit: int = 256, units: int = 16) -> tuple[float, float]:
     """Mean and std of the source's values over up to ``limit`` items from up to ``units`` units
-    spread evenly over the source (patterns: grayscale pixels scaled to [0, 1])."""
+    spread evenly over the source (patterns: grayscale pixels scaled to [0, 1]; a pattern source
+    renders its samples ``0 .. limit // 4 - 1``)."""
     from pretrain.transforms import to_gray
 
+    if source.kind == "pattern":
+        return pixel_stats(to_gray(source.pattern.render(i)) for i in range(max(1, limit // 4)))
     picks = np.linspace(0, len(source.units) - 1, num=min(units, len(source.units))).round().astype(int)
     per_unit = max(1, limit // len(picks))
     total = total_sq = count = 0.0
@@ -117,6 +147,21 @@ def estimate_stats(source: Source, limit: int = 256, units: int = 16) -> tuple[f
             total += values.sum()
             total_sq += (values ** 2).sum()
             count += values.size
+    return _mean_std(total, total_sq, count)
+
+
+def pixel_stats(images) -> tuple[float, float]:
+    """Mean and std of uint8 grayscale ``images`` scaled to [0, 1]."""
+    total = total_sq = count = 0.0
+    for image in images:
+        values = image.astype(np.float64) / 255.0
+        total += values.sum()
+        total_sq += (values ** 2).sum()
+        count += values.size
+    return _mean_std(total, total_sq, count)
+
+
+def _mean_std(total: float, total_sq: float, count: float) -> tuple[float, float]:
     mean = total / count
     std = max(float(np.sqrt(max(total_sq / count - mean ** 2, 0.0))), 1e-6)
     return float(mean), std
@@ -126,4 +171,4 @@ def with_stats(source: Source, mean: float | None = None, std: float | None = No
     """The source with statistics: the given ones (resume), or estimated from a sample."""
     if mean is None or std is None:
         mean, std = estimate_stats(source)
-    return Source(source.kind, source.path, source.weight, source.units, float(mean), float(std))
+    return dataclasses.replace(source, mean=float(mean), std=float(std))

@@ -6,6 +6,7 @@ joins a DDP group (gloo on CPU, nccl on CUDA); rank 0 alone writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -18,10 +19,12 @@ import torch.distributed as dist
 from pretrain import checkpoint as ckpt
 from pretrain.data import PretrainStream, make_loader, total_items
 from pretrain.engine import Hooks, LoopConfig, Schedule, mask_noise, train_loop
+from pretrain.loadmeter import LoadMeter
 from pretrain.mae import MaskedAutoencoder
 from pretrain.model import preset_dict, timm_kwargs
 from pretrain.recon import save_reconstruction
-from pretrain.sources import Source, audio_source, shard_source, with_stats
+from pretrain.patterns import compute_classes
+from pretrain.sources import Source, audio_source, data_source, with_stats
 from pretrain.transforms import Augment
 
 # settings that fix the data order, the masks and the lr schedule: a resumed run must match
@@ -44,9 +47,40 @@ def setup_distributed(device_choice: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def open_sources(args, saved: dict | None) -> list[Source]:
-    """Sources from ``--data``/``--audio``; statistics from the saved config when resuming."""
-    sources = [shard_source(s) for s in args.data] + [audio_source(s) for s in args.audio]
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def share_classes(sources: list[Source], rank: int, world: int, progress: bool) -> None:
+    """Compute the class parameters of every pattern source once: rank 0 computes them with all
+    its CPUs, the other ranks receive them; DataLoader workers inherit them with the source."""
+    patterns = [s.pattern for s in sources if s.kind == "pattern"]
+    if not patterns:
+        return
+    classes = [None] * len(patterns)
+    if rank == 0:
+        classes = [compute_classes(p.spec, available_cpus(), progress) for p in patterns]
+    if world > 1:
+        dist.broadcast_object_list(classes, src=0)
+    for pattern, computed in zip(patterns, classes):
+        pattern.classes = computed
+
+
+def open_sources(args, saved: dict | None, rank: int = 0, world: int = 1) -> list[Source]:
+    """Sources from ``--data``/``--audio`` (class parameters of pattern sources computed once);
+    statistics from the saved config when resuming."""
+    height = args.input_size[0]
+    sources = [data_source(s, height) for s in args.data]
+    if getattr(args, "data_weights", None) is not None:
+        for spec, source in zip(args.data, sources):
+            if source.path != spec:
+                raise ValueError(f"--data {spec} has a :WEIGHT and --data-weights is given; use one")
+        sources = [dataclasses.replace(s, weight=w) for s, w in zip(sources, args.data_weights)]
+    sources += [audio_source(s) for s in args.audio]
+    share_classes(sources, rank, world, progress=rank == 0 and not args.no_progress)
     old = {(d["kind"], d["path"]): d for d in (saved or {}).get("data", [])}
     result = []
     for source in sources:
@@ -85,7 +119,7 @@ def check_resumable(settings: dict, saved: dict) -> None:
 
 
 def checkpoint_config(settings: dict, sources: list[Source], step: int, images_seen: int,
-                      stopped: str | None = None) -> dict:
+                      stopped: str | None = None, source_images: list[int] | None = None) -> dict:
     """``config.json``: how to build the encoder (timm), input statistics, provenance."""
     import timm
 
@@ -97,6 +131,7 @@ def checkpoint_config(settings: dict, sources: list[Source], step: int, images_s
         "input": {"height": height, "width": width, "mean": sources[0].mean, "std": sources[0].std,
                   "note": "x = (value - mean) / std; patterns: pixels in [0, 1]; audio: log-mel"},
         "step": step, "images_seen": images_seen, "data": [s.describe() for s in sources],
+        "source_images": source_images or [0] * len(sources),
         "train": settings, "stopped": stopped,
         "versions": {"torch": torch.__version__, "timm": timm.__version__},
     }
@@ -135,7 +170,7 @@ def run(args) -> dict:
                          f"choose another directory")
     state = ckpt.load_state(out) if has_state else None
     saved = ckpt.read_config(out) if has_state else None
-    sources = open_sources(args, saved)
+    sources = open_sources(args, saved, rank, world)
     settings = resolve_settings(args, sources, world)
     if saved is not None:
         check_resumable(settings, saved)
@@ -143,12 +178,13 @@ def run(args) -> dict:
     mae = MaskedAutoencoder(settings["preset"], tuple(settings["input_size"]), settings["mask_ratio"],
                             settings["norm_pix_loss"], seed=args.seed).to(device)
     optimizer = make_optimizer(mae, settings)
-    start_step, images_seen = 0, 0
+    start_step, images_seen, source_images = 0, 0, None
     if state is not None:
         mae.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         ckpt.set_rng_state(state["rng"])
         start_step, images_seen = int(state["step"]), int(state["images_seen"])
+        source_images = [int(v) for v in state.get("source_images", [])] or None
         if rank == 0:
             truncate_log(out / "log.jsonl", start_step)
     elif rank == 0:
@@ -176,18 +212,26 @@ def run(args) -> dict:
             if progress is not None:
                 progress.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.1f}")
 
+    meter = LoadMeter(len(sources), args.workers, world, source_images or [])
+
     def save(step: int, seen: int, stopped: str | None = None) -> None:
+        counts = meter.totals()  # collective: every rank calls save
         if rank == 0:
-            ckpt.save_encoder(out, mae.encoder, checkpoint_config(settings, sources, step, seen, stopped))
+            ckpt.save_encoder(out, mae.encoder,
+                              checkpoint_config(settings, sources, step, seen, stopped, counts))
             ckpt.save_state(out, {"model": mae.state_dict(), "optimizer": optimizer.state_dict(),
                                   "step": step, "images_seen": seen, "rng": ckpt.rng_state(),
-                                  "format": 1})
+                                  "source_images": counts, "format": 1})
 
     def recon(step: int, images: torch.Tensor) -> None:
         noise = mask_noise(args.seed, 0, 0, 0, images.shape[0], mae.num_patches).to(device)
         save_reconstruction(mae, images, noise, out / "recon" / f"step{step:07d}.png")
 
-    hooks = Hooks(log=log, checkpoint=save, recon=recon,
+    def warn(text: str) -> None:
+        if rank == 0:
+            (progress.write if progress is not None else print)(text, file=sys.stderr)
+
+    hooks = Hooks(log=log, checkpoint=save, recon=recon, warn=warn,
                   progress=(lambda step, loss: progress.update(1)) if progress is not None else (lambda s, l: None))
     loop = LoopConfig(total_steps=settings["total_steps"], accum=args.accum, seed=args.seed, rank=rank,
                       world=world, amp=amp, log_every=args.log_every, save_every=args.save_every,
@@ -196,16 +240,17 @@ def run(args) -> dict:
     schedule = Schedule(settings["lr"], settings["warmup_steps"], settings["total_steps"], settings["min_lr"])
     try:
         step, images_seen, reason = train_loop(model, optimizer, schedule, batches, start_step,
-                                               images_seen, loop, hooks, mae.num_patches, device)
+                                               images_seen, loop, hooks, mae.num_patches, device, meter)
     finally:
         del batches
         if progress is not None:
             progress.close()
     save(step, images_seen, reason)
+    counts = meter.totals()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     if rank == 0:
         print(f"pretrain: stopped at step {step} ({reason}), {images_seen} images; checkpoint {out}",
               file=sys.stderr)
-    return checkpoint_config(settings, sources, step, images_seen, reason)
+    return checkpoint_config(settings, sources, step, images_seen, reason, counts)

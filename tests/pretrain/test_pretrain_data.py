@@ -81,7 +81,7 @@ def test_resume_skips_exactly_the_consumed_batches(shards, workers):
 
     def batches(start: int, count: int) -> list[torch.Tensor]:
         stream = PretrainStream([source], (32, 64), seed=2, batch_size=4, start_batch=start, buffer=8)
-        return list(itertools.islice(iter(make_loader(stream, workers)), count))
+        return [batch.image for batch in itertools.islice(iter(make_loader(stream, workers)), count)]
 
     full = batches(0, 9)
     tail = batches(5, 4)
@@ -139,5 +139,5 @@ def test_audio_source_makes_log_mels(tmp_path):
         soundfile.write(tmp_path / "sub" / f"tone{k}.wav", 0.5 * np.sin(2 * np.pi * freq * t), 16000)
     source = with_stats(audio_source(str(tmp_path)))
     assert source.units and len(source.units) == 2 and source.std > 0
-    batch = next(iter(make_loader(PretrainStream([source], (128, 64), seed=0, batch_size=2), 0)))
+    batch = next(iter(make_loader(PretrainStream([source], (128, 64), seed=0, batch_size=2), 0))).image
     assert batch.shape == (2, 1, 128, 64) and torch.isfinite(batch).all()

@@ -147,14 +147,19 @@ def test_help_documents_every_option():
 
 
 @pytest.mark.slow
-def test_kill_9_and_resume_equals_uninterrupted_run(shards, tmp_path):
-    """A real SIGKILL mid-run (DataLoader worker on), then --resume from the last checkpoint."""
+@pytest.mark.parametrize("on_the_fly", [False, True], ids=["shards", "pattern"])
+def test_kill_9_and_resume_equals_uninterrupted_run(shards, tmp_path, on_the_fly):
+    """A real SIGKILL mid-run (DataLoader worker on), then --resume from the last checkpoint;
+    from shards, and from a kind rendered on the fly mixed with the shards."""
     import os
     import signal
     import time
 
     args = ["--steps", "30", "--lr", "1e-3", "--save-every", "5", "--log-every", "1", "--workers", "1"]
-    command = [sys.executable, "-m", "pretrain", "--data", str(shards), *BASE, *args]
+    data = ["--data", str(shards)]
+    if on_the_fly:
+        data = ["--data", "pattern:deadleaves-squares,size=32", *data, "--data-weights", "0.7,0.3"]
+    command = [sys.executable, "-m", "pretrain", *data, *BASE, *args]
     subprocess.run(command + ["--out", str(tmp_path / "full")], check=True, capture_output=True, timeout=600)
     victim = subprocess.Popen(command + ["--out", str(tmp_path / "killed")], stderr=subprocess.DEVNULL,
                               start_new_session=True)
