@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from finetune.loaders import LAYOUTS
+
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthgen" / "embeddings"
 
 
@@ -42,15 +44,21 @@ def _user_errors(fn):
 def task_options(fn):
     """Options shared by ``linear`` and ``full`` (one flag name means one thing)."""
     opts = [
-        click.option("--task", "task_name", required=True, help="esc50, urbansound8k, speechcommands, gtzan, "
-                     "nsynth, cremad, voxceleb1, fsdd, folder or csv"),
+        click.option("--task", "task_name", required=True, help="task and the published layout expected under "
+                     "--root: " + "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items())),
         click.option("--root", required=True, type=click.Path(path_type=Path),
                      help="dataset folder in its published layout (csv: the CSV file)"),
         click.option("--folds", default=5, show_default=True, help="folds for the folder/csv loaders without folds"),
         click.option("--fsdd-split", default="5fold", show_default=True, help="fsdd: 5fold (meta_5fold.csv) or upstream"),
         click.option("--preset", default="cpu-tiny", show_default=True, help="encoder preset for --ckpt random"),
         click.option("--seed", default=0, show_default=True, help="seed of --ckpt random (and of fine-tuning)"),
-        click.option("--frames", default=128, show_default=True, help="input width in 10-ms frames"),
+        click.option("--frames", default=128, show_default=True, help="encoder input width in 10-ms frames"),
+        click.option("--clip", default="chunks", show_default=True, type=click.Choice(["chunks", "crop"]),
+                     help="chunks: the whole clip in consecutive chunks of --frames (padding-only tokens "
+                          "dropped); crop: the centre --frames only"),
+        click.option("--clip-seconds", default=None, type=float,
+                     help="crop (from the start) or pad every clip to this length; default: the task's "
+                          "published length (EVAR's table), the clip's own for fsdd, folder and csv"),
         click.option("--n-mels", default=128, show_default=True, help="mel bins (input height)"),
         click.option("--level", default="peak", show_default=True, type=click.Choice(["peak", "rms", "none"]),
                      help="loudness normalisation"),
@@ -68,7 +76,7 @@ def task_options(fn):
     return fn
 
 
-def _setup(threads: int, n_mels: int, frames: int, level: str):
+def _setup(threads: int, n_mels: int, frames: int, level: str, clip: str = "chunks"):
     import torch
 
     from finetune.features import FeatureConfig
@@ -76,17 +84,18 @@ def _setup(threads: int, n_mels: int, frames: int, level: str):
 
     torch.set_num_threads(threads)
     try:
-        return FeatureConfig(FrontendConfig(n_mels=n_mels), frames, level)
+        return FeatureConfig(FrontendConfig(n_mels=n_mels), frames, level, clip)
     except ValueError as exc:
         from finetune.task import UserError
         raise UserError(str(exc)) from None
 
 
-def _load(task_name: str, root: Path, folds: int, fsdd_split: str):
+def _load(task_name: str, root: Path, folds: int, fsdd_split: str, clip_seconds: float | None = None):
     from finetune.loaders import load_task
 
     kwargs = {"folds": folds} if task_name in ("folder", "csv") else {"split": fsdd_split} if task_name == "fsdd" else {}
-    return load_task(task_name, root, **kwargs)
+    task = load_task(task_name, root, **kwargs)
+    return task if clip_seconds is None else task.with_clip_seconds(clip_seconds)
 
 
 def _finish(record: dict, results: Path | None, name: str | None, group: str | None) -> None:
@@ -96,8 +105,9 @@ def _finish(record: dict, results: Path | None, name: str | None, group: str | N
         record["group"] = group
     summary = {k: record[k] for k in ("task", "name", "acc_mean", "acc_std", "split_acc") if k in record}
     click.echo(json.dumps(summary))
+    metric = "% mAP" if record.get("metric") == "mAP" else "%"
     click.echo(f"{record['name']} on {record['task']}: {100 * record['acc_mean']:.1f} ± "
-               f"{100 * record['acc_std']:.1f} % over {len(record['split_acc'])} split(s)", err=True)
+               f"{100 * record['acc_std']:.1f} {metric} over {len(record['split_acc'])} split(s)", err=True)
     if results:
         from finetune.results import append_result
         append_result(results, record)
@@ -116,15 +126,16 @@ def main() -> None:
 @click.option("--layers", "layer_specs", default=("last",), show_default=True, multiple=True,
               help="blocks to pool: last, all, or numbers like 6,12 (negative from the end), concatenated; "
                    "repeat for several probes")
-@click.option("--pooling", default="mean", show_default=True, type=click.Choice(["mean", "meanmax"]),
-              help="mean of patch tokens, or mean and max concatenated")
+@click.option("--pooling", default="freq", show_default=True, type=click.Choice(["freq", "mean", "meanmax"]),
+              help="freq: per time step the frequency-patch tokens side by side, mean over time (F*D "
+                   "values, the M2D/EVAR layout); mean: mean of all patch tokens; meanmax: mean and max")
 @click.option("--norm", default="split", show_default=True, type=click.Choice(["split", "all"]),
               help="input mean/std: per split from its training clips (k passes), or over all clips (1 pass)")
 @click.option("--cache", type=str, default=str(DEFAULT_CACHE), show_default=True,
               help="embedding cache folder ('' disables)")
 @_user_errors
-def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
-           batch_size, results, name, groups, layer_specs, pooling, norm, cache):
+def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, n_mels, level,
+           skip_bad, threads, batch_size, results, name, groups, layer_specs, pooling, norm, cache):
     """Linear probe of frozen encoders (or baselines) on one task."""
     from finetune.evaluate import linear_eval
     from finetune.features import compute_logmels
@@ -135,8 +146,8 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_me
     if len(groups) not in (0, 1, len(ckpts)):
         raise UserError(f"give one --group, or one per --ckpt ({len(ckpts)}), not {len(groups)}")
     group_of = dict(zip(ckpts, groups)) if len(groups) == len(ckpts) else {c: (groups or ("",))[0] for c in ckpts}
-    cfg = _setup(threads, n_mels, frames, level)
-    task = _load(task_name, root, folds, fsdd_split)
+    cfg = _setup(threads, n_mels, frames, level, clip)
+    task = _load(task_name, root, folds, fsdd_split, clip_seconds)
     mels = None
     for ckpt in ckpts:
         for layers in (layer_specs if ckpt != "logmel-stats" else ("last",)):
@@ -159,7 +170,8 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, n_me
 @click.option("--mixup", default=0.0, show_default=True, help="mixup Beta parameter (0 = off)")
 @click.option("--max-splits", default=None, type=int, help="only the first N splits (folds)")
 @_user_errors
-def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels, level, skip_bad, threads,
+def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, n_mels, level,
+         skip_bad, threads,
          batch_size, results, name, groups, epochs, lr, layer_decay, weight_decay, freq_mask, time_mask, mixup,
          max_splits):
     """Fine-tune encoder + linear head end to end on one task."""
@@ -172,10 +184,12 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, n_mels,
 
     if ckpt == "logmel-stats":
         raise UserError("--ckpt logmel-stats has no encoder to fine-tune; use a checkpoint or random")
-    cfg = _setup(threads, n_mels, frames, level)
+    cfg = _setup(threads, n_mels, frames, level, clip)
     fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       layer_decay=layer_decay, freq_mask=freq_mask, time_mask=time_mask, mixup=mixup, seed=seed)
-    task = _load(task_name, root, folds, fsdd_split)
+    task = _load(task_name, root, folds, fsdd_split, clip_seconds)
+    if task.multilabel:
+        raise UserError(f"full fine-tuning supports single-label tasks; {task.name} is multi-label (use linear)")
     first = resolve_encoder(ckpt, cfg, preset, seed)  # fail early on a bad checkpoint
     mels = compute_logmels(task, cfg, skip_bad=skip_bad)
     accs = full_finetune(lambda: resolve_encoder(ckpt, cfg, preset, seed), mels, cfg.frames, fcfg, max_splits,

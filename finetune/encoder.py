@@ -8,9 +8,17 @@ frames) differs from the checkpoint's ``img_size``, the position embedding is re
 new patch grid with ``timm.layers.resample_abs_pos_embed`` (bicubic), as timm does for
 fine-tuning at a new resolution.
 
-Pooling: the patch tokens (cls token excluded) of each chosen block are averaged over all
-patches (``mean``, D values), or averaged and max-pooled (``meanmax``, 2D values), then the
-layers are concatenated. Layer ``k`` is the output of block ``k`` (1-based) passed through the
+Pooling of the patch tokens (cls token excluded) of each chosen block, whose grid is
+``(F, T)`` = (frequency rows, time columns), row-major as timm orders them:
+
+* ``mean``: the average over all tokens (D values);
+* ``meanmax``: that average and the element-wise max, concatenated (2D values);
+* ``freq``: per time step the F tokens of that column laid side by side (frequency ascending,
+  F*D values), averaged over time -- the layout of the M2D / MSM-MAE runtimes that the EVAR
+  evaluation package uses; it keeps the spectral envelope that ``mean`` averages away.
+
+Only the time columns marked valid take part (a clip's padding beyond its end is dropped, see
+``finetune.chunks``), then the layers are concatenated. Layer ``k`` is the output of block ``k`` (1-based) passed through the
 encoder's final LayerNorm, so layer ``depth`` equals ``forward_features``. The last layer of an
 MAE encoder is known to be a weak linear-probe feature (its output is shaped for the pixel
 decoder), which is why ``layers`` can pick intermediate blocks.
@@ -28,7 +36,7 @@ from torch import nn
 
 from finetune.task import UserError
 
-POOLINGS = ("mean", "meanmax")
+POOLINGS = ("mean", "meanmax", "freq")
 
 
 @dataclass
@@ -170,19 +178,47 @@ def block_tokens(model: nn.Module, x: torch.Tensor, layers: tuple[int, ...]) -> 
                                        output_fmt="NLC", intermediates_only=True, stop_early=True)
 
 
-def pool(tokens: list[torch.Tensor], pooling: str) -> torch.Tensor:
-    """Concatenate per-layer pooled tokens: ``mean`` -> D per layer, ``meanmax`` -> 2D."""
+def token_stats(tokens: list[torch.Tensor], grid: tuple[int, int],
+                valid_cols: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sufficient statistics of every pooling for a batch of token grids.
+
+    tokens: per layer ``(B, F*T, D)`` in row-major ``(F, T)`` order; valid_cols: ``(B,)`` number
+    of leading time columns that hold the clip (None: all ``T``).
+    Returns ``(sums (B, L, F, D), counts (B,), maxes (B, L, D))``: per frequency row the sum over
+    the valid columns, the number of valid columns, and the max over all valid tokens."""
+    n_f, n_t = grid
+    b = tokens[0].shape[0]
+    if valid_cols is None:
+        valid_cols = torch.full((b,), n_t, dtype=torch.long)
+    mask = torch.arange(n_t)[None, :] < valid_cols[:, None]  # (B, T)
+    sums, maxes = [], []
+    for t in tokens:
+        g = t.float().reshape(b, n_f, n_t, -1)
+        sums.append((g * mask[:, None, :, None]).sum(dim=2))
+        maxes.append(g.masked_fill(~mask[:, None, :, None], float("-inf")).amax(dim=(1, 2)))
+    return torch.stack(sums, 1), valid_cols.to(torch.float32), torch.stack(maxes, 1)
+
+
+def pool_stats(sums: torch.Tensor, counts: torch.Tensor, maxes: torch.Tensor, pooling: str) -> torch.Tensor:
+    """``(B, L, F, D)`` column sums, ``(B,)`` counts, ``(B, L, D)`` maxes -> ``(B, L * width)``
+    pooled embeddings (width D for ``mean``, 2D for ``meanmax``, F*D for ``freq``)."""
     if pooling not in POOLINGS:
         raise UserError(f"--pooling {pooling!r} must be one of {', '.join(POOLINGS)}")
-    parts = []
-    for t in tokens:
-        parts.append(t.mean(dim=1))
-        if pooling == "meanmax":
-            parts.append(t.amax(dim=1))
-    return torch.cat(parts, dim=1)
+    freq = sums / counts.clamp_min(1)[:, None, None, None]  # (B, L, F, D): mean over time per row
+    b, n_layers = freq.shape[:2]
+    if pooling == "freq":
+        return freq.reshape(b, -1)
+    mean = freq.mean(dim=2)  # every row has the same valid columns: the mean of all valid tokens
+    return (torch.cat([mean, maxes], dim=2) if pooling == "meanmax" else mean).reshape(b, -1)
+
+
+def pool(tokens: list[torch.Tensor], pooling: str, grid: tuple[int, int],
+         valid_cols: torch.Tensor | None = None) -> torch.Tensor:
+    """Pool per-layer ``(B, F*T, D)`` token grids and concatenate the layers."""
+    return pool_stats(*token_stats(tokens, grid, valid_cols), pooling)
 
 
 @torch.inference_mode()
 def embed_batch(encoder: Encoder, x: torch.Tensor, layers: tuple[int, ...], pooling: str) -> np.ndarray:
-    """``x``: ``(B, 1, H, W)`` standardised log-mels -> ``(B, len(layers) * D * (1|2))`` float32."""
-    return pool(block_tokens(encoder.model, x, layers), pooling).float().numpy()
+    """``x``: ``(B, 1, H, W)`` standardised log-mels -> ``(B, len(layers) * width)`` float32."""
+    return pool(block_tokens(encoder.model, x, layers), pooling, encoder.grid).float().numpy()

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Callable
 
 from finetune.encoder import Encoder, load_checkpoint, parse_layers, random_encoder
-from finetune.features import FeatureConfig, LogMels, report_stderr, compute_logmels, encoder_features, logmel_stats
+from finetune.features import FeatureConfig, LogMels, compute_logmels, encoder_features, logmel_stats
+from finetune.progress import report_stderr
 from finetune.probe import linear_probe
 from finetune.task import Task, UserError
 
@@ -38,7 +39,7 @@ def linear_eval(task: Task, ckpt: str, cfg: FeatureConfig, *, preset: str = "cpu
     encoder = None if ckpt == "logmel-stats" else resolve_encoder(ckpt, cfg, preset, seed)
     mels = mels or compute_logmels(task, cfg, skip_bad=skip_bad, report=report)
     t_mel = time.perf_counter() - t0
-    record = {"task": task.name, "method": "linear", "ckpt": ckpt, "n_clips": len(mels.task.clips),
+    record = {"task": task.name, "metric": task.metric, "method": "linear", "ckpt": ckpt, "n_clips": len(mels.task.clips),
               "skipped": mels.skipped, "features": cfg.to_dict(), "pooling": pooling}
     if encoder is None:
         feats, info = logmel_stats(mels.specs), {}

@@ -1,25 +1,29 @@
 """Clip features for the probe: log-mels of a task, frozen-encoder embeddings (cached on disk)
 and the ``logmel-stats`` hand-crafted baseline.
 
+Every clip's log-mel is first cut or padded to the task's published clip length when it has one
+(``Task.clip_seconds``); ``finetune.chunks`` then decides what the encoder sees (the whole clip
+in chunks, or a centre crop).
+
 Encoder input normalisation (``norm``):
 
-* ``split`` (default, strict): for every split, the global mean/std of the fixed-length log-mels
-  of that split's training clips standardise all clips of the split, then the encoder embeds
-  them. A k-fold task is therefore embedded k times (once per split).
+* ``split`` (default, strict): for every split, the global mean/std of the log-mels of that
+  split's training clips (as the encoder sees them) standardise all clips of the split, then the
+  encoder embeds them. A k-fold task is therefore embedded k times (once per split).
 * ``all``: one mean/std over every clip of the task (two label-free numbers, transductive) and
   a single embedding pass, k times cheaper. On FSDD the per-split statistics differ by well
   under 1 % (see ``docs/finetune.md`` for the measured effect on accuracy).
 
 Each pass's embeddings are cached as ``CACHE/<key>.npz`` where the key hashes the
-checkpoint files, the task (paths, labels, folds), the front-end settings, the frame count,
-the pooling and the split. A pass embeds every block at once (the forward pass costs the same)
-and caches ``(N, depth, F)``, so any ``layers`` choice is served from one cache entry.
+checkpoint files, the task (paths, labels, folds, clip length), the front-end settings, the
+frame count, the clip mode and the split. A pass embeds every block at once (the forward pass
+costs the same) and caches the statistics of every pooling (``finetune.chunks.embed_clips``), so
+any ``layers`` and ``pooling`` choice is served from one cache entry.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +32,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from finetune.encoder import Encoder, embed_batch
-from pretrain.frontend import AudioError, FrontendConfig, Standardizer, fix_length, load_audio, log_mel
+from finetune.chunks import CLIP_MODES, apply_clip_length, embed_clips, fit_standardizer, pooled, seconds_to_frames
+from finetune.encoder import Encoder
 from finetune.loaders import missing_files
+from finetune.progress import progress, report_stderr
 from finetune.task import Task, UserError
+from pretrain.frontend import AudioError, FrontendConfig, fix_length, load_audio, log_mel
 
 
 NORMS = ("split", "all")
@@ -39,20 +45,27 @@ NORMS = ("split", "all")
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """frontend: log-mel settings; frames: fixed input width (128 = 1.28 s, the CPU preset);
-    level: loudness normalisation (``peak``, ``rms`` or ``none``)."""
+    """frontend: log-mel settings; frames: encoder input width (128 = 1.28 s, the CPU preset);
+    level: loudness normalisation (``peak``, ``rms`` or ``none``); clip: ``chunks`` (whole clip)
+    or ``crop`` (centre ``frames``)."""
 
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     frames: int = 128
     level: str = "peak"
+    clip: str = "chunks"
+
+    def __post_init__(self) -> None:
+        if self.clip not in CLIP_MODES:
+            raise ValueError(f"--clip {self.clip!r} must be one of {', '.join(CLIP_MODES)}")
 
     def to_dict(self) -> dict:
-        return {"frontend": self.frontend.to_dict(), "frames": self.frames, "level": self.level}
+        return {"frontend": self.frontend.to_dict(), "frames": self.frames, "level": self.level, "clip": self.clip}
 
 
 @dataclass
 class LogMels:
-    """The task (bad clips removed when skipped), full-length log-mels and the skipped files."""
+    """The task (bad clips removed when skipped), log-mels at the task's clip length (each clip's
+    own length when it has none) and the skipped files."""
 
     task: Task
     specs: list[torch.Tensor]
@@ -63,13 +76,9 @@ class LogMels:
         return torch.stack([fix_length(s, frames) for s in self.specs])
 
 
-def report_stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
 def compute_logmels(task: Task, cfg: FeatureConfig, *, skip_bad: bool = False,
                     report: Callable[[str], None] = report_stderr) -> LogMels:
-    """Decode every clip and compute its log-mel.
+    """Decode every clip and compute its log-mel, cropped / padded to ``task.clip_seconds``.
 
     A missing or undecodable file raises ``UserError``/``AudioError`` naming it, unless
     ``skip_bad``: then each one is reported through ``report`` and left out (never silently).
@@ -81,42 +90,34 @@ def compute_logmels(task: Task, cfg: FeatureConfig, *, skip_bad: bool = False,
                         f"({len(missing)} missing in all)")
     for i in missing:
         bad[i] = f"audio file {task.clips[i].path} does not exist"
+    length = None if task.clip_seconds is None else seconds_to_frames(task.clip_seconds, cfg.frontend)
     specs = []
-    for i, clip in enumerate(task.clips):
+    t0 = time.perf_counter()
+    for i, clip in progress(enumerate(task.clips), len(task.clips), f"decode {task.name}", report=report):
         if i in bad:
             continue
         try:
-            specs.append(log_mel(load_audio(clip.path, cfg.frontend.sample_rate, cfg.level), cfg.frontend))
+            spec = log_mel(load_audio(clip.path, cfg.frontend.sample_rate, cfg.level), cfg.frontend)
+            specs.append(apply_clip_length(spec, length))
         except AudioError as exc:
             if not skip_bad:
                 raise
             bad[i] = str(exc)
+    report(f"decoded {task.name}: {len(specs)} clips in {time.perf_counter() - t0:.1f} s")
     for i in sorted(bad):
         report(f"skipped: {bad[i]}")
     return LogMels(task.without(set(bad)) if bad else task, specs, [str(task.clips[i].path) for i in sorted(bad)])
 
 
 def logmel_stats(specs: list[torch.Tensor]) -> np.ndarray:
-    """Per-mel-bin mean and std over time of each full-length log-mel: ``(N, 2 * n_mels)``."""
+    """Per-mel-bin mean and std over time of each whole log-mel: ``(N, 2 * n_mels)``."""
     return np.stack([torch.cat([s.mean(dim=1), s.std(dim=1, unbiased=False)]).numpy() for s in specs])
 
 
-def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, pooling: str, split: str) -> str:
+def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, split: str) -> str:
     blob = json.dumps({"enc": encoder.fingerprint, "task": task.fingerprint(), "cfg": cfg.to_dict(),
-                       "pooling": pooling, "split": split, "v": 2}, sort_keys=True)
+                       "split": split, "v": 3}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def embed_split(encoder: Encoder, fixed: torch.Tensor, train_index: tuple[int, ...], layers: tuple[int, ...],
-                pooling: str, batch_size: int = 64) -> np.ndarray:
-    """Standardise all ``fixed`` log-mels with the statistics of ``train_index``, embed them:
-    ``(N, len(layers) * F)``."""
-    norm = Standardizer.fit(fixed[list(train_index)])
-    out = []
-    for start in range(0, len(fixed), batch_size):
-        x = norm(fixed[start:start + batch_size]).unsqueeze(1)  # (B, 1, n_mels, frames)
-        out.append(embed_batch(encoder, x, layers, pooling))
-    return np.concatenate(out)
 
 
 def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers: tuple[int, ...],
@@ -130,28 +131,27 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
         raise UserError(f"--norm {norm!r} must be one of {', '.join(NORMS)}")
     passes = ([(s.name, s.train) for s in mels.task.splits] if norm == "split"
               else [("all", tuple(range(len(mels.task.clips))))])
-    fixed = None
-    done, embedded, seconds = {}, 0, 0.0
+    done, embedded, chunks, seconds = {}, 0, 0, 0.0
     for name, train in passes:
-        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, pooling, name)}.npz" if cache_dir else None
+        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, name)}.npz" if cache_dir else None
         if path is not None and path.is_file():
             done[name] = np.load(path)["x"]
             continue
-        if fixed is None:
-            fixed = mels.fixed(cfg.frames)
-        t0 = time.perf_counter()
-        every = tuple(range(1, encoder.depth + 1))
-        done[name] = embed_split(encoder, fixed, train, every, pooling, batch_size).reshape(len(fixed), encoder.depth, -1)
-        seconds += time.perf_counter() - t0
-        embedded += len(fixed)
-        report(f"embedded {mels.task.name} ({name}): {len(fixed)} clips in {time.perf_counter() - t0:.1f} s")
+        standardizer = fit_standardizer(mels.specs, train, cfg.clip, cfg.frames)
+        done[name], info = embed_clips(encoder, mels.specs, standardizer, cfg.clip, batch_size,
+                                       desc=f"embed {mels.task.name} ({name})", report=report)
+        seconds += info["seconds"]
+        embedded += len(mels.specs)
+        chunks += info["chunks"]
+        report(f"embedded {mels.task.name} ({name}): {len(mels.specs)} clips ({info['chunks']} chunks) in "
+               f"{info['seconds']:.1f} s, {len(mels.specs) / max(info['seconds'], 1e-9):.1f} clips/s")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npz")
             np.savez(tmp, x=done[name])
             tmp.replace(path)
-    pick = [k - 1 for k in layers]
-    done = {name: x[:, pick].reshape(len(x), -1) for name, x in done.items()}
+    grid_f = encoder.grid[0]
+    done = {name: pooled(x, grid_f, encoder.dim, layers, pooling) for name, x in done.items()}
     feats = {s.name: done[s.name if norm == "split" else "all"] for s in mels.task.splits}
-    return feats, {"embedded_clips": embedded, "embed_seconds": round(seconds, 2),
+    return feats, {"embedded_clips": embedded, "embedded_chunks": chunks, "embed_seconds": round(seconds, 2),
                    "clips_per_s": round(embedded / seconds, 1) if seconds else None}

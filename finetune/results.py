@@ -74,13 +74,16 @@ def summarise(records: list[dict]) -> tuple[list[str], dict[str, dict[str, tuple
 
 def markdown_table(records: list[dict]) -> str:
     tasks, rows = summarise(records)
-    lines = ["| encoder | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    map_tasks = {r["task"] for r in records if r.get("metric") == "mAP"}
+    header = [f"{t} (mAP)" if t in map_tasks else t for t in tasks]
+    lines = ["| encoder | " + " | ".join(header) + " |", "|---|" + "---:|" * len(tasks)]
     for label in sorted(rows):
         cells = [f"{100 * rows[label][t][0]:.1f} ± {100 * rows[label][t][1]:.1f}" if t in rows[label] else "–"
                  for t in tasks]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Accuracy % (mean ± std over folds; group rows `(n=K)`: mean ± std over the K members).")
+    lines.append("Accuracy % (tasks marked mAP: mean average precision %), mean ± std over folds; group rows "
+                 "`(n=K)`: mean ± std over the K members.")
     return "\n".join(lines) + "\n"
 
 

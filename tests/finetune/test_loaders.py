@@ -167,3 +167,106 @@ def test_real_fsdd_layout():
     assert len(task.clips) == 3000 and len(task.classes) == 10
     assert [len(s.test) for s in task.splits] == [600] * 5
     assert all(c.path.is_file() for c in task.clips[:50])
+
+
+def test_task_clip_lengths_follow_the_published_table(tmp_path):
+    from finetune.loaders import CLIP_SECONDS
+
+    assert CLIP_SECONDS["esc50"] == 5.0 and CLIP_SECONDS["fsd50k"] == 7.6358 and CLIP_SECONDS["as20k"] == 10.0
+    _fsdd_fixture(tmp_path)
+    assert load_task("fsdd", tmp_path).clip_seconds is None  # FSDD: each clip's own length
+    assert load_task("fsdd", tmp_path).with_clip_seconds(2.0).clip_seconds == 2.0
+    with pytest.raises(UserError, match="clip length -1.0 s must be > 0"):
+        load_task("fsdd", tmp_path).with_clip_seconds(-1.0)
+
+
+def test_spcv1_voxforge_surge(tmp_path):
+    for word in ("yes", "no"):
+        for i in range(3):
+            write_wav(tmp_path / "spc" / word / f"abc{i}_nohash_0.wav", seconds=0.05)
+    (tmp_path / "spc" / "validation_list.txt").write_text("yes/abc1_nohash_0.wav\n")
+    (tmp_path / "spc" / "testing_list.txt").write_text("no/abc2_nohash_0.wav\n")
+    spc = load_task("spcv1", tmp_path / "spc")
+    assert spc.name == "spcv1" and spc.clip_seconds == 1.0 and _folds(spc) == [("test", 4, 1, 1)]
+
+    for lang in ("de", "fr"):
+        for spk in range(12):
+            for i in range(2):
+                write_wav(tmp_path / "vf" / lang / f"spk{spk}-20080101-abc" / "wav" / f"a{i}.wav", seconds=0.05)
+    vf = load_task("voxforge", tmp_path / "vf")
+    assert vf.classes == ("de", "fr") and vf.clip_seconds == 5.8 and len(vf.clips) == 48
+    by_folder = {}
+    for c in vf.clips:  # one speaker session is never in two splits
+        by_folder.setdefault(c.path.parent.parent, set()).add(c.fold)
+    assert all(len(v) == 1 for v in by_folder.values())
+    assert {c.fold for c in vf.clips} >= {"train", "test"}
+    with pytest.raises(UserError, match="no LANG/SPEAKER-DATE-ID/wav"):
+        load_task("voxforge", tmp_path / "spc")
+
+    for tone in range(30):
+        for note in ("C4", "D4"):
+            write_wav(tmp_path / "surge" / f"tone{tone:02d}" / f"{note}.ogg", seconds=0.05)
+    surge = load_task("surge", tmp_path / "surge")
+    assert surge.classes == ("C4", "D4") and surge.clip_seconds == 4.0
+    tones = {}
+    for c in surge.clips:
+        tones.setdefault(c.path.parent.name, set()).add(c.fold)
+    assert all(len(v) == 1 for v in tones.values()) and len(surge.splits[0].test) > 0
+
+
+def test_fsdnoisy18k(tmp_path):
+    meta = tmp_path / "FSDnoisy18k.meta"
+    meta.mkdir()
+    train = ["fname,label,aso_id,manually_verified,noisy_small"]
+    for lab in ("Rain", "Fire"):
+        for i in range(20):
+            write_wav(tmp_path / "FSDnoisy18k.audio_train" / f"{lab}{i}.wav", seconds=0.05)
+            train.append(f"{lab}{i}.wav,{lab},/m/x,0,1")
+    (meta / "train.csv").write_text("\n".join(train) + "\n")
+    write_wav(tmp_path / "FSDnoisy18k.audio_test" / "t.wav", seconds=0.05)
+    (meta / "test.csv").write_text("fname,label,aso_id\nt.wav,Rain,/m/x\n")
+    task = load_task("fsdnoisy18k", tmp_path)
+    assert _folds(task) == [("test", 36, 1, 4)] and task.clip_seconds == 8.25
+    (meta / "test.csv").unlink()
+    with pytest.raises(UserError, match=r"FSDnoisy18k.meta/test.csv does not exist"):
+        load_task("fsdnoisy18k", tmp_path)
+
+
+def test_fsd50k_is_multilabel(tmp_path):
+    truth = tmp_path / "FSD50K.ground_truth"
+    truth.mkdir()
+    dev = ["fname,labels,mids,split"]
+    for i, (labels, split) in enumerate([("Bark,Dog", "train"), ("Rain", "train"), ("Dog", "val")]):
+        write_wav(tmp_path / "FSD50K.dev_audio" / f"{i}.wav", seconds=0.05)
+        dev.append(f'{i},"{labels}","/m/a",{split}')
+    (truth / "dev.csv").write_text("\n".join(dev) + "\n")
+    write_wav(tmp_path / "FSD50K.eval_audio" / "9.wav", seconds=0.05)
+    (truth / "eval.csv").write_text('fname,labels,mids\n9,"Rain,Dog","/m/a"\n')
+    task = load_task("fsd50k", tmp_path)
+    assert task.multilabel and task.metric == "mAP" and task.classes == ("Bark", "Dog", "Rain")
+    assert task.labels().tolist() == [[1, 1, 0], [0, 0, 1], [0, 1, 0], [0, 1, 1]]
+    assert _folds(task) == [("test", 2, 1, 1)] and task.clip_seconds == 7.6358
+    (truth / "dev.csv").write_text("fname,labels\n1,Dog\n")
+    with pytest.raises(UserError, match=r"dev.csv: missing column\(s\) split"):
+        load_task("fsd50k", tmp_path)
+
+
+def test_as20k_reads_audioset_csvs_and_leaves_out_absent_videos(tmp_path, capsys):
+    (tmp_path / "class_labels_indices.csv").write_text(
+        'index,mid,display_name\n0,/m/09x0r,"Speech"\n1,/m/04rlf,"Music"\n')
+    head = "# Segments csv created Sun Mar  5 10:54:31 2017\n# num_ytids=3\n# YTID, start_seconds, end_seconds, positive_labels\n"
+    (tmp_path / "balanced_train_segments.csv").write_text(
+        head + '--PJHxphWEs, 30.000, 40.000, "/m/09x0r,/m/04rlf"\nYabcdefghij, 0.000, 10.000, "/m/04rlf"\n'
+               'zzzzzzzzzzz, 0.000, 10.000, "/m/04rlf"\n')
+    (tmp_path / "eval_segments.csv").write_text(head + 'abcdefghijk, 0.000, 10.000, "/m/09x0r"\n')
+    write_wav(tmp_path / "audio" / "balanced_train" / "Y--PJHxphWEs_30.000_40.000.wav", seconds=0.05)
+    write_wav(tmp_path / "audio" / "balanced_train" / "Yabcdefghij.wav", seconds=0.05)
+    write_wav(tmp_path / "audio" / "eval" / "abcdefghijk_0.000.flac", seconds=0.05)
+    task = load_task("as20k", tmp_path)
+    assert task.multilabel and task.classes == ("Music", "Speech") and task.clip_seconds == 10.0
+    assert [c.label for c in task.clips] == [("Music", "Speech"), ("Music",), ("Speech",)]
+    assert _folds(task) == [("test", 2, 1, 0)]
+    assert "1 listed clips have no audio file" in capsys.readouterr().err
+    (tmp_path / "eval_segments.csv").write_text(head + 'abcdefghijk, 0.000, 10.000, "/m/nope"\n')
+    with pytest.raises(UserError, match="label /m/nope not in class_labels_indices.csv"):
+        load_task("as20k", tmp_path)

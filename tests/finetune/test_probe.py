@@ -62,3 +62,26 @@ def test_validation_set_chooses_c():
     clips = [Clip(Path(f"{i}.wav"), str(l), "train" if i < 40 else "valid" if i < 50 else "test")
              for i, l in enumerate(y[rng.permutation(60)])]
     assert len(linear_probe(fixed_split_task("t", clips), x).split_acc) == 1
+
+
+def test_map_matches_scikit_learn_and_multilabel_probe():
+    from sklearn.metrics import average_precision_score
+
+    from finetune.probe import mean_average_precision
+
+    y = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
+    s = np.array([[0.9, 0.2, 0.1], [0.3, 0.8, 0.5], [0.4, 0.7, 0.2], [0.5, 0.1, 0.3]])
+    want = (average_precision_score(y[:, 0], s[:, 0]) + average_precision_score(y[:, 1], s[:, 1])) / 2
+    assert mean_average_precision(y, s) == pytest.approx(want)  # class 2 has no positive: left out
+    assert mean_average_precision(y, s) == pytest.approx((5 / 6 + 1.0) / 2)
+    # multi-label probe: tags readable from the features -> high mAP; reported per split
+    rng = np.random.default_rng(0)
+    tags = rng.integers(0, 2, (120, 4))
+    x = tags * 3.0 + rng.standard_normal((120, 4))
+    clips = [Clip(Path(f"{i}.wav"), tuple(str(k) for k in np.flatnonzero(t)), "train" if i < 90 else "test")
+             for i, t in enumerate(tags)]
+    task = fixed_split_task("ml", clips, multilabel=True)
+    result = linear_probe(task, x)
+    assert len(result.split_acc) == 1 and result.mean > 0.9
+    noise = linear_probe(task, rng.standard_normal((120, 4)))
+    assert noise.mean < 0.75
