@@ -1,4 +1,4 @@
-"""``python -m finetune linear|full|table|bench``.
+"""``python -m finetune linear|full|suite|table|bench``.
 
 Examples::
 
@@ -6,6 +6,8 @@ Examples::
     python -m finetune linear --ckpt logmel-stats --task fsdd --root data/fsdd --results results.jsonl
     python -m finetune linear --ckpt runs/fractaldb-s0 --group fractaldb --task fsdd --root data/fsdd
     python -m finetune full --ckpt runs/fractaldb-s0 --task fsdd --root data/fsdd --epochs 10
+    python -m finetune suite docs/evaluation/tasks.toml --ckpt logmel-stats --ckpt runs/fractaldb-s0 \
+        --results results.jsonl --out report/
     python -m finetune table results.jsonl --out report/
 
 User mistakes (missing files or columns, unreadable audio, a checkpoint that does not fit)
@@ -199,6 +201,64 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
               "full": fcfg.__dict__, "acc_mean": float(np.mean(accs)), "acc_std": float(np.std(accs)),
               "split_acc": accs, "splits": [s.name for s in mels.task.splits][:len(accs)]}
     _finish(record, results, name, groups[0] if groups else None)
+
+
+@main.command()
+@click.argument("task_file", type=click.Path(path_type=Path))
+@click.option("--ckpt", "ckpts", required=True, multiple=True,
+              help="checkpoint folder, random[:SEED] or logmel-stats; repeat for every encoder of the table")
+@click.option("--group", "groups", multiple=True, help="group label per --ckpt (seeds of one recipe), '' for none")
+@click.option("--results", required=True, type=click.Path(path_type=Path),
+              help="results .jsonl; pairs already in it are skipped (a killed suite resumes)")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="folder for results.md and results.png")
+@click.option("--layers", default="last", show_default=True, help="blocks to pool (per-task 'layers' overrides)")
+@click.option("--pooling", default="freq", show_default=True, type=click.Choice(["freq", "mean", "meanmax"]))
+@click.option("--clip", default="chunks", show_default=True, type=click.Choice(["chunks", "crop"]))
+@click.option("--norm", default="split", show_default=True, type=click.Choice(["split", "all"]))
+@click.option("--preset", default="cpu-tiny", show_default=True, help="encoder preset for --ckpt random")
+@click.option("--seed", default=0, show_default=True, help="seed of --ckpt random")
+@click.option("--frames", default=128, show_default=True, help="encoder input width in 10-ms frames")
+@click.option("--n-mels", default=128, show_default=True)
+@click.option("--level", default="peak", show_default=True, type=click.Choice(["peak", "rms", "none"]))
+@click.option("--skip-bad", is_flag=True, help="report and skip missing/corrupt audio instead of failing")
+@click.option("--threads", default=2, show_default=True)
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--cache", type=str, default=str(DEFAULT_CACHE), show_default=True,
+              help="embedding cache folder ('' disables)")
+@_user_errors
+def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, preset, seed, frames, n_mels, level,
+          skip_bad, threads, batch_size, cache):
+    """Linear probe of every --ckpt on every task of TASK_FILE (TOML), resumable; writes one
+    table (encoders x tasks, average column) and a plot to --out."""
+    from finetune.evaluate import linear_eval
+    from finetune.results import render
+    from finetune.suite import read_task_file, run_suite
+    from finetune.task import UserError
+
+    if len(groups) not in (0, len(ckpts)):
+        raise UserError(f"give one --group per --ckpt ({len(ckpts)}), not {len(groups)}")
+    tasks = read_task_file(task_file)
+
+    def evaluate(task, settings, pending):
+        cfg = _setup(threads, n_mels, frames, level, settings["clip"])
+        loaded = _load(task.task, task.root, settings.get("folds", 5), settings.get("fsdd_split", "5fold"),
+                       settings.get("clip_seconds"))
+        mels = None
+        for ckpt in pending:  # a generator: each record is saved as soon as it is done
+            record = linear_eval(loaded, ckpt, cfg, preset=preset, seed=seed, layers=settings["layers"],
+                                 pooling=settings["pooling"], cache_dir=Path(cache) if cache else None,
+                                 skip_bad=skip_bad, batch_size=batch_size, norm=settings["norm"], mels=mels,
+                                 report=lambda m: click.echo(m, err=True))
+            mels = record.pop("_mels")
+            yield record
+
+    defaults = {"layers": layers, "pooling": pooling, "clip": clip, "norm": norm, "frames": frames,
+                "n_mels": n_mels, "level": level, "preset": preset, "seed": seed}
+    run_suite(tasks, list(ckpts), dict(zip(ckpts, groups)), results, defaults, evaluate,
+              report=lambda m: click.echo(m, err=True))
+    md, png = render(results, out, average=True)
+    click.echo(md.read_text())
+    click.echo(f"wrote {md} and {png}", err=True)
 
 
 @main.command()

@@ -53,7 +53,7 @@ def linear_eval(task: Task, ckpt: str, cfg: FeatureConfig, *, preset: str = "cpu
         if ckpt.startswith("random"):
             record.update(preset=preset, seed=int(ckpt.split(":")[1]) if ":" in ckpt else seed)
     t1 = time.perf_counter()
-    result = linear_probe(mels.task, feats)
+    result = linear_probe(mels.task, feats, report=report)
     record.update(acc_mean=result.mean, acc_std=result.std, split_acc=list(result.split_acc),
                   split_c=list(result.split_c), splits=[s.name for s in mels.task.splits],
                   seconds={"logmel": round(t_mel, 1), "probe": round(time.perf_counter() - t1, 1),

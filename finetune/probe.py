@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -110,8 +111,9 @@ def choose_c(x, y, groups, x_val=None, y_val=None, cs=CS, inner_folds: int = 3, 
 
 
 def linear_probe(task: Task, features: dict[str, np.ndarray] | np.ndarray, *, cs=CS, inner_folds: int = 3,
-                 max_iter: int = 1000) -> ProbeResult:
-    """Probe ``features`` (one ``(N, F)`` array for all splits, or one per split name)."""
+                 max_iter: int = 1000, report: Callable[[str], None] | None = None) -> ProbeResult:
+    """Probe ``features`` (one ``(N, F)`` array for all splits, or one per split name);
+    ``report`` gets one line per fitted split."""
     from threadpoolctl import threadpool_limits
 
     y = task.labels()
@@ -125,4 +127,7 @@ def linear_probe(task: Task, features: dict[str, np.ndarray] | np.ndarray, *, cs
                          cs, inner_folds, max_iter)
             accs.append(_path_scores([c], x[tr], y[tr], x[te], y[te], max_iter)[0])
             chosen.append(c)
+            if report:
+                report(f"fit {task.name} {split.name} ({len(chosen)}/{len(task.splits)}): C={c:g}, "
+                       f"{task.metric} {100 * accs[-1]:.1f} %")
     return ProbeResult(tuple(accs), tuple(chosen))

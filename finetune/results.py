@@ -72,14 +72,19 @@ def summarise(records: list[dict]) -> tuple[list[str], dict[str, dict[str, tuple
     return tasks, rows
 
 
-def markdown_table(records: list[dict]) -> str:
+def markdown_table(records: list[dict], average: bool = False) -> str:
+    """Rows = encoders, columns = tasks; ``average``: a last column with the mean over the tasks
+    (shown only for rows that have every task)."""
     tasks, rows = summarise(records)
     map_tasks = {r["task"] for r in records if r.get("metric") == "mAP"}
-    header = [f"{t} (mAP)" if t in map_tasks else t for t in tasks]
-    lines = ["| encoder | " + " | ".join(header) + " |", "|---|" + "---:|" * len(tasks)]
+    header = [f"{t} (mAP)" if t in map_tasks else t for t in tasks] + (["average"] if average else [])
+    lines = ["| encoder | " + " | ".join(header) + " |", "|---|" + "---:|" * len(header)]
     for label in sorted(rows):
         cells = [f"{100 * rows[label][t][0]:.1f} ± {100 * rows[label][t][1]:.1f}" if t in rows[label] else "–"
                  for t in tasks]
+        if average:
+            full = all(t in rows[label] for t in tasks)
+            cells.append(f"{100 * np.mean([rows[label][t][0] for t in tasks]):.1f}" if full else "–")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Accuracy % (tasks marked mAP: mean average precision %), mean ± std over folds; group rows "
@@ -112,13 +117,13 @@ def bar_plot(records: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
-def render(results: Path, out_dir: Path) -> tuple[Path, Path]:
+def render(results: Path, out_dir: Path, average: bool = False) -> tuple[Path, Path]:
     """Write ``results.md`` and ``results.png`` into ``out_dir``."""
     records = read_results(results)
     if not records:
         raise UserError(f"results file {results} has no results")
     out_dir.mkdir(parents=True, exist_ok=True)
     md, png = out_dir / "results.md", out_dir / "results.png"
-    md.write_text(markdown_table(records))
+    md.write_text(markdown_table(records, average))
     bar_plot(records, png)
     return md, png
