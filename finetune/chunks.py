@@ -114,12 +114,14 @@ def embed_clips(encoder: Encoder, specs: list[torch.Tensor], norm: Standardizer,
     maxes = torch.full((len(specs), depth, dim), float("-inf"))
     counts = torch.zeros(len(specs), dtype=torch.float64)
     every = tuple(range(1, depth + 1))
+    device = next(encoder.model.parameters()).device
     total = count_chunks(specs, mode, width)
     t0 = time.perf_counter()
     batches = _batches(specs, mode, width, patch_w, batch_size)
     done = 0
     for x, cols, owner in progress(batches, -(-total // batch_size), desc, unit="batches", report=report):
-        s, c, m = token_stats(block_tokens(encoder.model, norm(x).unsqueeze(1), every), (n_f, n_t), cols)
+        tokens = block_tokens(encoder.model, norm(x).unsqueeze(1).to(device), every)
+        s, c, m = token_stats([t.cpu() for t in tokens], (n_f, n_t), cols)
         sums.index_add_(0, owner, s.double())
         counts.index_add_(0, owner, c.double())
         maxes.scatter_reduce_(0, owner[:, None, None].expand_as(m), m, "amax")

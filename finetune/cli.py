@@ -164,19 +164,23 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
 @click.option("--ckpt", required=True, help="checkpoint folder or 'random' (untrained --preset encoder)")
 @task_options
 @click.option("--epochs", default=20, show_default=True)
-@click.option("--lr", default=5e-4, show_default=True, help="peak lr of the head")
+@click.option("--lr", "lrs", default=(5e-4,), show_default=True, multiple=True, type=float,
+              help="peak lr of the head; repeat to choose it (with the epoch) on the validation split")
 @click.option("--layer-decay", default=0.75, show_default=True)
 @click.option("--weight-decay", default=0.05, show_default=True)
 @click.option("--freq-mask", default=24, show_default=True, help="SpecAugment max band (mel bins)")
 @click.option("--time-mask", default=24, show_default=True, help="SpecAugment max span (frames)")
 @click.option("--mixup", default=0.0, show_default=True, help="mixup Beta parameter (0 = off)")
 @click.option("--max-splits", default=None, type=int, help="only the first N splits (folds)")
+@click.option("--state", type=click.Path(path_type=Path), default=None,
+              help="progress file (.jsonl): finished splits are appended and read back by a rerun (resume)")
 @_user_errors
 def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, n_mels, level,
-         skip_bad, threads,
-         batch_size, results, name, groups, epochs, lr, layer_decay, weight_decay, freq_mask, time_mask, mixup,
-         max_splits):
-    """Fine-tune encoder + linear head end to end on one task."""
+         skip_bad, threads, batch_size, results, name, groups, epochs, lrs, layer_decay, weight_decay, freq_mask,
+         time_mask, mixup, max_splits, state):
+    """Fine-tune encoder + linear head end to end on one task. The lr and the epoch are chosen
+    on a validation split (the task's, or carved from the training folds), never on the test
+    fold; evaluation sees whole clips."""
     import numpy as np
 
     from finetune.evaluate import resolve_encoder
@@ -187,19 +191,25 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
     if ckpt == "logmel-stats":
         raise UserError("--ckpt logmel-stats has no encoder to fine-tune; use a checkpoint or random")
     cfg = _setup(threads, n_mels, frames, level, clip)
-    fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+    fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lrs[0], weight_decay=weight_decay,
                       layer_decay=layer_decay, freq_mask=freq_mask, time_mask=time_mask, mixup=mixup, seed=seed)
+    for lr in lrs:
+        if lr <= 0:
+            raise UserError(f"--lr {lr} must be > 0")
     task = _load(task_name, root, folds, fsdd_split, clip_seconds)
     if task.multilabel:
         raise UserError(f"full fine-tuning supports single-label tasks; {task.name} is multi-label (use linear)")
     first = resolve_encoder(ckpt, cfg, preset, seed)  # fail early on a bad checkpoint
     mels = compute_logmels(task, cfg, skip_bad=skip_bad)
-    accs = full_finetune(lambda: resolve_encoder(ckpt, cfg, preset, seed), mels, cfg.frames, fcfg, max_splits,
-                         report=lambda m: click.echo(m, err=True))
+    splits = full_finetune(lambda: resolve_encoder(ckpt, cfg, preset, seed), mels, cfg.frames, fcfg, max_splits,
+                           report=lambda m: click.echo(m, err=True), lrs=tuple(lrs), state=state)
+    accs = [s["acc"] for s in splits]
     record = {"task": mels.task.name, "method": "full", "ckpt": ckpt, "name": first.name,
               "n_clips": len(mels.task.clips), "skipped": mels.skipped, "features": cfg.to_dict(),
-              "full": fcfg.__dict__, "acc_mean": float(np.mean(accs)), "acc_std": float(np.std(accs)),
-              "split_acc": accs, "splits": [s.name for s in mels.task.splits][:len(accs)]}
+              "full": {**fcfg.__dict__, "lr": list(lrs)}, "acc_mean": float(np.mean(accs)),
+              "acc_std": float(np.std(accs)), "split_acc": accs, "splits": [s["split"] for s in splits],
+              "split_lr": [s["lr"] for s in splits], "split_epoch": [s["epoch"] for s in splits],
+              "cpu_seconds": round(sum(s["cpu_seconds"] for s in splits), 1)}
     _finish(record, results, name, groups[0] if groups else None)
 
 

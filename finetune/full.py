@@ -10,25 +10,39 @@ He et al. 2022, Table 9):
 - SpecAugment-style masking on the standardised input (Park et al. 2019): one frequency band
   of width U[0, freq_mask) and one time span of width U[0, time_mask) set to 0 (the mean);
 - optional mixup (Zhang et al. 2018) with ``Beta(mixup, mixup)`` weights on inputs and targets;
-- training crops are random, evaluation crops centred; the fixed sin-cos position embedding
-  stays frozen.
-With a validation set the test accuracy of the epoch with the best validation accuracy is
-reported, otherwise that of the last epoch.
+- training crops are random (the encoder's input width); evaluation sees whole clips: every
+  clip in consecutive chunks, padding-only patch columns dropped, the mean of all its tokens
+  fed to the head (``finetune.chunks``); the fixed sin-cos position embedding stays frozen.
+
+Model selection never looks at the test fold: when the split has no validation set, one is
+carved from the training clips (``carve_validation``: the next fold of a cross-validated task,
+else every 10th training clip of each class, from its first). Every peak lr of ``lrs`` is trained; the
+(lr, epoch) with the best validation accuracy is chosen and the test accuracy at that epoch is
+reported.
+
+Resumable: each finished split is appended to a progress file (``state``), keyed by the
+encoder, task, settings and split; a rerun reports the finished splits from it and trains only
+the others.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from finetune.chunks import embed_clips, fit_standardizer, pooled
 from finetune.encoder import Encoder
 from finetune.features import LogMels
-from pretrain.frontend import Standardizer, fix_length
-from finetune.task import UserError
+from finetune.task import Split, Task, UserError
+from pretrain.frontend import fix_length
 
 
 @dataclass(frozen=True)
@@ -119,24 +133,58 @@ def spec_augment(x: torch.Tensor, freq_mask: int, time_mask: int, gen: torch.Gen
     return x
 
 
-def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+def carve_validation(task: Task, split: Split) -> Split:
+    """``split`` itself when it has a validation set; else one carved from its training clips:
+    for k-fold CV the fold after the test fold (cyclically), otherwise every 10th training clip
+    of each class, starting with its first. The test clips are never touched."""
+    if split.valid:
+        return split
+    test_folds = {task.clips[i].fold for i in split.test}
+    train_folds = sorted({task.clips[i].fold for i in split.train},
+                         key=lambda f: (0, int(f), "") if f.isdigit() else (1, 0, f))
+    if len(train_folds) >= 2 and len(test_folds) == 1:
+        (test,) = test_folds
+        order = sorted(train_folds + [test], key=lambda f: (0, int(f), "") if f.isdigit() else (1, 0, f))
+        val_fold = order[(order.index(test) + 1) % len(order)]
+        valid = tuple(i for i in split.train if task.clips[i].fold == val_fold)
+    else:
+        seen: dict[str, int] = {}
+        picked = []
+        for i in split.train:
+            n = seen[task.clips[i].label] = seen.get(task.clips[i].label, -1) + 1
+            if n % 10 == 0:
+                picked.append(i)
+        valid = tuple(picked)
+    chosen = set(valid)
+    return Split(split.name, tuple(i for i in split.train if i not in chosen), split.test, valid)
+
+
+def clip_logits(model: Classifier, encoder: Encoder, mels: LogMels, index, norm, batch_size: int) -> torch.Tensor:
+    """Logits of whole clips: mean of the final-norm tokens over all chunks, then the head."""
     model.eval()
+    view = Encoder(model.encoder, encoder.name, encoder.fingerprint, encoder.height, encoder.width)
+    stored, _ = embed_clips(view, [mels.specs[i] for i in index], norm, "chunks", batch_size,
+                            report=lambda m: None)
+    feats = torch.from_numpy(pooled(stored, encoder.grid[0], encoder.dim, (encoder.depth,), "mean"))
     with torch.inference_mode():
-        pred = torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
-    return float((pred == y).float().mean())
+        return model.head(feats)
 
 
-def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split, frames: int, cfg: FullConfig,
-                   report: Callable[[str], None]) -> float:
-    """Fine-tune a fresh copy of the encoder on one split; test accuracy."""
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    return float((logits.argmax(1) == y).float().mean())
+
+
+def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, frames: int, cfg: FullConfig,
+              report: Callable[[str], None]) -> tuple[list[float], list[float]]:
+    """Fine-tune a fresh copy of the encoder on ``split.train``; validation and test accuracy
+    after every epoch (whole clips)."""
     task = mels.task
     y = torch.as_tensor(task.labels())
     n_cls = len(task.classes)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    fixed = torch.stack([fix_length(s, frames) for s in mels.specs])
-    norm = Standardizer.fit(fixed[list(split.train)])
+    norm = fit_standardizer(mels.specs, split.train, "chunks", frames)
     enc = make_encoder()
     model = Classifier(enc.model.requires_grad_(True), n_cls)
     if hasattr(model.encoder, "pos_embed"):
@@ -145,9 +193,7 @@ def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split, fr
     train = np.array(split.train)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
     total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
-    x_test = norm(fixed[list(split.test)]).unsqueeze(1)
-    x_val = norm(fixed[list(split.valid)]).unsqueeze(1) if split.valid else None
-    best_val, test_at_best, step = -1.0, 0.0, 0
+    vals, tests, step = [], [], 0
     for epoch in range(cfg.epochs):
         model.train()
         order = rng.permutation(train)
@@ -167,18 +213,74 @@ def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split, fr
             loss.backward()
             opt.step()
             step += 1
-        if x_val is not None:
-            val = _accuracy(model, x_val, y[list(split.valid)], cfg.batch_size)
-            if val > best_val:
-                best_val, test_at_best = val, _accuracy(model, x_test, y[list(split.test)], cfg.batch_size)
-            report(f"{split.name} epoch {epoch + 1}: loss {loss.item():.3f} valid {val:.3f}")
-        else:
-            report(f"{split.name} epoch {epoch + 1}: loss {loss.item():.3f}")
-    return test_at_best if x_val is not None else _accuracy(model, x_test, y[list(split.test)], cfg.batch_size)
+        vals.append(_accuracy(clip_logits(model, enc, mels, split.valid, norm, cfg.batch_size), y[list(split.valid)]))
+        tests.append(_accuracy(clip_logits(model, enc, mels, split.test, norm, cfg.batch_size), y[list(split.test)]))
+        report(f"{split.name} lr {cfg.lr:g} epoch {epoch + 1}/{cfg.epochs}: loss {loss.item():.3f} "
+               f"valid {100 * vals[-1]:.1f} %")
+    return vals, tests
+
+
+def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, frames: int, cfg: FullConfig,
+                   report: Callable[[str], None], lrs: tuple[float, ...] | None = None) -> dict:
+    """Every lr of ``lrs`` (default ``cfg.lr``) on one split; the (lr, epoch) with the best
+    validation accuracy (ties: the earlier) chooses the reported test accuracy."""
+    split = carve_validation(mels.task, split)
+    if not split.valid:
+        raise UserError(f"split {split.name}: no clips left to carve a validation set from")
+    t0, c0 = time.perf_counter(), time.process_time()
+    best = None
+    curves = {}
+    for lr in lrs or (cfg.lr,):
+        vals, tests = train_one(make_encoder, mels, split, frames, replace(cfg, lr=lr), report)
+        curves[str(lr)] = {"valid": vals, "test": tests}
+        epoch = int(np.argmax(vals))
+        if best is None or vals[epoch] > best[0]:
+            best = (vals[epoch], lr, epoch, tests[epoch])
+    return {"split": split.name, "acc": best[3], "valid_acc": best[0], "lr": best[1], "epoch": best[2] + 1,
+            "n_train": len(split.train), "n_valid": len(split.valid), "n_test": len(split.test), "curves": curves,
+            "seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
+
+
+def state_key(encoder: Encoder, mels: LogMels, frames: int, cfg: FullConfig, lrs, split: str) -> str:
+    blob = json.dumps({"enc": encoder.fingerprint, "task": mels.task.fingerprint(), "frames": frames,
+                       "cfg": asdict(cfg), "lrs": list(lrs or (cfg.lr,)), "split": split, "v": 1}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _read_state(state: Path | None) -> dict[str, dict]:
+    if state is None or not state.is_file():
+        return {}
+    out = {}
+    for line in state.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line: that split is trained again
+        out[rec["key"]] = rec
+    return out
 
 
 def full_finetune(make_encoder: Callable[[], Encoder], mels: LogMels, frames: int, cfg: FullConfig,
-                  max_splits: int | None = None, report: Callable[[str], None] = print) -> list[float]:
-    """Test accuracy per split (the first ``max_splits`` splits when given)."""
+                  max_splits: int | None = None, report: Callable[[str], None] = print,
+                  lrs: tuple[float, ...] | None = None, state: Path | None = None) -> list[dict]:
+    """One result per split (the first ``max_splits`` when given); splits already in ``state``
+    are read back instead of trained, and each newly finished split is appended to it."""
     splits = mels.task.splits[:max_splits] if max_splits else mels.task.splits
-    return [finetune_split(make_encoder, mels, s, frames, cfg, report) for s in splits]
+    first = make_encoder()
+    done = _read_state(state)
+    out = []
+    for s in splits:
+        key = state_key(first, mels, frames, cfg, lrs, s.name)
+        if key in done:
+            report(f"{s.name}: finished earlier ({100 * done[key]['acc']:.1f} %), read from {state}")
+            out.append(done[key])
+            continue
+        rec = {"key": key, **finetune_split(make_encoder, mels, s, frames, cfg, report, lrs)}
+        report(f"{s.name}: test {100 * rec['acc']:.1f} % at lr {rec['lr']:g} epoch {rec['epoch']} "
+               f"(valid {100 * rec['valid_acc']:.1f} %), {rec['cpu_seconds']:.0f} CPU s")
+        if state is not None:
+            state.parent.mkdir(parents=True, exist_ok=True)
+            with open(state, "a") as f:
+                f.write(json.dumps(rec, sort_keys=True) + "\n")
+        out.append(rec)
+    return out

@@ -6,11 +6,17 @@
     emb, ts = hear_module.get_timestamp_embeddings(audio, model) # (n_sounds, T, D), (n_sounds, T) ms
 
 ``audio`` is a float tensor ``(n_sounds, n_samples)`` at ``model.sample_rate`` (16 kHz) in
-[-1, 1]. Each sound -> log-mel (``pretrain.frontend``) -> chunks of the checkpoint's input
-width (128 frames = 1.28 s for the CPU preset; the last chunk padded with the sound's minimum)
--> encoder. Timestamp embeddings: the patch tokens of each time column averaged over frequency
-(one embedding per patch width = 16 frames = 160 ms, timestamped at the column centre in ms).
-Scene embeddings: the mean of the timestamp embeddings over time. Both have the encoder width D.
+[-1, 1]. Each sound -> log-mel (``pretrain.frontend``) -> the whole sound in chunks of the
+checkpoint's input width (``finetune.chunks``: the last chunk padded, padding-only patch columns
+dropped) -> encoder -> patch tokens of the last block on the (frequency, time) grid.
+
+Scene embeddings: the linear probe's default pooling, ``freq`` -- per time column the F
+frequency tokens side by side (F*D values), averaged over the sound's columns; identical to the
+probe's embedding of the same sound with the same input normalisation.
+Timestamp embeddings: the same F*D layout for one patch column (16 frames = 160 ms wide) at a
+regular hop of 40 ms (``HOP_FRAMES`` = 4 frames): the encoder runs on the sound shifted by 0, 4,
+8 and 12 frames, so the columns of the four passes interleave. Timestamps are the column
+centres in ms (75, 115, 155, ... for 10-ms frames), one per hop that starts inside the sound.
 
 Input normalisation: the ``config.json`` entry ``audio_norm`` = ``{"mean": m, "std": s}`` when
 present (log-mel statistics of an audio training set); otherwise each sound is standardised with
@@ -21,11 +27,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from finetune.chunks import embed_clips, pooled, split_chunks
 from finetune.encoder import Encoder, load_checkpoint, random_encoder
-from pretrain.frontend import FrontendConfig, fix_length, log_mel
+from pretrain.frontend import FrontendConfig, Standardizer, log_mel
+
+HOP_FRAMES = 4  # timestamp hop in log-mel frames (40 ms)
 
 
 class HearModel(nn.Module):
@@ -35,13 +45,12 @@ class HearModel(nn.Module):
                  frontend: FrontendConfig = FrontendConfig()):
         super().__init__()
         self.encoder = encoder.model
-        self.height, self.width = encoder.height, encoder.width
-        self.patch_w = encoder.patch_size[1]
+        self.spec = encoder  # shapes, patch size; shares the module above
         self.frontend = frontend
         self.audio_norm = audio_norm
         self.sample_rate = frontend.sample_rate
-        self.scene_embedding_size = encoder.dim
-        self.timestamp_embedding_size = encoder.dim
+        self.scene_embedding_size = encoder.grid[0] * encoder.dim
+        self.timestamp_embedding_size = encoder.grid[0] * encoder.dim
 
 
 def load_model(model_file_path: str = "", preset: str = "cpu-tiny") -> HearModel:
@@ -65,31 +74,50 @@ def _check_audio(audio: torch.Tensor) -> torch.Tensor:
     return audio.detach().to("cpu", torch.float32)
 
 
+def _specs(audio: torch.Tensor, model: HearModel) -> list[tuple[torch.Tensor, Standardizer]]:
+    out = []
+    for a in _check_audio(audio):
+        s = log_mel(a, model.frontend)
+        norm = Standardizer(*model.audio_norm) if model.audio_norm else Standardizer.fit(s)
+        out.append((s, norm))
+    return out
+
+
 @torch.inference_mode()
 def get_timestamp_embeddings(audio: torch.Tensor, model: HearModel) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(n_sounds, T, D)`` embeddings and ``(n_sounds, T)`` timestamps in milliseconds."""
-    audio = _check_audio(audio)
-    specs = [log_mel(a, model.frontend) for a in audio]  # each (n_mels, F), same F for all
-    n_frames = specs[0].shape[1]
-    n_chunks = -(-n_frames // model.width)
-    n_cols = -(-n_frames // model.patch_w)  # time columns that cover real audio
-    chunks = []
-    for s in specs:
-        mean, std = model.audio_norm or (float(s.mean()), float(s.std().clamp_min(1e-6)))
-        padded = fix_length(s, n_chunks * model.width)
-        chunks.append(((padded - mean) / std).reshape(s.shape[0], n_chunks, model.width).permute(1, 0, 2))
-    x = torch.cat(chunks).unsqueeze(1)  # (n_sounds * n_chunks, 1, n_mels, width)
-    tokens = model.encoder.forward_features(x)[:, model.encoder.num_prefix_tokens:]  # (B, N, D)
-    grid_w = model.width // model.patch_w
-    grid_h = tokens.shape[1] // grid_w  # row-major token order: (frequency rows, time columns)
-    cols = tokens.reshape(len(x), grid_h, grid_w, -1).mean(dim=1)  # (B, grid_w, D)
-    emb = cols.reshape(len(audio), n_chunks * grid_w, -1)[:, :n_cols]
+    """``(n_sounds, T, F*D)`` float32 embeddings and ``(n_sounds, T)`` timestamps in ms, one
+    every ``HOP_FRAMES`` frames (40 ms)."""
+    enc = model.spec
+    n_f, n_t = enc.grid
+    pw, width = enc.patch_size[1], enc.width
+    shifts = pw // HOP_FRAMES
+    specs = _specs(audio, model)
+    n_frames = specs[0][0].shape[1]
+    n_stamps = -(-n_frames // HOP_FRAMES)  # hops that start inside the sound
+    device = next(model.encoder.parameters()).device
+    out = torch.zeros(len(specs), n_stamps, n_f * enc.dim)
+    for i, (s, norm) in enumerate(specs):
+        for k in range(shifts):
+            if k * HOP_FRAMES >= n_frames:
+                break
+            chunks, _ = split_chunks(norm(s[:, k * HOP_FRAMES:]), width, pw)
+            tokens = model.encoder.forward_features(chunks.unsqueeze(1).to(device))
+            tokens = tokens[:, model.encoder.num_prefix_tokens:].float().cpu()  # (C, F*T, D)
+            cols = tokens.reshape(len(chunks), n_f, n_t, -1).permute(0, 2, 1, 3).reshape(len(chunks) * n_t, -1)
+            stamps = torch.arange(k, n_stamps, shifts)  # stamp m = shifts * column + k
+            out[i, stamps] = cols[:len(stamps)]
     hop_ms = 1000.0 * model.frontend.hop_length / model.frontend.sample_rate
-    ts = (torch.arange(n_cols, dtype=torch.float32) * model.patch_w + model.patch_w / 2) * hop_ms
-    return emb.contiguous(), ts.expand(len(audio), -1).contiguous()
+    ts = (torch.arange(n_stamps, dtype=torch.float32) * HOP_FRAMES + (pw - 1) / 2) * hop_ms
+    return out, ts.expand(len(specs), -1).contiguous()
 
 
+@torch.inference_mode()
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
-    """``(n_sounds, D)``: the time average of the timestamp embeddings."""
-    emb, _ = get_timestamp_embeddings(audio, model)
-    return emb.mean(dim=1)
+    """``(n_sounds, F*D)`` float32: the probe's ``freq`` pooling of the last block over the
+    whole sound."""
+    enc = model.spec
+    out = []
+    for s, norm in _specs(audio, model):
+        stored, _ = embed_clips(enc, [s], norm, "chunks", report=lambda m: None)
+        out.append(pooled(stored, enc.grid[0], enc.dim, (enc.depth,), "freq"))
+    return torch.from_numpy(np.concatenate(out)).float()

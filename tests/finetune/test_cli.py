@@ -89,12 +89,21 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, tone_folder):
     assert out.exit_code == 2 and "none.jsonl does not exist" in out.stderr
 
 
-def test_full_finetune_toy_task(tmp_path, tone_folder):
-    out = _run("full", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL, "--folds", "2",
-               "--epochs", "15", "--batch-size", "8", "--lr", "2e-3", "--mixup", "0.2", "--max-splits", "1",
-               "--results", tmp_path / "r.jsonl")
+def test_full_finetune_toy_task_chooses_on_validation_and_resumes(tmp_path, tone_folder):
+    args = ["full", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL, "--folds", "2",
+            "--epochs", "15", "--batch-size", "8", "--lr", "2e-3", "--lr", "5e-4", "--mixup", "0.2",
+            "--max-splits", "1", "--results", tmp_path / "r.jsonl", "--state", tmp_path / "state.jsonl"]
+    out = _run(*args)
     assert out.exit_code == 0, out.output
     rec = json.loads((tmp_path / "r.jsonl").read_text())
-    assert rec["method"] == "full" and len(rec["split_acc"]) == 1
+    assert rec["method"] == "full" and len(rec["split_acc"]) == 1 and rec["cpu_seconds"] > 0
     assert rec["acc_mean"] >= 0.8  # high vs low tone: easy once trained
-    assert "epoch 15" in out.stderr
+    assert "lr 0.002 epoch 15/15" in out.stderr and "lr 0.0005 epoch 15/15" in out.stderr
+    state = json.loads((tmp_path / "state.jsonl").read_text())
+    assert state["n_valid"] == 2 and state["n_train"] == 8 and state["lr"] in (2e-3, 5e-4)
+    best = state["curves"][str(state["lr"])]
+    assert max(best["valid"]) == state["valid_acc"] and best["test"][state["epoch"] - 1] == state["acc"]
+    again = _run(*args)  # the split is in the state file: nothing is trained
+    assert again.exit_code == 0, again.output
+    assert "finished earlier" in again.stderr and "epoch" not in again.stderr
+    assert json.loads((tmp_path / "r.jsonl").read_text().splitlines()[-1])["split_acc"] == rec["split_acc"]

@@ -30,3 +30,24 @@ def test_schedule_and_masks():
         assert torch.equal(zero, zero.all(1, keepdim=True) | zero.all(0, keepdim=True))
     with pytest.raises(UserError, match="layer_decay=1.5"):
         FullConfig(layer_decay=1.5)
+
+
+def test_validation_is_carved_from_training_folds_never_the_test_fold():
+    from pathlib import Path
+
+    from finetune.full import carve_validation
+    from finetune.task import Clip, cv_task, fixed_split_task
+
+    task = cv_task("t", [Clip(Path(f"{i}.wav"), str(i % 2), str(i % 5 + 1)) for i in range(50)])
+    for split in task.splits:
+        carved = carve_validation(task, split)
+        test_fold = split.name.removeprefix("fold")
+        val_folds = {task.clips[i].fold for i in carved.valid}
+        assert val_folds == {str(int(test_fold) % 5 + 1)}  # the next fold, cyclically
+        assert carved.test == split.test and not set(carved.valid) & set(carved.train)
+        assert sorted(carved.train + carved.valid) == sorted(split.train)
+    fixed = fixed_split_task("f", [Clip(Path(f"{i}.wav"), str(i % 2), "test" if i < 10 else "train")
+                                   for i in range(50)])
+    carved = carve_validation(fixed, fixed.splits[0])
+    assert len(carved.valid) == 4 and {fixed.clips[i].label for i in carved.valid} == {"0", "1"}
+    assert not set(carved.valid) & set(fixed.splits[0].test)
