@@ -114,7 +114,7 @@ def embed_clips(encoder: Encoder, specs: list[torch.Tensor], norm: Standardizer,
     maxes = torch.full((len(specs), depth, dim), float("-inf"))
     counts = torch.zeros(len(specs), dtype=torch.float64)
     every = tuple(range(1, depth + 1))
-    device = next(encoder.model.parameters()).device
+    device = next(encoder.model.parameters(), torch.empty(0)).device
     total = count_chunks(specs, mode, width)
     t0 = time.perf_counter()
     batches = _batches(specs, mode, width, patch_w, batch_size)
