@@ -27,6 +27,16 @@ class RenderFailed(click.ClickException):
     exit_code = 1
 
 
+class OutPath(click.Path):
+    """A ``click.Path`` that refuses an empty value (``Path("")`` would mean the current folder,
+    which is what an unset shell variable gives)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty; give a path (an unset shell variable?)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -47,6 +57,35 @@ def node_defaults(env: dict[str, str] | None = None) -> tuple[int | None, int | 
     except ValueError as error:
         raise UserError(f"cannot read the node rank from the environment: {error}") from None
     return None, None
+
+
+def check_node(num_nodes: int, node_rank: int, from_env: bool) -> None:
+    """``UserError`` unless ``0 <= node_rank < num_nodes`` (from the flags or the environment)."""
+    rank = (f"node rank {node_rank} from the environment (SLURM_ARRAY_TASK_ID - "
+            f"SLURM_ARRAY_TASK_MIN, or JOB_COMPLETION_INDEX)" if from_env
+            else f"--node-rank {node_rank}")
+    if num_nodes < 1:
+        raise UserError(f"node count {num_nodes} from SLURM_ARRAY_TASK_COUNT must be >= 1")
+    if node_rank < 0:
+        raise UserError(f"{rank} must be >= 0")
+    if node_rank >= num_nodes:
+        raise UserError(f"{rank} must be smaller than --num-nodes {num_nodes}")
+
+
+def check_out_folder(out: Path, force: bool) -> None:
+    """``--out`` must name a folder that is empty, absent or already a synthgen dataset."""
+    from generators.shards import DATASET_FILE
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    if force or not out.is_dir() or (out / DATASET_FILE).exists():
+        return
+    others = sorted(p.name for p in out.iterdir() if not p.name.startswith(f"{DATASET_FILE}.tmp"))
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise UserError(f"--out {out} holds {len(others)} other file(s) ({shown}) but no "
+                        f"{DATASET_FILE}; choose an empty folder or pass --force to render "
+                        f"into it anyway")
 
 
 def _kind_and_params(kind_name: str, param_items: tuple[str, ...]):
@@ -119,7 +158,7 @@ def list_command(kind_name: str | None) -> None:
 @click.argument("kind_name", metavar="KIND")
 @click.option("--n", "n", type=click.IntRange(min=1), required=True,
               help="Number of images in the dataset.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
               help="Output directory (created; rerun the same command to resume).")
 @click.option("--size", type=click.IntRange(min=8, max=8192), default=256, show_default=True,
               help="Image side in pixels.")
@@ -138,13 +177,16 @@ def list_command(kind_name: str | None) -> None:
               help="PNG zlib level [default: 1, 2-3x faster to encode than 6, ~10 % larger].")
 @param_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--force", is_flag=True,
+              help="Render into a non-empty --out that holds no dataset yet.")
 def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, node_rank,
-           png_level, param_items, quiet) -> None:
+           png_level, param_items, quiet, force) -> None:
     """Render N images of KIND into tar shards in OUT.
 
     \b
     Shards are {kind}-000000.tar, ... with a {kind}-000000.json sidecar each and OUT/dataset.json.
-    A shard appears only when complete; rerunning the same command renders only missing shards.
+    A shard appears only when complete; rerunning the same command renders the missing shards
+    and every shard whose bytes no longer match its sidecar (so rerunning repairs).
     Example (two machines of a SLURM array, or two invocations with --node-rank 0 and 1):
       synthgen render fractaldb --n 1000000 --out /data/fractaldb --num-nodes 2
     """
@@ -156,13 +198,12 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
 
     kind, params = _kind_and_params(kind_name, param_items)
     env_nodes, env_rank = node_defaults()
+    from_env = node_rank is None and env_rank is not None
     num_nodes = num_nodes or env_nodes or 1
     node_rank = node_rank if node_rank is not None else (env_rank or 0)
-    if node_rank >= num_nodes:
-        raise UserError(f"--node-rank {node_rank} must be smaller than --num-nodes {num_nodes}")
+    check_node(num_nodes, node_rank, from_env)
     workers = workers or _available_cpus()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
+    check_out_folder(out, force)
     config = RenderConfig(kind=kind.name, params=params, n=n, seed=seed, size=size, mode=mode,
                           shard_size=shard_size,
                           png_level=DEFAULT_PNG_LEVEL if png_level is None else png_level)
@@ -185,9 +226,13 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
         raise RenderFailed(f"{kind.name}: a worker process died ({error}); finished shards "
                            f"are kept, rerun to resume") from None
     seconds = time.perf_counter() - started
-    rate = result["images"] / seconds if result["images"] else 0.0
-    click.echo(f"{kind.name}: rendered {result['rendered']} shards ({result['images']} images, "
-               f"{rate:.1f} images/s), {result['skipped']} already finished -> {out}", err=True)
+    render_seconds = max(seconds - result.get("class_seconds", 0.0), 1e-9)
+    rate = result["images"] / render_seconds if result["images"] else 0.0
+    classes = (f"class search {result['class_seconds']:.1f} s, "
+               if result.get("class_seconds") else "")
+    click.echo(f"{kind.name}: rendered {result['rendered']} shards ({result['images']} images; "
+               f"{classes}{rate:.1f} images/s rendering), {result['skipped']} already finished "
+               f"-> {out}", err=True)
 
 
 @cli.command()
@@ -195,22 +240,30 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
 def verify(folder: Path) -> None:
     """Check every shard of FOLDER against its sidecar (count, sha256, decodable samples).
 
-    Exits 1 and lists the problems if any shard is missing, truncated or corrupt.
+    Exits 1 and lists the problems if any shard is missing, truncated or corrupt, or if the
+    folder holds a shard outside the dataset; leftover temporary files are warnings.
     """
-    from generators.verify import verify_dataset
+    from generators.shards import read_dataset_info
+    from generators.verify import verify_report
 
-    problems = verify_dataset(folder)
+    try:
+        read_dataset_info(folder)
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(str(error)) from None
+    problems, warnings = verify_report(folder)
+    for warning in warnings:
+        click.echo(f"WARN {warning}")
     for problem in problems:
         click.echo(f"FAIL {problem}")
     if problems:
         click.echo(f"{folder}: {len(problems)} problem(s)", err=True)
         raise click.exceptions.Exit(1)
-    click.echo(f"{folder}: all shards intact")
+    click.echo(f"{folder}: all shards intact" + (f" ({len(warnings)} warning(s))" if warnings else ""))
 
 
 @cli.command()
 @click.argument("source", metavar="KIND|DIR")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True,
               help="PNG file to write.")
 @click.option("--count", type=click.IntRange(1, 1024), default=64, show_default=True,
               help="Images on the sheet (class kinds: one per class).")
@@ -226,9 +279,15 @@ def preview(source, out, count, size, mode, seed, param_items) -> None:
     Example:
       synthgen preview visualatom --out visualatom.png --count 100
     """
+    from PIL import Image
+
     from generators.preview import contact_sheet, preview_kind, save_sheet
     from generators.reader import read_images
 
+    Image.init()
+    if out.suffix.lower() not in Image.registered_extensions():
+        raise UserError(f"--out {out}: unknown image extension {out.suffix!r}; use .png, .jpg, "
+                        f".webp, ...")
     if Path(source).is_dir():
         try:
             images, labels = read_images(source, count)
@@ -258,16 +317,27 @@ def stats(args: tuple[str, ...]) -> None:
     """
     from generators.stats import main as stats_main
 
-    raise click.exceptions.Exit(stats_main(list(args)) or 0)
+    raise click.exceptions.Exit(stats_main(list(args), prog="synthgen stats",
+                                           error_prefix="synthgen: error:") or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: one-line errors, exit 2 for usage errors."""
+    """Console entry point: one-line errors, exit 2 for usage errors; ``SIGTERM`` stops like
+    Ctrl-C (workers ended, finished shards kept) with exit code 143."""
+    import signal
+
+    received: list[int] = []
+
+    def terminate(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         code = cli.main(args=argv, prog_name="synthgen", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("synthgen: interrupted", err=True)
-        return 130
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("synthgen: terminated" if received else "synthgen: interrupted", err=True)
+        return 128 + received[0] if received else 130
     except click.exceptions.NoArgsIsHelpError as error:
         click.echo(error.ctx.get_help())
         return 0
@@ -276,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code if error.exit_code else EXIT_USAGE
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return code if isinstance(code, int) else 0
 
 

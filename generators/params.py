@@ -18,6 +18,7 @@ overrides are parsed with :func:`parse_overrides` against the field types.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import field
 from typing import Any
@@ -63,6 +64,8 @@ def check_fields(params: Any) -> None:
             not isinstance(value, expected) or (expected is not bool and isinstance(value, bool))
         ):
             raise ValueError(f"parameter {f.name}={value!r} must be of type {expected.__name__}")
+        if expected is float and not math.isfinite(value):
+            raise ValueError(f"parameter {f.name}={value!r} must be a finite number")
         meta = f.metadata
         choices = meta.get("choices")
         if choices is not None and value not in choices:
@@ -82,11 +85,14 @@ def _parse_value(name: str, text: str, expected: type) -> Any:
         raise ValueError(f"parameter {name}={text!r} must be a boolean (true/false)")
     if expected in (int, float):
         try:
-            return expected(text)
+            value = expected(text)
         except ValueError:
             raise ValueError(
                 f"parameter {name}={text!r} must be {'an integer' if expected is int else 'a number'}"
             ) from None
+        if not math.isfinite(value):
+            raise ValueError(f"parameter {name}={text!r} must be a finite number")
+        return value
     if expected is str:
         return text
     raise ValueError(f"parameter {name} of type {expected} cannot be set from the command line")

@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from generators.sample import decode_png
-from generators.shards import dataset_shards, read_sidecar
+from generators.shards import ShardError, dataset_shards, read_sidecar, sample_key
 
 
 def finished_shards(folder: str | Path) -> list[Path]:
@@ -33,22 +33,62 @@ def iter_raw_samples(shards: list[str | Path]) -> Iterator[dict]:
     """Yield ``{"__key__": "000000042", "png": bytes, "cls": bytes, "json": bytes, ...}``.
 
     Samples come in shard order and, inside a shard, in index order. A field is the member
-    name after the first dot, as in WebDataset.
+    name after the first dot, as in WebDataset. A shard with a sidecar must yield exactly the
+    sidecar's ``count`` samples with the keys ``first .. last``: a damaged tar (``tarfile``
+    silently stops at a bad member header) raises :class:`ShardError` naming the shard, the
+    sample and the byte offset, never a short read.
     """
     for shard in shards:
-        with tarfile.open(shard, mode="r:") as tar:
-            sample: dict = {}
-            for member in tar:
-                if not member.isfile():
-                    continue
-                key, _, ext = member.name.partition(".")
-                if sample and key != sample["__key__"]:
-                    yield sample
-                    sample = {}
-                sample["__key__"] = key
-                sample[ext] = tar.extractfile(member).read()
-            if sample:
+        yield from _shard_samples(Path(shard))
+
+
+def _shard_samples(shard: Path) -> Iterator[dict]:
+    sidecar = read_sidecar(shard)
+    expected = sidecar.first if sidecar is not None else None
+    count = 0
+
+    def broken(reason: str, offset: int) -> ShardError:
+        where = f"sample {expected + count}" if expected is not None else f"sample {count}"
+        total = f" of {sidecar.count}" if sidecar is not None else ""
+        return ShardError(f"{shard}: damaged shard: {reason} at {where}, byte offset {offset} "
+                          f"({count}{total} samples read); rerun the render command to repair it")
+
+    try:
+        tar = tarfile.open(shard, mode="r:")
+    except (tarfile.TarError, OSError) as error:
+        raise ShardError(f"{shard}: not a readable tar ({error}); rerun the render command "
+                         f"to repair it") from None
+    with tar:
+        sample: dict = {}
+        while True:
+            offset = tar.offset
+            try:
+                member = tar.next()
+            except (tarfile.TarError, OSError) as error:
+                raise broken(f"bad tar header ({error})", offset) from None
+            if member is None:
+                break
+            if not member.isfile():
+                continue
+            key, _, ext = member.name.partition(".")
+            if sample and key != sample["__key__"]:
                 yield sample
+                count += 1
+                sample = {}
+            if not sample:
+                if expected is not None and key != sample_key(expected + count):
+                    raise broken(f"member {member.name!r} where key "
+                                 f"{sample_key(expected + count)} belongs", offset)
+                sample["__key__"] = key
+            try:
+                sample[ext] = tar.extractfile(member).read()
+            except (tarfile.TarError, OSError) as error:
+                raise broken(f"unreadable member {member.name!r} ({error})", offset) from None
+        if sample:
+            yield sample
+            count += 1
+        if sidecar is not None and count != sidecar.count:
+            raise broken("tar ends early (bad or missing member header)", tar.offset)
 
 
 def decode_sample(raw: dict) -> dict:

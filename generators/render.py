@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generators import lifeline
 from generators.registry import Kind, get_kind
 from generators.sample import (DEFAULT_PNG_LEVEL, encode_json, encode_png, render_sample,
                                sample_class_params)
 from generators.seeding import class_of
-from generators.shards import (DATASET_FILE, FORMAT_VERSION, ShardWriter, Sidecar, sample_key,
-                               shard_is_finished, shard_name, shard_ranges, write_atomic,
-                               write_sidecar)
+from generators.shards import (DATASET_FILE, FORMAT_VERSION, ShardWriter, Sidecar, check_dataset_info,
+                               file_sha256,
+                               read_sidecar, sample_key, shard_is_finished, shard_name,
+                               shard_ranges, write_atomic, write_sidecar)
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,9 @@ def prepare_output(out: Path, config: RenderConfig) -> dict:
     if existing_path.exists():
         try:
             existing = json.loads(existing_path.read_text())
-        except ValueError:
-            raise DatasetMismatchError(f"{existing_path} is not valid JSON") from None
+            check_dataset_info(existing, existing_path)
+        except ValueError as error:
+            raise DatasetMismatchError(f"{error}; use another --out or delete it") from None
         keys = ("kind", "params", "seed", "n", "size", "mode", "shard_size", "png_level")
         different = [k for k in keys if existing.get(k) != description[k]]
         if different:
@@ -156,11 +159,14 @@ def prepare_output(out: Path, config: RenderConfig) -> dict:
     return description
 
 
-def _executor(workers: int, **kwargs) -> ProcessPoolExecutor:
+def _executor(workers: int, initializer=None, initargs: tuple = ()) -> ProcessPoolExecutor:
     """Worker processes (spawned: no inherited GL/torch/thread state). Unlike
     ``multiprocessing.Pool``, a worker that dies (even in its initializer) fails the run with
-    ``BrokenProcessPool`` instead of hanging it; finished shards are kept for a rerun."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), **kwargs)
+    ``BrokenProcessPool`` instead of hanging it; finished shards are kept for a rerun. Each
+    worker exits by itself if this process dies (``generators.lifeline``)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=lifeline.init_worker,
+                               initargs=(os.getpid(), initializer, initargs))
 
 
 def sample_all_classes(config: RenderConfig, workers: int, progress: bool) -> list:
@@ -173,9 +179,13 @@ def sample_all_classes(config: RenderConfig, workers: int, progress: bool) -> li
         return [_class_job(job) for job in tqdm(jobs, desc="classes", unit="class",
                                                 disable=not progress)]
     with _executor(workers) as pool:
-        iterator = pool.map(_class_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
-        return list(tqdm(iterator, total=len(jobs), desc=f"classes of {kind.name}",
-                         unit="class", disable=not progress))
+        try:
+            iterator = pool.map(_class_job, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
+            return list(tqdm(iterator, total=len(jobs), desc=f"classes of {kind.name}",
+                             unit="class", disable=not progress))
+        except KeyboardInterrupt:
+            lifeline.stop_pool(pool)
+            raise
 
 
 def record_class_stats(out: Path, kind: Kind, classes: list) -> None:
@@ -193,11 +203,56 @@ def record_class_stats(out: Path, kind: Kind, classes: list) -> None:
         write_atomic(path, json.dumps(description, indent=1, sort_keys=True).encode())
 
 
+STALE_SECONDS = 600
+
+
 def remove_stale_temporaries(out: Path, kind_name: str, shard_indices: list[int]) -> None:
-    """Delete temporaries a killed run left for this node's shards (only this node writes them)."""
+    """Delete temporaries a killed run left for this node's shards (only this node writes them)
+    and ``dataset.json`` temporaries older than ``STALE_SECONDS`` (any node may be writing a
+    fresh one; writing it takes milliseconds)."""
+    import time
+
     for k in shard_indices:
         for leftover in out.glob(f"{shard_name(kind_name, k)}.*.tmp*"):
             leftover.unlink(missing_ok=True)
+    for leftover in out.glob(f"{DATASET_FILE}.tmp*"):
+        try:
+            if time.time() - leftover.stat().st_mtime > STALE_SECONDS:
+                leftover.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def unfinished_shards(out: Path, kind_name: str, shards: list[tuple[int, int, int]],
+                      progress: bool = True) -> list[tuple[int, int, int]]:
+    """The ``(shard, first, stop)`` of ``shards`` that must be (re-)rendered: no valid sidecar,
+    a different size, or bytes whose sha256 differs from the sidecar's (corrupted after
+    rendering). Hashing reads every finished shard once, with a progress bar over the bytes."""
+    from tqdm import tqdm
+
+    todo, finished = [], []
+    for k, first, stop in shards:
+        path = out / f"{shard_name(kind_name, k)}.tar"
+        (finished if shard_is_finished(path, first, stop, check_bytes=False) else todo).append(
+            (k, first, stop))
+    if not finished:
+        return todo
+    sizes = {k: read_sidecar(out / f"{shard_name(kind_name, k)}.tar").bytes
+             for k, _, _ in finished}
+    with tqdm(total=sum(sizes.values()), desc="check finished shards", unit="B",
+              unit_scale=True, disable=not progress) as bar:
+        for k, first, stop in finished:
+            path = out / f"{shard_name(kind_name, k)}.tar"
+            sidecar = read_sidecar(path)
+            try:
+                intact = sidecar is not None and file_sha256(path, bar.update) == sidecar.sha256
+            except OSError:
+                intact = False
+            if not intact:
+                tqdm.write(f"{path}: bytes differ from its sidecar (corrupt); rendering it again",
+                           file=sys.stderr)
+                todo.append((k, first, stop))
+    return sorted(todo)
 
 
 def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nodes: int = 1,
@@ -205,7 +260,8 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
     """Render this node's unfinished shards of ``config`` into ``out``.
 
     ``classes`` may hold the already sampled class parameters (benchmarks time them apart).
-    Returns ``{"rendered": shards, "skipped": shards, "images": n}`` for this node.
+    Returns ``{"rendered": shards, "skipped": shards, "images": n}`` for this node, plus
+    ``"class_seconds"`` when the class parameters were searched here.
     """
     from tqdm import tqdm
 
@@ -213,14 +269,17 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
     prepare_output(out, config)
     mine = [r for r in shard_ranges(config.n, config.shard_size) if r[0] % num_nodes == node_rank]
     remove_stale_temporaries(out, config.kind, [k for k, _, _ in mine])
-    todo = [(str(out), k, a, b) for k, a, b in mine
-            if not shard_is_finished(out / f"{shard_name(config.kind, k)}.tar", a, b)]
+    todo = [(str(out), k, a, b) for k, a, b in unfinished_shards(out, config.kind, mine, progress)]
     result = {"rendered": len(todo), "skipped": len(mine) - len(todo),
               "images": sum(b - a for _, _, a, b in todo)}
     if not todo:
         return result
     if kind.has_classes and classes is None:
+        import time
+
+        started = time.perf_counter()
         classes = sample_all_classes(config, workers, progress)
+        result["class_seconds"] = time.perf_counter() - started
     if kind.has_classes:
         record_class_stats(out, kind, classes)
     bar = tqdm(total=result["images"], desc=f"render {kind.name}", unit="img",
@@ -233,8 +292,13 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
         else:
             with _executor(min(workers, len(todo)), initializer=_init_worker,
                            initargs=(config, classes)) as pool:
-                for future in as_completed([pool.submit(_render_shard_job, job) for job in todo]):
-                    bar.update(future.result())
+                try:
+                    for future in as_completed([pool.submit(_render_shard_job, job)
+                                                for job in todo]):
+                        bar.update(future.result())
+                except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop now, keep finished shards
+                    lifeline.stop_pool(pool)
+                    raise
     finally:
         bar.close()
     return result

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ from typing import Any
 DATASET_FILE = "dataset.json"
 FORMAT_VERSION = 1
 KEY_DIGITS = 9
+# a kind names files inside the dataset folder: lower-case words joined by dashes, no paths
+KIND_PATTERN = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+
+
+class ShardError(ValueError):
+    """A shard whose bytes do not hold what its sidecar promises (one line: shard and where)."""
 
 
 def shard_name(kind: str, shard_index: int) -> str:
@@ -169,26 +176,71 @@ def sidecar_matches(sidecar: Sidecar, first: int, stop: int) -> bool:
     return (sidecar.first, sidecar.last + 1, sidecar.count) == (first, stop, stop - first)
 
 
-def shard_is_finished(tar_path: Path, first: int, stop: int) -> bool:
-    """Cheap check used by resume: sidecar present, matching range, tar of the promised size."""
+def shard_is_finished(tar_path: Path, first: int, stop: int, check_bytes: bool = True) -> bool:
+    """Used by resume: sidecar present, matching range, tar of the promised size and (with
+    ``check_bytes``) of the promised sha256, so a shard corrupted after rendering is redone."""
     sidecar = read_sidecar(tar_path)
     if sidecar is None or not sidecar_matches(sidecar, first, stop):
         return False
     try:
-        return Path(tar_path).stat().st_size == sidecar.bytes
+        if Path(tar_path).stat().st_size != sidecar.bytes:
+            return False
+        return not check_bytes or file_sha256(tar_path) == sidecar.sha256
     except OSError:
         return False
 
 
+def file_sha256(path: Path, progress=None) -> str:
+    """sha256 of a file read in 1 MiB blocks; ``progress(nbytes)`` is called after each block."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            if progress is not None:
+                progress(len(block))
+    return digest.hexdigest()
+
+
 def read_dataset_info(folder: Path) -> dict:
-    """``dataset.json`` of a shard directory (``FileNotFoundError``/``ValueError`` if bad)."""
-    path = Path(folder) / DATASET_FILE
+    """``dataset.json`` of a shard directory (``FileNotFoundError``/``ValueError`` if bad).
+
+    The file is untrusted: it must be a JSON object whose ``kind`` is a plain name (it becomes
+    part of file names, so it can never point outside the folder) and whose counts are
+    consistent non-negative integers; anything else is a ``ValueError`` naming the file.
+    """
+    folder = Path(folder)
+    path = folder / DATASET_FILE
+    if not folder.is_dir():
+        if folder.exists():
+            raise FileNotFoundError(f"{folder} is a file, not a synthgen shard directory")
+        raise FileNotFoundError(f"{folder} not found: not a synthgen shard directory")
     try:
-        return json.loads(path.read_text())
+        info = json.loads(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found: not a synthgen shard directory") from None
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
+    check_dataset_info(info, path)
+    return info
+
+
+def check_dataset_info(info: Any, path: Path) -> None:
+    """``ValueError`` naming ``path`` unless ``info`` is a well-formed ``dataset.json``."""
+    if not isinstance(info, dict):
+        raise ValueError(f"{path} holds a JSON {type(info).__name__}, expected an object")
+    kind = info.get("kind")
+    if not isinstance(kind, str) or not KIND_PATTERN.fullmatch(kind):
+        raise ValueError(f"{path}: kind {kind!r} is not a pattern kind name "
+                         f"(lower-case letters, digits and dashes)")
+    for key in ("n", "shard_size", "num_shards"):
+        value = info.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{path}: {key} {value!r} must be a positive integer")
+    if info["num_shards"] != len(shard_ranges(info["n"], info["shard_size"])):
+        raise ValueError(f"{path}: num_shards {info['num_shards']} does not match n {info['n']} "
+                         f"and shard_size {info['shard_size']}")
+    if "params" in info and not isinstance(info["params"], dict):
+        raise ValueError(f"{path}: params must be an object, not {type(info['params']).__name__}")
 
 
 def dataset_shards(folder: Path, info: dict | None = None) -> list[Path]:

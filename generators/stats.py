@@ -48,7 +48,7 @@ def sample_dataset(folder: str | Path, n: int, seed: int) -> tuple[list[np.ndarr
 
     try:
         shards = finished_shards(folder)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         raise StatsError(str(error)) from None
     counts = [read_sidecar(s).count for s in shards]
     total = int(sum(counts))
@@ -59,11 +59,14 @@ def sample_dataset(folder: str | Path, n: int, seed: int) -> tuple[list[np.ndarr
         wanted = set((picks[(picks >= starts[k]) & (picks < starts[k + 1])] - starts[k]).tolist())
         if not wanted:
             continue
-        for position, raw in enumerate(iter_raw_samples([shard])):
-            if position in wanted:
-                sample = decode_sample(raw)
-                images.append(sample["image"])
-                labels.append(sample["cls"])
+        try:
+            for position, raw in enumerate(iter_raw_samples([shard])):
+                if position in wanted:
+                    sample = decode_sample(raw)
+                    images.append(sample["image"])
+                    labels.append(sample["cls"])
+        except ValueError as error:  # a damaged shard (ShardError) or an undecodable sample
+            raise StatsError(str(error)) from None
     return images, labels, total
 
 
@@ -128,13 +131,16 @@ def compute_stats(folder: str | Path, n: int = DEFAULT_N, seed: int = 0, size: i
     """
     if n < 2:
         raise StatsError(f"--n {n} must be >= 2 (diversity needs pairs)")
+    from generators.shards import read_dataset_info
+
     folder = Path(folder)
     if not folder.is_dir():
-        raise StatsError(f"dataset folder {folder} does not exist")
+        raise StatsError(f"dataset folder {folder} "
+                         f"{'is a file, not a folder' if folder.exists() else 'does not exist'}")
     reference = reference if reference is not None else load_reference()
     images, labels, total = sample_dataset(folder, n, seed)
     grays = [resize_gray(to_gray(im), size) for im in images]
-    info = json.loads((folder / "dataset.json").read_text())
+    info = read_dataset_info(folder)
     path = os.path.relpath(folder, relative_to) if relative_to is not None else str(folder)
     result = {"name": name or folder.name, "path": path, "kind": info.get("kind"),
               "dataset_size": total, "seed": seed, "size": size,
@@ -169,13 +175,24 @@ def markdown_table(rows: list[dict]) -> str:
 AudioReference = Callable[..., dict]
 
 
-def get_parser(prog: str = "synthgen stats") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
+
+    error_prefix = "synthgen: error:"
+
+    def error(self, message: str):
+        self.exit(2, f"{self.error_prefix} {message} (see --help)\n")
+
+
+def get_parser(prog: str = "synthgen stats", error_prefix: str = "synthgen: error:"
+               ) -> argparse.ArgumentParser:
+    p = OneLineParser(
         prog=prog,
         description="Image properties of synthgen shard datasets (JSON + markdown table).",
         epilog=f"examples:\n  {prog} shards/fractaldb shards/stat-spectrum --json s.json --md s.md\n"
                "  python -m tools.stats --audio data/fsdd/recordings --write-reference ref.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.error_prefix = error_prefix
     p.add_argument("folders", nargs="*", metavar="DIR", help="shard directories")
     p.add_argument("--n", type=int, default=DEFAULT_N, help=f"images sampled per dataset (default {DEFAULT_N})")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -199,8 +216,8 @@ def main(argv: list[str] | None = None, prog: str = "synthgen",
     Without ``reference_from_audio`` (the torch-free ``synthgen stats``), ``--audio`` is an
     error that points to ``python -m tools.stats``.
     """
-    args = get_parser(f"{prog} stats" if prog == "synthgen" else f"python -m tools.{prog}"
-                      ).parse_args(argv)
+    args = get_parser(f"{prog} stats" if prog == "synthgen" else f"python -m tools.{prog}",
+                      f"{prog}: error:").parse_args(argv)
     try:
         if args.n < 2 or args.size < 16:
             raise StatsError(f"--n {args.n} must be >= 2 and --size {args.size} >= 16")
@@ -230,7 +247,7 @@ def main(argv: list[str] | None = None, prog: str = "synthgen",
             Path(args.md).write_text(table)
         else:
             print(table, end="")
-    except (StatsError, OSError) as error:
+    except (StatsError, OSError, ValueError) as error:  # ValueError: a bad dataset.json
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tarfile
 from pathlib import Path
 
 from generators.reader import iter_raw_samples, decode_sample
-from generators.shards import (read_dataset_info, read_sidecar, sample_key, shard_name,
+from generators.shards import (DATASET_FILE, read_dataset_info, read_sidecar, sample_key, shard_name,
                                shard_ranges, sidecar_matches)
 
 
@@ -52,14 +53,46 @@ def verify_shard(tar_path: Path, first: int, stop: int) -> str | None:
 
 def verify_dataset(folder: str | Path) -> list[str]:
     """All problems of a shard directory (empty list = every shard present and intact)."""
+    return verify_report(folder)[0]
+
+
+def verify_report(folder: str | Path) -> tuple[list[str], list[str]]:
+    """``(problems, warnings)`` of a shard directory.
+
+    Problems: a missing, truncated or corrupt shard, a bad ``dataset.json``, or a shard file of
+    this kind outside ``num_shards`` (a stray from another render). Warnings: leftover
+    temporary files of a killed run and other files in the folder.
+    """
     folder = Path(folder)
     try:
         info = read_dataset_info(folder)
     except (FileNotFoundError, ValueError) as error:
-        return [str(error)]
+        return [str(error)], []
     problems = []
     for k, first, stop in shard_ranges(info["n"], info["shard_size"]):
         problem = verify_shard(folder / f"{shard_name(info['kind'], k)}.tar", first, stop)
         if problem:
             problems.append(problem)
-    return problems
+    extra, warnings = stray_files(folder, info)
+    return problems + extra, warnings
+
+
+def stray_files(folder: Path, info: dict) -> tuple[list[str], list[str]]:
+    """``(extra shards, other leftovers)`` in a dataset folder, as messages."""
+    expected = {DATASET_FILE}
+    for k in range(info["num_shards"]):
+        expected |= {f"{shard_name(info['kind'], k)}.tar", f"{shard_name(info['kind'], k)}.json"}
+    shard_file = re.compile(re.escape(info["kind"]) + r"-\d{6,}\.(tar|json)")
+    extra, warnings = [], []
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if name in expected:
+            continue
+        if shard_file.fullmatch(name):
+            extra.append(f"{name}: shard file outside the dataset's {info['num_shards']} shards "
+                         f"(left by another render?)")
+        elif ".tmp" in name:
+            warnings.append(f"{name}: temporary file left by a killed run (safe to delete)")
+        else:
+            warnings.append(f"{name}: not part of the dataset")
+    return extra, warnings

@@ -1,0 +1,268 @@
+"""Fault injection on rendering and reading shards: corrupted bytes, killed processes, bad files.
+
+Every test damages something for real (flipped bytes in a tar, SIGKILL/SIGTERM of the render,
+hostile ``dataset.json``) and checks what docs/reliability.md promises: no silent short read,
+rerunning repairs, no orphaned worker, one error line with exit 2 and nothing written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_synthgen
+
+# 3 shards of 8 samples, 32² noise: renders in a second or two.
+BASE = ["render", "stat-spectrum", "--n", "24", "--shard-size", "8", "--size", "32", "--quiet",
+        "--workers", "1"]
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.tar"))}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference") / "data"
+    run_synthgen(*BASE, "--out", out, check=True)
+    return out
+
+
+@pytest.fixture
+def dataset(reference, tmp_path) -> Path:
+    out = tmp_path / "data"
+    shutil.copytree(reference, out)
+    return out
+
+
+def flip_header_byte(tar_path: Path, sample: int) -> int:
+    """Flip one byte in the tar header of ``sample``'s first member (not the first header);
+    returns the header's byte offset. The file keeps its size."""
+    with tarfile.open(tar_path) as tar:
+        keys = list(dict.fromkeys(m.name.split(".")[0] for m in tar.getmembers()))
+        offset = next(m.offset for m in tar.getmembers() if m.name.startswith(keys[sample] + "."))
+    data = bytearray(tar_path.read_bytes())
+    data[offset + 3] ^= 0x40  # inside the member name: the header checksum no longer matches
+    tar_path.write_bytes(bytes(data))
+    return offset
+
+
+def one_error_line(result: subprocess.CompletedProcess, prefix: str = "synthgen: error: ") -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(prefix), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+# --- row 1: a flipped byte in a member header never gives a short read -----------------------
+
+def test_reader_raises_on_damaged_header_instead_of_stopping_early(dataset):
+    from generators.reader import finished_shards, iter_raw_samples
+    from generators.shards import ShardError
+
+    victim = dataset / "stat-spectrum-000001.tar"
+    offset = flip_header_byte(victim, 5)
+    seen = []
+    with pytest.raises(ShardError) as caught:
+        for raw in iter_raw_samples(finished_shards(dataset)):
+            seen.append(raw["__key__"])
+    message = str(caught.value)
+    assert str(victim) in message and "sample 13" in message and f"byte offset {offset}" in message
+    assert len(seen) == 8 + 5  # everything before the damage, then the error
+
+
+def test_preview_and_stats_refuse_a_damaged_shard(dataset, tmp_path):
+    flip_header_byte(dataset / "stat-spectrum-000000.tar", 3)
+    sheet = tmp_path / "sheet.png"
+    result = run_synthgen("preview", dataset, "--out", sheet, "--count", "24")
+    assert result.returncode == 2
+    assert "stat-spectrum-000000.tar" in one_error_line(result) and not sheet.exists()
+    stats_json = tmp_path / "stats.json"
+    result = run_synthgen("stats", dataset, "--n", "24", "--json", stats_json)
+    assert result.returncode == 2
+    assert "stat-spectrum-000000.tar: damaged shard" in one_error_line(result)
+    assert not stats_json.exists()
+
+
+# --- row 2: a shard of the right size but wrong bytes is re-rendered by a rerun --------------
+
+def test_rerun_rerenders_a_shard_corrupted_after_rendering(reference, dataset):
+    victim = dataset / "stat-spectrum-000001.tar"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01  # same size, different bytes (bit rot, a bad copy)
+    victim.write_bytes(bytes(data))
+    result = run_synthgen(*BASE, "--out", dataset, check=True)
+    assert "rendered 1 shards" in result.stderr and "2 already finished" in result.stderr
+    assert "stat-spectrum-000001.tar: bytes differ from its sidecar" in result.stderr
+    assert digests(dataset) == digests(reference)
+
+
+# --- row 4: --out "" and a folder of someone else's files -----------------------------------
+
+def test_empty_out_is_refused_and_nothing_written(tmp_path):
+    result = run_synthgen(*BASE, "--out", "", cwd=tmp_path)
+    assert result.returncode == 2 and "--out" in one_error_line(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_with_other_files_needs_force(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    result = run_synthgen(*BASE, "--out", out)
+    assert result.returncode == 2
+    assert "thesis.tex" in one_error_line(result) and "--force" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.tex"]
+    run_synthgen(*BASE, "--out", out, "--force", check=True)
+    assert (out / "thesis.tex").read_text() == "precious" and len(digests(out)) == 3
+
+
+# --- row 5: killing the main render process leaves no worker behind --------------------------
+
+def process_table() -> dict[int, tuple[int, str]]:
+    """``{pid: (parent pid, state)}`` of every process, from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(entry.name)] = (int(fields[1]), fields[0])
+    return table
+
+
+def alive(pids: set[int]) -> set[int]:
+    table = process_table()
+    return {pid for pid in pids if pid in table and table[pid][1] != "Z"}
+
+
+def descendants(pid: int) -> set[int]:
+    table = process_table()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, (parent, state) in table.items() if parent in frontier and state != "Z"}
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("signum, exit_code", [(signal.SIGKILL, -signal.SIGKILL),
+                                               (signal.SIGTERM, 143)])
+def test_killed_render_leaves_no_workers(tmp_path, signum, exit_code):
+    out = tmp_path / "data"
+    args = ["render", "stat-spectrum", "--n", "4000", "--shard-size", "20", "--size", "128",
+            "--workers", "2", "--quiet", "--out", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "generators.cli", *args],
+                               start_new_session=True, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while len(list(out.glob("*.json"))) < 3 and time.time() < deadline:  # workers rendering
+            time.sleep(0.05)
+        children = descendants(process.pid)
+        assert len(children) >= 3, "two workers and the resource tracker should be running"
+        os.kill(process.pid, signum)
+        assert process.wait(timeout=30) == exit_code
+        deadline = time.time() + 10
+        while alive(children) and time.time() < deadline:
+            time.sleep(0.1)
+        assert alive(children) == set(), "workers or the resource tracker outlived the render"
+        if signum == signal.SIGTERM:
+            assert process.stderr.read().strip().splitlines()[-1] == "synthgen: terminated"
+        finished = sorted(out.glob("*.json"))
+        time.sleep(2)
+        assert sorted(out.glob("*.json")) == finished, "shards appeared after the render died"
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+# --- row 7: non-finite parameters are rejected before anything is written --------------------
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_param_is_rejected(tmp_path, value):
+    out = tmp_path / "data"
+    result = run_synthgen(*BASE, "--param", f"slope_min={value}", "--out", out)
+    assert result.returncode == 2
+    assert f"slope_min='{value}' must be a finite number" in one_error_line(result)
+    assert not out.exists()
+    result = run_synthgen("preview", "stat-spectrum", "--param", f"slope_min={value}",
+                          "--out", tmp_path / "p.png")
+    assert result.returncode == 2 and "finite" in one_error_line(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- row 8: a node rank from the environment is validated like the flag ----------------------
+
+@pytest.mark.parametrize("env, message", [
+    ({"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "5"}, "node rank -4"),
+    ({"SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_COUNT": "4"}, "node rank 7"),
+    ({"JOB_COMPLETION_INDEX": "-1"}, "node rank -1"),
+])
+def test_bad_rank_from_environment_is_refused(tmp_path, env, message):
+    out = tmp_path / "data"
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SLURM_", "JOB_COMPLETION"))}
+    result = run_synthgen(*BASE, "--out", out, env={**environ, **env})
+    assert result.returncode == 2 and message in one_error_line(result)
+    assert not out.exists()
+
+
+# --- row 9: leftovers are cleaned by a rerun and reported by verify --------------------------
+
+def test_stale_dataset_temporary_is_removed_by_a_rerun(dataset):
+    stale = dataset / "dataset.json.tmp4242"
+    stale.write_text("{")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = dataset / "dataset.json.tmp4343"  # another node may be writing this one right now
+    fresh.write_text("{")
+    run_synthgen(*BASE, "--out", dataset, check=True)
+    assert not stale.exists() and fresh.exists()
+
+
+def test_verify_reports_stray_shards_and_temporaries(dataset):
+    (dataset / "stat-spectrum-000000.tar.tmp999").write_bytes(b"partial")
+    result = run_synthgen("verify", dataset)
+    assert result.returncode == 0
+    assert "WARN stat-spectrum-000000.tar.tmp999: temporary file" in result.stdout
+    assert "1 warning" in result.stdout
+    shutil.copy(dataset / "stat-spectrum-000000.tar", dataset / "stat-spectrum-000003.tar")
+    result = run_synthgen("verify", dataset)
+    assert result.returncode == 1
+    assert "FAIL stat-spectrum-000003.tar: shard file outside the dataset's 3 shards" in result.stdout
+
+
+# --- row 11: dataset.json is untrusted -------------------------------------------------------
+
+def test_kind_with_a_path_never_opens_files_outside_the_folder(dataset, tmp_path):
+    outside = tmp_path / "x-000000.tar"
+    shutil.copy(dataset / "stat-spectrum-000000.tar", outside)
+    shutil.copy(dataset / "stat-spectrum-000000.json", tmp_path / "x-000000.json")
+    info = json.loads((dataset / "dataset.json").read_text())
+    info.update(kind="../x", n=8, num_shards=1)
+    (dataset / "dataset.json").write_text(json.dumps(info))
+    from generators.reader import finished_shards
+
+    with pytest.raises(ValueError, match="kind '../x' is not a pattern kind name"):
+        finished_shards(dataset)
+    for command in (["verify", dataset], ["preview", dataset, "--out", tmp_path / "s.png"],
+                    ["stats", dataset, "--n", "4"]):
+        result = run_synthgen(*command)
+        assert result.returncode == 2 and "'../x'" in one_error_line(result)
+    assert not (tmp_path / "s.png").exists()
