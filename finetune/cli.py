@@ -11,7 +11,7 @@ Examples::
     python -m finetune table results.jsonl --out report/
 
 User mistakes (missing files or columns, unreadable audio, a checkpoint that does not fit)
-print one line ``error: ...`` naming the file and exit with status 2.
+print one line ``finetune: error: ...`` naming the file or value and exit with status 2.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) /
 
 
 def _user_errors(fn):
-    """Turn ``UserError``/``AudioError`` into ``error: <one line>`` and exit 2."""
+    """Turn ``UserError``/``AudioError`` into ``finetune: error: <one line>`` and exit 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from pretrain.frontend import AudioError
@@ -38,7 +38,7 @@ def _user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except (UserError, AudioError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"finetune: error: {exc}", err=True)
             sys.exit(2)
     return wrapper
 
@@ -82,8 +82,11 @@ def _setup(threads: int, n_mels: int, frames: int, level: str, clip: str = "chun
     import torch
 
     from finetune.features import FeatureConfig
+    from finetune.task import UserError
     from pretrain.frontend import FrontendConfig
 
+    if threads < 1:
+        raise UserError(f"--threads {threads} must be >= 1")
     torch.set_num_threads(threads)
     try:
         return FeatureConfig(FrontendConfig(n_mels=n_mels), frames, level, clip)
@@ -171,7 +174,7 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
 @click.option("--freq-mask", default=24, show_default=True, help="SpecAugment max band (mel bins)")
 @click.option("--time-mask", default=24, show_default=True, help="SpecAugment max span (frames)")
 @click.option("--mixup", default=0.0, show_default=True, help="mixup Beta parameter (0 = off)")
-@click.option("--max-splits", default=None, type=int, help="only the first N splits (folds)")
+@click.option("--max-splits", default=None, type=int, help="only the first N >= 1 splits (folds) [default: all]")
 @click.option("--state", type=click.Path(path_type=Path), default=None,
               help="progress file (.jsonl): finished splits are appended and read back by a rerun (resume)")
 @_user_errors
@@ -190,6 +193,8 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
 
     if ckpt == "logmel-stats":
         raise UserError("--ckpt logmel-stats has no encoder to fine-tune; use a checkpoint or random")
+    if max_splits is not None and max_splits < 1:
+        raise UserError(f"--max-splits {max_splits} must be >= 1 (omit it for every split)")
     cfg = _setup(threads, n_mels, frames, level, clip)
     fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lrs[0], weight_decay=weight_decay,
                       layer_decay=layer_decay, freq_mask=freq_mask, time_mask=time_mask, mixup=mixup, seed=seed)
@@ -278,7 +283,10 @@ def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, p
 def table(results, out):
     """Render RESULTS (.jsonl) as a markdown table and a bar plot."""
     from finetune.results import render
+    from finetune.task import UserError
 
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for results.md and results.png")
     md, png = render(results, out)
     click.echo(md.read_text())
     click.echo(f"wrote {md} and {png}", err=True)

@@ -14,7 +14,8 @@ Encoder input normalisation (``norm``):
   a single embedding pass, k times cheaper. On FSDD the per-split statistics differ by well
   under 1 % (see ``docs/finetune.md`` for the measured effect on accuracy).
 
-Each pass's embeddings are cached as ``CACHE/<key>.npz`` where the key hashes the
+Each pass's embeddings are cached as ``CACHE/<key>.npz`` (verified on load, see
+``finetune.cache``) where the key hashes the
 checkpoint files, the task (paths, labels, folds, clip length), the front-end settings, the
 frame count, the clip mode and the split. A pass embeds every block at once (the forward pass
 costs the same) and caches the statistics of every pooling (``finetune.chunks.embed_clips``), so
@@ -32,6 +33,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from finetune.cache import load_entry, save_entry
 from finetune.chunks import CLIP_MODES, apply_clip_length, embed_clips, fit_standardizer, pooled, seconds_to_frames
 from finetune.encoder import Encoder
 from finetune.loaders import missing_files
@@ -116,7 +118,7 @@ def logmel_stats(specs: list[torch.Tensor]) -> np.ndarray:
 
 def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, split: str) -> str:
     blob = json.dumps({"enc": encoder.fingerprint, "task": task.fingerprint(), "cfg": cfg.to_dict(),
-                       "split": split, "v": 3}, sort_keys=True)
+                       "split": split, "v": 4}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -133,9 +135,11 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
               else [("all", tuple(range(len(mels.task.clips))))])
     done, embedded, chunks, seconds = {}, 0, 0, 0.0
     for name, train in passes:
-        path = cache_dir / f"{cache_key(encoder, mels.task, cfg, name)}.npz" if cache_dir else None
-        if path is not None and path.is_file():
-            done[name] = np.load(path)["x"]
+        key = cache_key(encoder, mels.task, cfg, name)
+        path = cache_dir / f"{key}.npz" if cache_dir else None
+        cached = load_entry(path, key, report) if path is not None else None
+        if cached is not None:
+            done[name] = cached
             continue
         standardizer = fit_standardizer(mels.specs, train, cfg.clip, cfg.frames)
         done[name], info = embed_clips(encoder, mels.specs, standardizer, cfg.clip, batch_size,
@@ -146,10 +150,7 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
         report(f"embedded {mels.task.name} ({name}): {len(mels.specs)} clips ({info['chunks']} chunks) in "
                f"{info['seconds']:.1f} s, {len(mels.specs) / max(info['seconds'], 1e-9):.1f} clips/s")
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, x=done[name])
-            tmp.replace(path)
+            save_entry(path, key, done[name])
     grid_f = encoder.grid[0]
     done = {name: pooled(x, grid_f, encoder.dim, layers, pooling) for name, x in done.items()}
     feats = {s.name: done[s.name if norm == "split" else "all"] for s in mels.task.splits}

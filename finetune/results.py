@@ -12,6 +12,7 @@ per task; rows that share a ``group`` (e.g. three pre-training seeds) get an ext
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -22,23 +23,36 @@ from finetune.task import UserError
 
 def append_result(path: Path, record: dict) -> None:
     """Append one JSON line (creating folders); a line is written in one call so concurrent
-    appends of short lines do not interleave."""
+    appends of short lines do not interleave. After a torn last line (a writer killed mid-line)
+    the record starts on a new line, so only the torn line is lost."""
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record}
-    with open(path, "a") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+    with open(path, "a+b") as f:
+        torn = False
+        if f.seek(0, 2) > 0:
+            f.seek(-1, 2)
+            torn = f.read(1) != b"\n"  # a writer killed mid-line left this tail
+        f.write((("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n").encode())
 
 
-def read_results(path: Path) -> list[dict]:
+def read_results(path: Path, report=lambda msg: print(msg, file=sys.stderr)) -> list[dict]:
+    """Records of a results file. A torn last line (a run killed while appending) is dropped
+    with a warning through ``report``; a bad line elsewhere is a ``UserError`` naming it."""
     if not path.is_file():
         raise UserError(f"results file {path} does not exist")
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    lines = path.read_text().splitlines()
+    last = max((n for n, line in enumerate(lines, 1) if line.strip()), default=0)
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
+            if n == last:
+                report(f"warning: {path} line {n}: torn last line (a run killed while writing?) "
+                       f"ignored")
+                continue
             raise UserError(f"{path} line {n}: not valid JSON") from None
         if not {"task", "name", "acc_mean", "acc_std"} <= set(rec):
             raise UserError(f"{path} line {n}: needs task, name, acc_mean and acc_std")

@@ -210,10 +210,8 @@ def read_dataset_info(folder: Path) -> dict:
     """
     folder = Path(folder)
     path = folder / DATASET_FILE
-    if not folder.is_dir():
-        if folder.exists():
-            raise FileNotFoundError(f"{folder} is a file, not a synthgen shard directory")
-        raise FileNotFoundError(f"{folder} not found: not a synthgen shard directory")
+    if folder.exists() and not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is a file, not a synthgen shard directory")
     try:
         info = json.loads(path.read_text())
     except FileNotFoundError:

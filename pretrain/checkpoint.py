@@ -28,14 +28,23 @@ def _tmp(path: Path) -> Path:
 
 
 def _replace(tmp: Path, path: Path) -> None:
+    """fsync ``tmp``, give it the mode a new file gets under the umask (safetensors writes
+    0600), rename it to ``path``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
 def write_json(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=1, sort_keys=True))
+
+
+def write_text(path: Path, text: str) -> None:
     tmp = _tmp(path)
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.write_text(text)
     _replace(tmp, path)
 
 
@@ -78,7 +87,8 @@ def load_state(folder: Path) -> dict:
     except Exception as error:  # pickle/zip errors of a truncated or foreign file
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(f"{path} is corrupt or not a train state ({first})") from None
-    missing = {"model", "optimizer", "step"} - set(state) if isinstance(state, dict) else {"model"}
+    missing = ({"model", "optimizer", "step", "images_seen", "rng"} - set(state)
+               if isinstance(state, dict) else {"model"})
     if missing:
         raise CheckpointError(f"{path} is not a train state (missing {sorted(missing)})")
     return state
@@ -93,13 +103,20 @@ def load_encoder(folder: str | Path) -> tuple[torch.nn.Module, dict]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from pretrain.model import create_encoder
+    from pretrain.model import check_timm_config, create_encoder
 
     folder = Path(folder)
     config = read_config(folder)
+    if not isinstance(config, dict) or "timm_name" not in config or "timm_kwargs" not in config:
+        raise CheckpointError(f"{folder / CONFIG_FILE} does not describe a timm model "
+                              f"(needs timm_name and timm_kwargs)")
+    try:
+        check_timm_config(config["timm_name"], config["timm_kwargs"])
+    except ValueError as error:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: {error}") from None
     try:
         encoder = create_encoder(config["timm_name"], config["timm_kwargs"])
-    except (KeyError, TypeError, RuntimeError) as error:
+    except (KeyError, TypeError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"{folder / CONFIG_FILE} does not describe a timm model ({error})") from None
     path = folder / ENCODER_FILE
     try:

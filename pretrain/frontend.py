@@ -93,6 +93,10 @@ def normalise_level(wave: np.ndarray, level: str = "peak") -> np.ndarray:
     return (wave / ref).astype(np.float32)
 
 
+# sample rates accepted from audio files (resampling ratio at most 16x up to 16 kHz)
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 384000
+
+
 def resample(wave: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:
     """Polyphase resampling (``scipy.signal.resample_poly``, Kaiser window) to ``sample_rate``."""
     if orig_sr == sample_rate:
@@ -119,6 +123,10 @@ def load_audio(path: str | Path, sample_rate: int = 16000, level: str = "peak") 
         raise AudioError(f"cannot decode audio file {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if data.shape[0] == 0:
         raise AudioError(f"audio file {path} contains no samples")
+    if not MIN_SAMPLE_RATE <= orig_sr <= MAX_SAMPLE_RATE:
+        # a damaged or hostile header: 1 Hz would be upsampled 16000x (memory), so refuse
+        raise AudioError(f"audio file {path} declares a sample rate of {orig_sr} Hz; expected "
+                         f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
     wave = data.mean(axis=1)
     wave = resample(wave, int(orig_sr), sample_rate)
     return normalise_level(wave, level)

@@ -11,6 +11,7 @@ N(0, 0.02), as in the MAE reference code. In a CPU trial this untrained initiali
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 import numpy as np
@@ -85,6 +86,36 @@ def init_mae_weights(module: nn.Module) -> None:
                 nn.init.ones_(sub.weight)
             if sub.bias is not None:
                 nn.init.zeros_(sub.bias)
+
+
+# ViT arguments a checkpoint's config.json may pass to timm: architecture only. Anything else
+# (checkpoint_path, pretrained_cfg, cache_dir, ...) could make timm read files or the network.
+TIMM_KWARGS = frozenset({
+    "img_size", "patch_size", "in_chans", "num_classes", "embed_dim", "depth", "num_heads",
+    "mlp_ratio", "global_pool", "fc_norm", "class_token", "qkv_bias", "no_embed_class",
+    "reg_tokens", "pre_norm", "init_values",
+})
+TIMM_NAME = re.compile(r"[a-z0-9_]+")
+
+
+def check_timm_config(timm_name, kwargs) -> None:
+    """``ValueError`` unless ``timm_name`` is a plain name of a model registered in the local
+    timm (no ``hf-hub:``/``local-dir:`` prefixes, no pretrained tag) and ``kwargs`` hold only
+    architecture keys (``TIMM_KWARGS``) with plain JSON values."""
+    if not isinstance(timm_name, str) or not TIMM_NAME.fullmatch(timm_name) \
+            or not timm.is_model(timm_name):
+        raise ValueError(f"timm_name {timm_name!r} is not a timm architecture registered "
+                         f"locally (remote or file prefixes are refused)")
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"timm_kwargs must be an object, not {type(kwargs).__name__}")
+    unknown = sorted(set(kwargs) - TIMM_KWARGS)
+    if unknown:
+        raise ValueError(f"timm_kwargs {unknown} not allowed (architecture keys only: "
+                         f"{', '.join(sorted(TIMM_KWARGS))})")
+    for key, value in kwargs.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in items):
+            raise ValueError(f"timm_kwargs {key}={value!r} must be a number, string or list")
 
 
 def create_encoder(timm_name: str, kwargs: dict) -> nn.Module:

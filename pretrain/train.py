@@ -150,12 +150,27 @@ def make_optimizer(mae: MaskedAutoencoder, settings: dict) -> torch.optim.AdamW:
 
 
 def truncate_log(path: Path, step: int) -> None:
-    """Drop records after ``step`` (written by a killed run after its last checkpoint)."""
+    """Drop records after ``step`` (written by a killed run after its last checkpoint). A torn
+    last line (killed mid-write) is dropped with a warning; a bad line elsewhere is an error
+    naming the file and line."""
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= step]
-    path.write_text("".join(line + "\n" for line in keep))
+    lines = [(n, line) for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
+    keep = []
+    for n, line in lines:
+        try:
+            record = json.loads(line)
+            record_step = record.get("step", 0) if isinstance(record, dict) else None
+        except ValueError:
+            record_step = None
+        if not isinstance(record_step, (int, float)):
+            if n == lines[-1][0]:
+                print(f"pretrain: warning: {path} line {n}: torn last line dropped", file=sys.stderr)
+                continue
+            raise ckpt.CheckpointError(f"{path} line {n} is not a log record; fix or remove it")
+        if record_step <= step:
+            keep.append(line)
+    ckpt.write_text(path, "".join(line + "\n" for line in keep))
 
 
 def run(args) -> dict:

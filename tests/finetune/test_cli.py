@@ -60,7 +60,7 @@ def test_corrupt_audio_fails_or_is_reported_and_skipped(tmp_path, tone_folder):
     (tone_folder / "low" / "zz_broken.wav").write_bytes(b"not audio at all")
     out = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL)
     assert out.exit_code == 2
-    assert out.stderr.strip().startswith("error: cannot decode audio file") and "zz_broken.wav" in out.stderr
+    assert out.stderr.strip().startswith("finetune: error: cannot decode audio file") and "zz_broken.wav" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     skip = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL, "--skip-bad",
                 "--results", tmp_path / "r.jsonl")

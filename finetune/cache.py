@@ -1,0 +1,57 @@
+"""The embedding cache: one ``.npz`` per (encoder, task, settings, split), verified on load.
+
+A cache file is untrusted: it may be truncated by a crash, damaged on disk, or swapped for
+another entry of the same shape (which would silently change accuracies). Each entry therefore
+stores its own key and the sha256 of its array; an entry whose key or checksum does not match,
+or that cannot be read, is reported in one warning line naming the file and recomputed. Writes
+go to a unique temporary name in the same folder, are fsync'ed and renamed, so two runs that
+fill the same entry at once never leave a corrupt file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def array_digest(x: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+
+
+def load_entry(path: Path, key: str, report: Callable[[str], None]) -> np.ndarray | None:
+    """The cached array of ``key`` at ``path``; ``None`` (after a warning if the file exists
+    but is damaged or belongs to another key) when it must be recomputed."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            x, stored_key, digest = data["x"], str(data["key"]), str(data["sha256"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        report(f"warning: embedding cache {path} is unreadable ({type(exc).__name__}); recomputing")
+        return None
+    if stored_key != key:
+        report(f"warning: embedding cache {path} holds another entry ({stored_key[:24]}); recomputing")
+        return None
+    if array_digest(x) != digest:
+        report(f"warning: embedding cache {path} fails its checksum; recomputing")
+        return None
+    return x
+
+
+def save_entry(path: Path, key: str, x: np.ndarray) -> None:
+    """Write ``x`` with its key and checksum atomically (unique temporary name, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, x=x, key=np.array(key), sha256=np.array(array_digest(x)))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
