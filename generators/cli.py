@@ -317,8 +317,7 @@ def stats(args: tuple[str, ...]) -> None:
     """
     from generators.stats import main as stats_main
 
-    raise click.exceptions.Exit(stats_main(list(args), prog="synthgen stats",
-                                           error_prefix="synthgen: error:") or 0)
+    raise click.exceptions.Exit(stats_main(list(args)) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
