@@ -10,13 +10,13 @@ fill the same entry at once never leave a corrupt file.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from generators.atomic import atomic_open
 
 
 def array_digest(x: np.ndarray) -> str:
@@ -46,12 +46,5 @@ def load_entry(path: Path, key: str, report: Callable[[str], None]) -> np.ndarra
 def save_entry(path: Path, key: str, x: np.ndarray) -> None:
     """Write ``x`` with its key and checksum atomically (unique temporary name, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, x=x, key=np.array(key), sha256=np.array(array_digest(x)))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as handle:  # generators.atomic: also fsyncs the folder
+        np.savez(handle, x=x, key=np.array(key), sha256=np.array(array_digest(x)))

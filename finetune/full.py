@@ -42,6 +42,7 @@ from finetune.chunks import embed_clips, fit_standardizer, pooled
 from finetune.encoder import Encoder
 from finetune.features import LogMels
 from finetune.task import Split, Task, UserError
+from pretrain.engine import Schedule, lr_at
 from pretrain.frontend import fix_length
 
 
@@ -110,13 +111,6 @@ def param_groups(model: Classifier, lr: float, weight_decay: float, layer_decay:
     for g in groups.values():
         g["lr"] = lr * g["lr_scale"]
     return list(groups.values())
-
-
-def lr_at(step: int, total: int, warmup: int, lr: float) -> float:
-    """Linear warm-up to ``lr`` then cosine decay to 0 (a pure function of the step)."""
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
 def spec_augment(x: torch.Tensor, freq_mask: int, time_mask: int, gen: torch.Generator) -> torch.Tensor:
@@ -192,7 +186,8 @@ def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, 
     opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay), betas=(0.9, 0.999))
     train = np.array(split.train)
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    schedule = Schedule(lr=cfg.lr, warmup_steps=int(cfg.warmup_epochs * steps_per_epoch),
+                        total_steps=cfg.epochs * steps_per_epoch)
     vals, tests, step = [], [], 0
     for epoch in range(cfg.epochs):
         model.train()
@@ -207,7 +202,7 @@ def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, 
                 perm = torch.as_tensor(rng.permutation(len(idx)))
                 x, target = lam * x + (1 - lam) * x[perm], lam * target + (1 - lam) * target[perm]
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, total, warmup, cfg.lr) * g["lr_scale"]
+                g["lr"] = lr_at(step, schedule) * g["lr_scale"]
             loss = nn.functional.cross_entropy(model(x), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -41,8 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from finetune.task import Clip, Task, UserError, assign_folds, cv_task, fixed_split_task
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+from pretrain.frontend import AUDIO_SUFFIXES
 
 # published clip length per task in seconds (the EVAR task table); absent: each clip's own
 CLIP_SECONDS = {"esc50": 5.0, "urbansound8k": 4.0, "speechcommands": 1.0, "spcv1": 1.0, "voxceleb1": 8.2,
@@ -119,7 +118,7 @@ def load_gtzan(root: Path) -> Task:
         if (root / "genres_original").is_dir() else root
     clips = []
     for path in sorted(_dir(base, "GTZAN").glob("*/*")):
-        if path.suffix.lower() not in AUDIO_EXTENSIONS:
+        if path.suffix.lower() not in AUDIO_SUFFIXES:
             continue
         m = re.search(r"\.(\d+)$", path.stem)
         if not m:
@@ -336,7 +335,7 @@ def load_fsdd(root: Path, split: str = "5fold") -> Task:
 
 def load_folder(root: Path, folds: int = 5) -> Task:
     """Generic ``root/LABEL/*.wav``: stratified deterministic ``folds``-fold CV."""
-    files = sorted(p for p in _dir(root, "audio").glob("*/*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    files = sorted(p for p in _dir(root, "audio").glob("*/*") if p.suffix.lower() in AUDIO_SUFFIXES)
     labels = [p.parent.name for p in files]
     return cv_task(f"folder:{root.name}", [Clip(p, lab, f) for p, lab, f in zip(files, labels,
                                                                                 assign_folds(labels, folds))])

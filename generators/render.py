@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from generators import lifeline
+from generators.atomic import write_bytes_atomic
 from generators.registry import Kind, get_kind
 from generators.sample import (DEFAULT_PNG_LEVEL, encode_json, encode_png, render_sample,
                                sample_class_params)
 from generators.seeding import class_of
-from generators.shards import (DATASET_FILE, FORMAT_VERSION, ShardWriter, Sidecar, check_dataset_info,
-                               file_sha256,
-                               read_sidecar, sample_key, shard_is_finished, shard_name,
-                               shard_ranges, write_atomic, write_sidecar)
+from generators.shards import (DATASET_FILE, FORMAT_VERSION, AtomicTarWriter, Sidecar,
+                               check_dataset_info, file_sha256, read_sidecar, sample_key,
+                               shard_is_finished, shard_name, shard_ranges, write_sidecar)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def render_shard(out: Path, shard_index: int, first: int, stop: int) -> int:
         sample["json"] = encode_json(meta)
         encoded[i] = sample
     path = out / f"{shard_name(config.kind, shard_index)}.tar"
-    with ShardWriter(path) as writer:
+    with AtomicTarWriter(path) as writer:
         for i in range(first, stop):
             writer.write(encoded.pop(i))
         digest, size = writer.close()
@@ -155,7 +155,7 @@ def prepare_output(out: Path, config: RenderConfig) -> dict:
                 f"{out} already holds a different dataset ({', '.join(different)} differ); "
                 f"use another --out")
         return existing
-    write_atomic(existing_path, json.dumps(description, indent=1, sort_keys=True).encode())
+    write_bytes_atomic(existing_path, json.dumps(description, indent=1, sort_keys=True).encode())
     return description
 
 
@@ -200,7 +200,7 @@ def record_class_stats(out: Path, kind: Kind, classes: list) -> None:
         stats[name] = int(sum(values))
     if description.get("class_stats") != stats:
         description["class_stats"] = stats
-        write_atomic(path, json.dumps(description, indent=1, sort_keys=True).encode())
+        write_bytes_atomic(path, json.dumps(description, indent=1, sort_keys=True).encode())
 
 
 STALE_SECONDS = 600

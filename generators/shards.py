@@ -1,10 +1,11 @@
-"""The shard format of DESIGN.md: names, an atomic tar writer, sidecars, ``dataset.json``.
+"""The shard format (docs/design.md, "Shards"): names, an atomic tar writer, sidecars,
+``dataset.json``.
 
 A shard ``{kind}-{k:06d}.tar`` holds samples ``k*shard_size ..`` as WebDataset groups
 (``%09d.png``, ``.cls``, ``.json``), written in index order with fixed mtime and owner so the
-bytes depend only on the content. It is written to a private ``.tmp`` file, fsync'ed and
-renamed; then its sidecar ``{kind}-{k:06d}.json`` is written the same way. A shard without a
-valid sidecar does not exist.
+bytes depend only on the content. It is written to a private temporary file, fsync'ed and
+renamed (:mod:`generators.atomic`); then its sidecar ``{kind}-{k:06d}.json`` is written the
+same way. A shard without a valid sidecar does not exist.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from generators.atomic import AtomicFile, write_bytes_atomic
 
 DATASET_FILE = "dataset.json"
 FORMAT_VERSION = 1
@@ -44,42 +46,20 @@ def shard_ranges(n: int, shard_size: int) -> list[tuple[int, int, int]]:
             for k, start in enumerate(range(0, n, shard_size))]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a private temporary file, fsync and rename."""
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class ShardWriter:
+class AtomicTarWriter:
     """Writes one tar of samples to ``path`` atomically (nothing visible until ``close``).
 
+    One writer, one tar: it does not rotate into several shards (the shard loop in
+    ``generators.render`` decides which samples go into which shard).
     ``write({"__key__": "000000042", "png": b"...", "cls": b"3", "json": b"{...}"})`` adds one
     member per field, in the order given. Use as a context manager; an exception discards it.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f"{self.path.name}.tmp{os.getpid()}")
-        self._file = open(self.tmp, "wb")
+        self._target = AtomicFile(self.path)
         self._hash = hashlib.sha256()
-        self._tar = tarfile.open(fileobj=_HashingWriter(self._file, self._hash), mode="w",
+        self._tar = tarfile.open(fileobj=_HashingWriter(self._target.file, self._hash), mode="w",
                                  format=tarfile.USTAR_FORMAT)
         self.count = 0
 
@@ -102,20 +82,14 @@ class ShardWriter:
     def close(self) -> tuple[str, int]:
         """Finish the tar, fsync, rename into place; return ``(sha256, bytes)``."""
         self._tar.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        size = self._file.tell()
-        self._file.close()
-        os.replace(self.tmp, self.path)
-        _fsync_dir(self.path.parent)
+        size = self._target.file.tell()
+        self._target.commit()
         return self._hash.hexdigest(), size
 
     def discard(self) -> None:
-        self._file.close()
-        if self.tmp.exists():
-            self.tmp.unlink()
+        self._target.discard()
 
-    def __enter__(self) -> "ShardWriter":
+    def __enter__(self) -> "AtomicTarWriter":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -159,7 +133,7 @@ def sidecar_path(tar_path: Path) -> Path:
 
 
 def write_sidecar(tar_path: Path, sidecar: Sidecar) -> None:
-    write_atomic(sidecar_path(tar_path), sidecar.to_json())
+    write_bytes_atomic(sidecar_path(tar_path), sidecar.to_json())
 
 
 def read_sidecar(tar_path: Path) -> Sidecar | None:

@@ -1,20 +1,22 @@
-"""Checkpoint directory of DESIGN.md: encoder, config, train state; atomic writes.
+"""The checkpoint directory (docs/design.md, "Checkpoints"): encoder, config, train state.
 
 ``CKPT/encoder.safetensors`` is the timm ``VisionTransformer`` state dict alone (loads with
 ``timm.create_model(cfg["timm_name"], **cfg["timm_kwargs"])``); ``config.json`` says how to build
 it and how inputs were standardised; ``train_state.pt`` holds everything to continue exactly
 (full MAE weights, optimizer, step, RNG states as tensors) and loads with ``weights_only=True``.
-Every file is written to a temporary name and moved into place with ``os.replace``, so a kill
+Every file is written atomically (:mod:`generators.atomic`: a unique temporary name in the
+folder, fsync of file and folder, ``os.replace``, the permissions of a new file), so a kill
 leaves either the old or the new file, never a truncated one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
+
+from generators.atomic import atomic_open, atomic_path, write_bytes_atomic
 
 ENCODER_FILE, CONFIG_FILE, STATE_FILE = "encoder.safetensors", "config.json", "train_state.pt"
 
@@ -23,29 +25,12 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt or does not match the requested model."""
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    """fsync ``tmp``, give it the mode a new file gets under the umask (safetensors writes
-    0600), rename it to ``path``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def write_json(path: Path, data: dict) -> None:
     write_text(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def write_text(path: Path, text: str) -> None:
-    tmp = _tmp(path)
-    tmp.write_text(text)
-    _replace(tmp, path)
+    write_bytes_atomic(path, text.encode())
 
 
 def save_encoder(folder: Path, encoder: torch.nn.Module, config: dict) -> None:
@@ -54,17 +39,15 @@ def save_encoder(folder: Path, encoder: torch.nn.Module, config: dict) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in encoder.state_dict().items()}
-    tmp = _tmp(folder / ENCODER_FILE)
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    _replace(tmp, folder / ENCODER_FILE)
+    with atomic_path(folder / ENCODER_FILE) as tmp:  # safetensors writes by file name
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
     write_json(folder / CONFIG_FILE, config)
 
 
 def save_state(folder: Path, state: dict) -> None:
     """Write ``train_state.pt`` (plain tensors and Python types only)."""
-    tmp = _tmp(folder / STATE_FILE)
-    torch.save(state, tmp)
-    _replace(tmp, folder / STATE_FILE)
+    with atomic_open(folder / STATE_FILE) as handle:
+        torch.save(state, handle)
 
 
 def read_config(folder: Path) -> dict:

@@ -25,6 +25,9 @@ import torch
 
 LEVELS = ("peak", "rms", "none")
 
+#: The audio files the front end reads (all decoded by soundfile); the one list of them.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
 
 class AudioError(ValueError):
     """An audio file that cannot be read or decoded; the message names the file."""
@@ -74,6 +77,15 @@ class FrontendConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def audio_files(folder: str | Path) -> list[Path]:
+    """Audio files under ``folder`` (recursive), sorted; ``FileNotFoundError`` if none."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no {'/'.join(AUDIO_SUFFIXES)} file")
+    return files
 
 
 def normalise_level(wave: np.ndarray, level: str = "peak") -> np.ndarray:

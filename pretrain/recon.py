@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from generators.atomic import atomic_open
 from pretrain.mae import MaskedAutoencoder, patchify, unpatchify
 
 
@@ -53,6 +54,5 @@ def save_reconstruction(mae: MaskedAutoencoder, images: torch.Tensor, noise: tor
     """Write the sheet for ``images`` (a few inputs) to ``path`` (PNG, grayscale)."""
     sheet = to_uint8(list(reconstruct(mae, images, noise)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(sheet, "L").save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_open(path) as handle:
+        Image.fromarray(sheet, "L").save(handle, format="PNG")

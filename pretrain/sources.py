@@ -18,9 +18,8 @@ from typing import Iterator
 
 import numpy as np
 
+from pretrain.frontend import AUDIO_SUFFIXES, audio_files
 from pretrain.patterns import PatternStream, is_pattern_spec, parse_pattern_spec
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
 @dataclass(frozen=True)
@@ -97,10 +96,11 @@ def audio_source(spec: str) -> Source:
     folder = Path(path)
     if not folder.is_dir():
         raise ValueError(f"--audio {path}: not a directory")
-    files = sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-    if not files:
-        raise ValueError(f"--audio {path}: no {'/'.join(AUDIO_SUFFIXES)} files found")
-    return Source("audio", path, weight, tuple(files))
+    try:
+        files = audio_files(folder)
+    except FileNotFoundError:
+        raise ValueError(f"--audio {path}: no {'/'.join(AUDIO_SUFFIXES)} files found") from None
+    return Source("audio", path, weight, tuple(str(p) for p in files))
 
 
 def iter_raw(source: Source, units: list[str]) -> Iterator[object]:

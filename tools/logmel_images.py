@@ -16,18 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-
-
-def audio_files(folder: str | Path) -> list[Path]:
-    """Audio files under ``folder`` (recursive), sorted; ``FileNotFoundError`` if there are none."""
-    folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-    if not files:
-        raise FileNotFoundError(f"{folder} holds no {'/'.join(AUDIO_SUFFIXES)} file")
-    return files
-
-
 def logmel_image(path: str | Path, frames: int = 128) -> np.ndarray:
     """One clip -> float64 ``(n_mels, frames)`` in [0, 1]."""
     from pretrain.frontend import fix_length, load_audio, log_mel
@@ -40,6 +28,8 @@ def logmel_image(path: str | Path, frames: int = 128) -> np.ndarray:
 def sample_logmel_images(folder: str | Path, n: int, seed: int, frames: int = 128
                          ) -> tuple[list[np.ndarray], list[str]]:
     """``n`` clips drawn without replacement (seeded) from ``folder``, as images, with names."""
+    from pretrain.frontend import audio_files
+
     files = audio_files(folder)
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(files), size=min(n, len(files)), replace=False))

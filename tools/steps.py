@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
+from generators import atomic
+
 
 class StepError(RuntimeError):
     """A step failed; the message names the step and ends with the tail of its log."""
@@ -35,13 +37,9 @@ def read_marker(work: Path, name: str) -> dict | None:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
+    """``data`` as indented JSON, written atomically (:mod:`generators.atomic`), folder created."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        handle.write(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic.write_json_atomic(path, data, indent=1, sort_keys=True, default=str)
 
 
 @contextlib.contextmanager

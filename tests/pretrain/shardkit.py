@@ -1,41 +1,56 @@
-"""Tiny shard directories for the pretrain tests (written with the generators shard writer)."""
+"""Tiny shard directories for the pretrain tests, rendered by the real shard renderer.
+
+A test kind (oriented sinusoidal stripes: a learnable pattern) is registered only while
+:func:`write_shards` renders, so the registry other tests see is unchanged.
+"""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
-from generators.sample import encode_png
-from generators.shards import ShardWriter, Sidecar, sample_key, shard_name, write_sidecar
+from generators.params import param
+from generators.registry import Kind
+from generators.render import RenderConfig, render_dataset
+from generators.sample import render_sample
 
 
-def pattern(index: int, size: int) -> np.ndarray:
-    """A learnable pattern: oriented sinusoidal stripes with a per-sample frequency and phase."""
-    rng = np.random.default_rng(index)
+@dataclass(frozen=True)
+class StripesParams:
+    num_classes: int = param(4, "classes (one stripe orientation each)", low=1, high=1000)
+
+
+def sample_orientation(params: StripesParams, rng: np.random.Generator) -> dict:
+    return {"angle": float(rng.uniform(0, np.pi))}
+
+
+def render_stripes(params: StripesParams, rng: np.random.Generator, size: int,
+                   class_params: dict) -> np.ndarray:
+    """Stripes at the class's angle with a per-sample frequency and phase."""
     y, x = np.mgrid[0:size, 0:size] / size
-    angle, freq, phase = rng.uniform(0, np.pi), rng.uniform(2, 6), rng.uniform(0, 2 * np.pi)
+    angle = class_params["angle"]
+    freq, phase = rng.uniform(2, 6), rng.uniform(0, 2 * np.pi)
     wave = np.sin(2 * np.pi * freq * (x * np.cos(angle) + y * np.sin(angle)) + phase)
     return ((wave + 1) * 127.5).astype(np.uint8)
+
+
+def stripes_kind(name: str = "stripes") -> Kind:
+    return Kind(name=name, params_type=StripesParams, render=render_stripes,
+                summary="test stripes", sample_class=sample_orientation)
+
+
+def pattern(index: int, size: int, seed: int = 0) -> np.ndarray:
+    """Sample ``index`` of a stripes dataset of seed ``seed``, as the renderer makes it."""
+    return render_sample(stripes_kind(), StripesParams(), seed, index, size, "L")[0]
 
 
 def write_shards(folder: Path, n: int = 64, shard_size: int = 8, size: int = 32,
                  kind: str = "stripes") -> Path:
     """``n`` samples in ``ceil(n / shard_size)`` shards with sidecars and ``dataset.json``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    starts = list(range(0, n, shard_size))
-    for k, first in enumerate(starts):
-        stop = min(first + shard_size, n)
-        path = folder / f"{shard_name(kind, k)}.tar"
-        writer = ShardWriter(path)
-        for i in range(first, stop):
-            writer.write({"__key__": sample_key(i), "png": encode_png(pattern(i, size)),
-                          "cls": str(i % 4).encode(), "json": b"{}"})
-        digest, size_bytes = writer.close()
-        write_sidecar(path, Sidecar(count=stop - first, first=first, last=stop - 1,
-                                    sha256=digest, bytes=size_bytes))
-    info = {"kind": kind, "params": {}, "seed": 0, "n": n, "size": size, "mode": "L",
-            "shard_size": shard_size, "num_shards": len(starts)}
-    (folder / "dataset.json").write_text(json.dumps(info))
-    return folder
+    with mock.patch.dict("generators.registry._KINDS", {kind: stripes_kind(kind)}):
+        render_dataset(RenderConfig(kind=kind, params=StripesParams(), n=n, size=size,
+                                    shard_size=shard_size), Path(folder), progress=False)
+    return Path(folder)

@@ -27,7 +27,7 @@ from generators.reader import finished_shards, iter_raw_samples
 from generators.registry import list_kinds, get_kind
 from generators.render import RenderConfig, render_dataset, sample_all_classes
 from generators.sample import decode_png, encode_png
-from generators.shards import ShardWriter
+from generators.shards import AtomicTarWriter
 
 
 def baseline_seconds(shard_dir: Path, png_level: int, out: Path) -> float:
@@ -35,7 +35,7 @@ def baseline_seconds(shard_dir: Path, png_level: int, out: Path) -> float:
     samples = list(iter_raw_samples(finished_shards(shard_dir)))
     images = [decode_png(s["png"]) for s in samples]
     started = time.perf_counter()
-    with ShardWriter(out) as writer:
+    with AtomicTarWriter(out) as writer:
         for sample, image in zip(samples, images):
             fields = {k: v for k, v in sample.items() if k != "png"}
             writer.write({**fields, "png": encode_png(image, png_level)})

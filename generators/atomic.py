@@ -1,0 +1,122 @@
+"""Atomic file writes: a file appears under its name complete, or not at all.
+
+Every file the toolkit writes for later reading (shards and their sidecars, ``dataset.json``,
+checkpoints, training logs, reproduction markers, embedding caches) goes through here:
+
+1. the data is written to a temporary file in the target's own folder, named
+   ``{name}.tmp{pid}.{random}`` (unique per process and call, so two writers of one target
+   never share a temporary; created with ``O_EXCL`` and the usual ``umask`` permissions);
+2. the file is flushed and ``fsync``'ed, then renamed onto the target with ``os.replace``
+   (atomic within one file system);
+3. the folder is ``fsync``'ed, so the rename itself survives a power cut;
+4. on any failure (including ``KeyboardInterrupt``) the temporary file is removed and the
+   target is left as it was.
+
+A killed process can leave a temporary file behind (nothing runs at ``SIGKILL``); readers
+never open ``*.tmp*`` names, and writers that own a folder may delete them
+(``generators.render.remove_stale_temporaries``). This module uses the standard library only,
+so every layer (``generators`` and above) can import it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+
+def temporary_name(path: str | Path) -> Path:
+    """A fresh temporary name next to ``path`` (``{name}.tmp{pid}.{8 hex digits}``)."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.tmp{os.getpid()}.{secrets.token_hex(4)}")
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Make the entries of ``folder`` (a rename into it) durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicFile:
+    """An open temporary file that becomes ``path`` on :meth:`commit` (or vanishes on
+    :meth:`discard`). ``file`` is the binary handle to write to."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        while True:
+            self.tmp = temporary_name(self.path)
+            try:
+                fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:  # pragma: no cover - 32 random bits collided
+                continue
+        #: The permissions a new file gets here (``0o666`` less the umask).
+        self.mode = os.fstat(fd).st_mode & 0o777
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        """Flush, fsync, rename onto ``path``, fsync the folder. On failure: discard, raise."""
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        fsync_folder(self.path.parent)
+
+    def discard(self) -> None:
+        """Close and remove the temporary file; ``path`` is untouched."""
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path) -> Iterator[IO[bytes]]:
+    """``with atomic_open(path) as f: f.write(...)``: ``path`` appears when the block ends
+    without an exception; an exception removes the temporary file and is re-raised."""
+    target = AtomicFile(path)
+    try:
+        yield target.file
+    except BaseException:
+        target.discard()
+        raise
+    target.commit()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """For libraries that write by file name (``safetensors.torch.save_file``, ...): yields
+    the temporary path to write; it becomes ``path`` as in :func:`atomic_open`. The file gets
+    the permissions of a new file even if the library recreated it with others (safetensors
+    writes ``0600``)."""
+    target = AtomicFile(path)
+    target.file.close()
+    try:
+        yield target.tmp
+        os.chmod(target.tmp, target.mode)
+        with open(target.tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(target.tmp, target.path)
+    except BaseException:
+        target.tmp.unlink(missing_ok=True)
+        raise
+    fsync_folder(target.path.parent)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see the module docstring)."""
+    with atomic_open(path) as handle:
+        handle.write(data)
+
+
+def write_json_atomic(path: str | Path, data: Any, **dumps: Any) -> None:
+    """``json.dumps(data, **dumps)`` plus a final newline, written atomically (UTF-8)."""
+    write_bytes_atomic(path, (json.dumps(data, **dumps) + "\n").encode())
