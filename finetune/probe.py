@@ -12,8 +12,8 @@ regressions, and the metric -- for choosing ``C`` and for the test -- is mAP, th
 classes (with at least one positive test clip) of scikit-learn's ``average_precision_score`` of
 the decision scores.
 
-scikit-learn's lbfgs ran ~20x slower with default BLAS threads on a 2-core machine
-(``/work/shared/REFERENCES.md``), so fitting runs under ``threadpoolctl`` limited to one thread.
+scikit-learn's lbfgs ran ~20x slower with default BLAS threads than with one on a 2-core
+machine, so fitting runs under ``threadpoolctl`` limited to one thread.
 """
 from __future__ import annotations
 

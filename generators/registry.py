@@ -5,7 +5,7 @@ Modules are imported by :func:`load_builtin_kinds`; a module whose import fails 
 unavailable with the reason instead of taking the whole CLI down, and a kind whose optional
 dependency (``requires``) is missing is listed as unavailable with an install hint.
 
-The render contract (see DESIGN.md):
+The render contract (docs/design.md, "Render contract"):
 
 * ``render(params, rng, size)`` for kinds without classes, or
   ``render(params, rng, size, class_params)`` for kinds with ``sample_class``;

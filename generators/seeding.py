@@ -1,4 +1,4 @@
-"""Random streams of samples and classes (DESIGN.md, "Determinism").
+"""Random streams of samples and classes (docs/design.md, "Determinism").
 
 Sample ``i`` of a dataset with seed ``s`` draws from
 ``default_rng(SeedSequence(s, spawn_key=(i,)))``; class ``c`` draws from

@@ -92,8 +92,8 @@ def normalise_level(wave: np.ndarray, level: str = "peak") -> np.ndarray:
     """Normalise loudness: ``peak`` scales max |x| to 1, ``rms`` scales the RMS to 0.1
     (-20 dBFS), ``none`` leaves the signal alone. Silent clips are returned unchanged.
 
-    Level varies a lot between FSDD speakers (most of theo's clips peak below 0.05 full scale,
-    ``/work/shared/data/README.md``), so evaluation normalises it by default.
+    Level varies a lot between FSDD speakers (most of the speaker theo's clips peak below 0.05
+    full scale), so evaluation normalises it by default.
     """
     if level not in LEVELS:
         raise ValueError(f"level={level!r} must be one of {', '.join(LEVELS)}")

@@ -29,7 +29,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # ViT-Tiny (Touvron et al. 2021: dim 192, 12 blocks, 3 heads) with a 4-block dim-128 decoder;
-    # ~105-112 MAE images/s at 128x128 on 2 CPU threads (REFERENCES.md).
+    # ~105-112 MAE images/s at 128x128 on 2 CPU threads of an idle 2-core VM (docs/pretrain.md).
     "cpu-tiny": Preset("vit_tiny_patch16_224", 16, 192, 12, 3, 128, 4, 4),
     # ViT-Base/16 with the MAE paper's decoder (8 blocks, dim 512, 16 heads; He et al. 2022).
     "vit-base-audio": Preset("vit_base_patch16_224", 16, 768, 12, 12, 512, 8, 16),

@@ -286,7 +286,7 @@ def get_parser() -> argparse.ArgumentParser:
         description="Render, pre-train and evaluate pattern kinds plus baselines; write one report.",
         epilog="presets:\n" + "\n".join(f"  {k}: {v.description}" for k, v in PRESETS.items()) +
                "\n\nexample:\n  python -m tools.reproduce --preset cpu --work runs/cpu --report report-cpu "
-               "--lock /tmp/synthgen-cpu.lock")
+               "--lock runs/cpu.lock")
     p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
     p.add_argument("--work", type=Path, required=True, help="folder for shards, checkpoints, results, markers")
     p.add_argument("--report", type=Path, required=True, help="folder for report.md and its PNGs")
@@ -297,7 +297,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="pre-training steps per run instead of the preset's budget")
     p.add_argument("--n-images", type=int, help="images rendered per kind instead of the preset's")
     p.add_argument("--piece-minutes", type=float, help="longest single pretrain invocation")
-    p.add_argument("--lock", help="flock this file around every heavy step (e.g. /tmp/synthgen-cpu.lock)")
+    p.add_argument("--lock", help="flock this file around every heavy step (e.g. runs/cpu.lock; share one file between jobs that share the CPUs)")
     p.add_argument("--lock-per", choices=("step", "run"), default="step",
                    help="take --lock per step and pre-training piece (default), or once per kind "
                         "(render, stats, pre-training and evaluation of one kind; fewer waits)")

@@ -4,8 +4,8 @@ Budgets are per pre-training run (one kind, one seed). ``minutes`` is wall time 
 (``python -m pretrain --minutes``; on a shared machine the number of steps then depends on the
 load, the report states the steps reached); ``steps`` fixes the optimizer steps instead (same
 images for every kind, fairer on a loaded machine). Measured reference speed of the cpu-tiny MAE
-on an idle 2-core CPU: ~110 images/s at 128x128 (``/work/shared/REFERENCES.md``), so 15 minutes
-are ~100k images.
+on an idle 2-core CPU: ~105-112 images/s at 128x128 (batch 32-64, 2 threads; on a shared machine
+less, see docs/pretrain.md, "Benchmark"), so 15 minutes are ~100k images.
 """
 
 from __future__ import annotations

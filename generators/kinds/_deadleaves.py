@@ -46,7 +46,7 @@ Deliberate differences from the reference code, keeping the published intent:
   the grid value whose CDF is *nearest* to ``u``, shifting every probability by half a bin;
 * colours uniform over all 256 levels per channel (the reference's ``int(255*u)`` never gives
   255); coverage is tracked by labels, so a black shape no longer counts as "uncovered";
-* per-sample random streams (DESIGN.md) instead of ``np.random.seed(i)``.
+* per-sample random streams (docs/design.md, "Determinism") instead of ``np.random.seed(i)``.
 """
 
 from __future__ import annotations

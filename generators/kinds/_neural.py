@@ -92,7 +92,7 @@ def tensor(array: np.ndarray, device: str):
 
     Every random number of these kinds is drawn from the sample's (or class's) numpy stream
     and only then handed to torch, so the draws are the same on any device and any torch
-    version (DESIGN.md, "Determinism").
+    version (docs/design.md, "Determinism").
     """
     torch = import_torch()
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(device)

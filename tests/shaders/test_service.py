@@ -39,9 +39,20 @@ def test_compile_error_crosses_the_process_boundary():
         assert service.info["renderer"]  # still alive after the error
 
 
-def test_same_bytes_in_process_and_with_one_or_two_rasteriser_threads(renderer):
+def _render_in_process(source, size, uniforms):
+    from shaders.renderer import ShaderRenderer
+
+    return ShaderRenderer().render(source, size, uniforms)
+
+
+def test_same_bytes_in_process_and_with_one_or_two_rasteriser_threads():
+    """The service's bytes equal a direct render in a fresh process (not this one: conftest)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     source, uniforms = _plasma()
-    local = renderer.render(source, 96, uniforms)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        local = pool.submit(_render_in_process, source, 96, uniforms).result()
     for threads in ("1", "2"):
         with RenderService(timeout_s=30, environment={"LP_NUM_THREADS": threads}) as service:
             assert np.array_equal(service.render(source, 96, uniforms), local), threads

@@ -7,7 +7,7 @@ Prints images/s of
 and the ratios loop/bare (target >= 0.95: the data path does not slow training) and
 loader/loop (target >= 5: the loader has headroom). Run it under the shared CPU lock:
 
-  flock /tmp/synthgen-cpu.lock python tools/bench/pretrain.py --data /work/artifacts/shards/fractaldb-128
+  flock LOCKFILE python tools/bench/pretrain.py --data SHARDS   (e.g. shards/fractaldb-128)
 """
 
 from __future__ import annotations
