@@ -14,6 +14,7 @@ import platform
 import time
 from pathlib import Path
 
+from generators.atomic import write_json_atomic
 from tools.steps import read_marker
 
 
@@ -84,14 +85,8 @@ def machine_text() -> str:
     return f"{cores} cores, {cpu}, Python {platform.python_version()}"
 
 
-def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path,
-                 note: str | None = None) -> Path:
-    """Write ``REPORT/report.md`` (and its PNGs); returns its path."""
-    from tools.correlate import correlate
-    from generators.stats import load_reference, markdown_table as stats_table
-
-    work, report = Path(work), Path(report)
-    report.mkdir(parents=True, exist_ok=True)
+def setup_section(preset, note: str | None) -> list[str]:
+    """Title, how the report was made, the preset, budget, data, evaluation and machine."""
     lines = [f"# Reproduction report: preset `{preset.name}`", "",
              f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
              f"`python -m tools.reproduce --preset {preset.name}`.", "",
@@ -109,64 +104,97 @@ def write_report(work: Path, report: Path, preset, failed: dict, data_root: Path
              f"- Machine: {machine_text()}.", ""]
     if note:
         lines += [f"**Note.** {note}", ""]
+    return lines
 
-    records = _read_jsonl(work / "results.jsonl")
-    lines += ["## Accuracy", ""]
-    if records:
-        from finetune.results import bar_plot, markdown_table
 
-        lines.append(markdown_table(records))
-        bar_plot(records, report / "accuracy.png")
-        lines += ["![accuracy](accuracy.png)", ""]
-    else:
-        lines += ["No evaluation finished yet.", ""]
+def accuracy_section(records: list[dict], report: Path) -> list[str]:
+    """The accuracy table and ``accuracy.png``."""
+    lines = ["## Accuracy", ""]
+    if not records:
+        return lines + ["No evaluation finished yet.", ""]
+    from finetune.results import bar_plot, markdown_table
 
-    lines += ["## Pre-training runs", ""] + pretrain_rows(work) + [""]
+    bar_plot(records, report / "accuracy.png")
+    return lines + [markdown_table(records), "![accuracy](accuracy.png)", ""]
+
+
+def pretraining_section(work: Path, report: Path) -> list[str]:
+    """Steps, images and wall time of every pre-training run, and ``loss.png``."""
+    lines = ["## Pre-training runs", ""] + pretrain_rows(work) + [""]
     if loss_plot(work, report / "loss.png"):
         lines += ["![loss curves](loss.png)", ""]
+    return lines
 
-    stats = [json.loads(p.read_text()) for p in sorted((work / "stats").glob("*.json"))]
-    lines += ["## Image properties", "",
-              "Means ± std over a seeded sample of images, resized to 128 px (see "
-              "`docs/analysis.md` for the definitions); the last row is the log-mel "
-              "reference (real audio).", ""]
+
+def properties_section(stats: list[dict]) -> list[str]:
+    """The image-property table of every dataset plus the log-mel reference row."""
+    from generators.stats import load_reference, markdown_table
+
+    lines = ["## Image properties", "",
+             "Means ± std over a seeded sample of images, resized to 128 px (see "
+             "`docs/analysis.md` for the definitions); the last row is the log-mel "
+             "reference (real audio).", ""]
     try:
         reference = load_reference()
     except ValueError:
         reference = None
     rows = stats + ([reference] if reference else [])
-    lines += [stats_table(rows) if rows else "No statistics yet.\n", ""]
+    return lines + [markdown_table(rows) if rows else "No statistics yet.\n", ""]
 
-    lines += ["## Properties vs accuracy", ""]
-    if stats and records:
-        (report / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
-        for task in sorted({r["task"] for r in records}):
-            folder = report / ("correlation-" + task.replace(":", "-").replace("/", "-"))
-            try:
-                correlate(stats, records, task, folder)
-            except ValueError as error:
-                lines += [f"{task}: {error}", ""]
-                continue
-            lines += [f"### {task}", "", (folder / "correlation.md").read_text(), "",
-                      f"![correlation]({folder.name}/correlation.png)", ""]
-        lines += ["With one point per kind, r rests on a handful of datasets: read it as a "
-                  "description of this run, not as evidence of a law.", ""]
-    else:
-        lines += ["Needs both statistics and results.", ""]
 
+def correlation_section(stats: list[dict], records: list[dict], report: Path) -> list[str]:
+    """Per task, property-vs-accuracy correlations (``tools.correlate``); writes ``stats.json``."""
+    from tools.correlate import correlate
+
+    lines = ["## Properties vs accuracy", ""]
+    if not (stats and records):
+        return lines + ["Needs both statistics and results.", ""]
+    write_json_atomic(report / "stats.json", stats, indent=1)
+    for task in sorted({r["task"] for r in records}):
+        folder = report / ("correlation-" + task.replace(":", "-").replace("/", "-"))
+        try:
+            correlate(stats, records, task, folder)
+        except ValueError as error:
+            lines += [f"{task}: {error}", ""]
+            continue
+        lines += [f"### {task}", "", (folder / "correlation.md").read_text(), "",
+                  f"![correlation]({folder.name}/correlation.png)", ""]
+    return lines + ["With one point per kind, r rests on a handful of datasets: read it as a "
+                    "description of this run, not as evidence of a law.", ""]
+
+
+def sheets_section(report: Path) -> list[str]:
+    """The contact sheets already in ``REPORT/sheets``."""
     sheets = sorted((report / "sheets").glob("*.png"))
-    if sheets:
-        lines += ["## Contact sheets", "", "The first 16 images of every dataset (64 px thumbnails).", ""]
-        for sheet in sheets:
-            lines += [f"**{sheet.stem}**", "", f"![{sheet.stem}](sheets/{sheet.name})", ""]
+    if not sheets:
+        return []
+    lines = ["## Contact sheets", "", "The first 16 images of every dataset (64 px thumbnails).", ""]
+    for sheet in sheets:
+        lines += [f"**{sheet.stem}**", "", f"![{sheet.stem}](sheets/{sheet.name})", ""]
+    return lines
 
-    lines += ["## Steps", ""] + step_rows(work) + [""]
+
+def missing_section(work: Path, preset, failed: dict) -> list[str]:
+    """Steps that failed (with their message) or have not run."""
     missing = _missing(work, preset)
-    if failed or missing:
-        lines += ["## Missing or failed", ""]
-        lines += [f"- `{name}` failed: {message}" for name, message in sorted(failed.items())]
-        lines += [f"- `{name}` not run" for name in missing if name not in failed]
-        lines.append("")
+    if not (failed or missing):
+        return []
+    lines = ["## Missing or failed", ""]
+    lines += [f"- `{name}` failed: {message}" for name, message in sorted(failed.items())]
+    lines += [f"- `{name}` not run" for name in missing if name not in failed]
+    return lines + [""]
+
+
+def write_report(work: Path, report: Path, preset, failed: dict, note: str | None = None) -> Path:
+    """Write ``REPORT/report.md`` (and its PNGs) from the work folder; returns its path."""
+    work, report = Path(work), Path(report)
+    report.mkdir(parents=True, exist_ok=True)
+    records = _read_jsonl(work / "results.jsonl")
+    stats = [json.loads(p.read_text()) for p in sorted((work / "stats").glob("*.json"))]
+    lines = (setup_section(preset, note) + accuracy_section(records, report)
+             + pretraining_section(work, report) + properties_section(stats)
+             + correlation_section(stats, records, report) + sheets_section(report)
+             + ["## Steps", ""] + step_rows(work) + [""] + missing_section(work, preset, failed))
     path = report / "report.md"
     path.write_text("\n".join(lines))
     return path

@@ -203,7 +203,7 @@ class Pipeline:
         self._release()
         from tools.report import write_report
 
-        report = write_report(self.work, self.report, p, self.failed, self.data)
+        report = write_report(self.work, self.report, p, self.failed)
         self.log(f"report: {report}")
         return {"failed": self.failed, "report": str(report)}
 
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         from tools.report import write_report
 
-        print(f"report: {write_report(args.work, args.report, preset, {}, args.data_root, args.note)}")
+        print(f"report: {write_report(args.work, args.report, preset, {}, args.note)}")
         return 0
     result = pipeline.run()
     return 1 if result["failed"] else 0

@@ -7,8 +7,8 @@ import pytest
 from finetune.loaders import load_task
 from finetune.task import UserError
 from tests.finetune.fixtures import write_wav
+from tests.helpers import shared_data
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fsdd"
 
 
 def _folds(task):
@@ -161,9 +161,7 @@ def test_unknown_task_and_missing_root(tmp_path):
 
 
 def test_real_fsdd_layout():
-    if not (DATA / "meta_5fold.csv").is_file():
-        pytest.skip(f"real FSDD not found at {DATA}")
-    task = load_task("fsdd", DATA)
+    task = load_task("fsdd", shared_data("fsdd"))
     assert len(task.clips) == 3000 and len(task.classes) == 10
     assert [len(s.test) for s in task.splits] == [600] * 5
     assert all(c.path.is_file() for c in task.clips[:50])

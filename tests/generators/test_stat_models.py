@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generators.kinds import _statcolor, _statmodels as sm
+from generators.kinds import _statcolor, _statmodels as sm, _steerable as sp
 from generators.kinds.stat_spectrum import StatSpectrumParams, render_stat_spectrum
 from generators.kinds.stat_spectrum_color import (StatSpectrumColorParams,
                                                   render_stat_spectrum_color)
@@ -58,9 +58,9 @@ def oriented_band_kurtosis(image: np.ndarray) -> float:
     """Mean kurtosis of the 4 finest oriented steerable-pyramid bands of each RGB channel."""
     x = np.ascontiguousarray(image.astype(np.float32).transpose(2, 0, 1))
     n = x.shape[1]
-    pyramid = sm.steerable_pyramid(n, sm.pyramid_height(n))
+    pyramid = sp.steerable_pyramid(n, sp.pyramid_height(n))
     coeffs = np.empty((3,) + pyramid.filters[0].shape, np.complex64)
-    sm._analyse(sm._rfft2(x), pyramid.filters[0], True, coeffs)
+    sp.analyse_level(sm._rfft2(x), pyramid.filters[0], True, coeffs)
     bands = sm._irfft2(coeffs, n)[:, 1:].astype(np.float64)       # drop the high-pass residual
     bands -= bands.mean(axis=(2, 3), keepdims=True)
     return float(((bands ** 4).mean(axis=(2, 3)) / (bands ** 2).mean(axis=(2, 3)) ** 2).mean())
@@ -203,7 +203,7 @@ def test_texture_function_is_the_full_model():
 # --------------------------------------------------------------------------- the pieces
 @pytest.mark.parametrize("size", [32, 128, 256])
 def test_steerable_pyramid_is_a_tight_frame(size):
-    pyramid = sm.steerable_pyramid(size, sm.pyramid_height(size))
+    pyramid = sp.steerable_pyramid(size, sp.pyramid_height(size))
     assert pyramid.height == {32: 1, 128: 3, 256: 4}[size]
     image = rng(0).random((2, size, size), dtype=np.float32)
     spec = sm._rfft2(image)
@@ -211,13 +211,13 @@ def test_steerable_pyramid_is_a_tight_frame(size):
     low, levels = spec, []
     for level, (filt, lowmask) in enumerate(zip(pyramid.filters, pyramid.lowpass)):
         coeffs = np.empty((2,) + filt.shape, np.complex64)
-        sm._analyse(low, filt, level == 0, coeffs)
+        sp.analyse_level(low, filt, level == 0, coeffs)
         levels.append(coeffs)
-        low = sm._crop_half(low) * lowmask
+        low = sp.crop_half(low) * lowmask
     energy = sum(float((np.abs(c) ** 2).sum()) for c in levels)
     for level in reversed(range(pyramid.height)):
-        collapsed = sm._pad_double(low * pyramid.lowpass[level])
-        sm._synthesise(levels[level], pyramid.filters[level], level == 0, collapsed)
+        collapsed = sp.pad_double(low * pyramid.lowpass[level])
+        sp.synthesise_level(levels[level], pyramid.filters[level], level == 0, collapsed)
         low = collapsed
     assert np.abs(sm._irfft2(low, size) - image).max() < 1e-4
     assert energy < float((np.abs(spec) ** 2).sum())   # the low-pass residual holds the rest

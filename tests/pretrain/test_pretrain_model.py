@@ -10,12 +10,30 @@ from pretrain.mae import MaskedAutoencoder, patchify, random_masking, unpatchify
 from pretrain.model import PRESETS, build_encoder, create_encoder, sincos_pos_embed, timm_kwargs
 
 
-def test_presets_of_the_contract():
-    tiny, base = PRESETS["cpu-tiny"], PRESETS["vit-base-audio"]
-    assert (tiny.embed_dim, tiny.depth, tiny.num_heads, tiny.patch_size) == (192, 12, 3, 16)
-    assert (tiny.decoder_depth, tiny.decoder_dim) == (4, 128)
-    assert (base.embed_dim, base.depth, base.num_heads, base.patch_size) == (768, 12, 12, 16)
-    assert (base.decoder_depth, base.decoder_dim) == (8, 512)
+@pytest.mark.parametrize("preset, timm_name", [("cpu-tiny", "vit_tiny_patch16_224"),
+                                               ("vit-base-audio", "vit_base_patch16_224")])
+def test_preset_encoders_are_timm_s_own_architectures(preset, timm_name):
+    """Our kwargs rebuild exactly timm's registered ViT-Tiny / ViT-Base (one input channel)."""
+    import timm
+
+    name, kwargs = timm_kwargs(preset, (32, 64))
+    with torch.device("meta"):  # shapes only: no memory, no init
+        ours = create_encoder(name, kwargs)
+        theirs = timm.create_model(timm_name, pretrained=False, in_chans=1, num_classes=0,
+                                   img_size=(32, 64), global_pool="avg", fc_norm=False)
+    assert name == timm_name
+    assert {k: v.shape for k, v in ours.state_dict().items()} == \
+        {k: v.shape for k, v in theirs.state_dict().items()}
+
+
+def test_the_mae_decoder_follows_its_preset():
+    spec = PRESETS["test-micro"]
+    mae = MaskedAutoencoder("test-micro", (32, 64))
+    assert len(mae.decoder_blocks) == spec.decoder_depth
+    assert mae.decoder_embed.in_features == spec.embed_dim
+    assert mae.decoder_embed.out_features == mae.decoder_norm.normalized_shape[0] == spec.decoder_dim
+    assert mae.decoder_blocks[0].attn.num_heads == spec.decoder_heads
+    assert mae.decoder_pred.out_features == spec.patch_size ** 2
 
 
 def test_build_encoder_is_deterministic_and_seeded():

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import shared_data
 from tools.reproduce import main
 from tools.reproduce_presets import PRESETS, get_preset
 from tools.steps import StepError, marker, read_marker, run_command, run_step
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 
 
 def test_a_finished_step_is_skipped_and_a_failed_one_runs_again(tmp_path):
@@ -34,8 +33,10 @@ def test_a_finished_step_is_skipped_and_a_failed_one_runs_again(tmp_path):
 
 def test_run_step_holds_the_lock_file(tmp_path):
     lock = tmp_path / "cpu.lock"
-    run_step(tmp_path, "c", lambda: {}, lock=lock, log=lambda m: None)
-    assert lock.exists()
+    seen = run_step(tmp_path, "c", lambda: {"free_inside": _lock_is_free(lock)}, lock=lock,
+                    log=lambda m: None)
+    assert seen["free_inside"] is False  # a second holder blocks while the step runs
+    assert _lock_is_free(lock)           # and gets the lock once it finished
 
 
 def test_run_command_failure_names_the_log_and_its_tail(tmp_path):
@@ -68,8 +69,7 @@ def test_cli_errors_are_one_line(args, message, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_smoke_preset_end_to_end_and_rerun_skips_everything(tmp_path):
-    if not (SHARED / "data" / "fsdd" / "recordings").is_dir():
-        pytest.skip("../shared/data/fsdd is absent (real data lives next to the repository)")
+    shared_data("fsdd", "recordings")
     command = [sys.executable, "-m", "tools.reproduce", "--preset", "smoke", "--work",
                str(tmp_path / "work"), "--report", str(tmp_path / "report")]
     first = subprocess.run(command, capture_output=True, text=True)
