@@ -212,7 +212,7 @@ def load_surge(root: Path) -> Task:
     """Surge synthesizer pitch (88 notes): ``TONE/NOTE.ogg``, label = the note (file stem); split
     by tone (preset), 80 / 10 / 10 % by a hash of the tone name, so no preset is in two splits."""
     clips = [Clip(p, p.stem, _share(p.parent.name, 0.1, 0.1))
-             for p in sorted(_dir(root, "Surge").glob("*/*")) if p.suffix.lower() in AUDIO_EXTENSIONS]
+             for p in sorted(_dir(root, "Surge").glob("*/*")) if p.suffix.lower() in AUDIO_SUFFIXES]
     if not clips:
         raise UserError(f"Surge folder {root} has no TONE/NOTE.ogg files")
     return fixed_split_task("surge", clips, CLIP_SECONDS["surge"])
@@ -291,7 +291,7 @@ def load_as20k(root: Path) -> Task:
         audio = _dir(root / "audio" / folder, "AudioSet audio")
         files = {}
         for p in sorted(audio.iterdir()):
-            if p.suffix.lower() in AUDIO_EXTENSIONS:
+            if p.suffix.lower() in AUDIO_SUFFIXES:
                 files.setdefault(_youtube_id(p.stem), p)
         for ytid, mids in rows:
             unknown = [m for m in mids if m not in names]
