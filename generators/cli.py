@@ -103,6 +103,23 @@ def _kind_and_params(kind_name: str, param_items: tuple[str, ...]):
     return kind, params
 
 
+def _resolve_device(kind, device: str) -> str:
+    """``--device`` -> ``"cpu"`` or ``"cuda"`` for ``kind`` (a one-line error if impossible)."""
+    if device == "cpu":
+        return "cpu"
+    if "cuda" not in kind.devices:
+        if device == "auto":
+            return "cpu"
+        raise UserError(f"--device cuda: {kind.name} renders on the CPU only (only the "
+                        f"torch-based kinds stylegan-* and featvis-* use a GPU)")
+    from generators.kinds._neural import pick_device
+
+    try:
+        return pick_device(device)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
 param_option = click.option(
     "--param", "param_items", multiple=True, metavar="KEY=VALUE",
     help="Override a parameter of the kind (repeatable); see `synthgen list KIND`.")
@@ -175,12 +192,17 @@ def list_command(kind_name: str | None) -> None:
                    "[default: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, JOB_COMPLETION_INDEX, else 0].")
 @click.option("--png-level", type=click.IntRange(0, 9), default=None,
               help="PNG zlib level [default: 1, 2-3x faster to encode than 6, ~10 % larger].")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True,
+              help="Where the torch-based kinds (stylegan-*, featvis-*) compute: cpu (the "
+                   "reference), cuda, or auto (cuda when torch sees a GPU). GPU shards are "
+                   "not byte-identical to CPU shards (docs/neural-kinds.md).")
 @param_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--force", is_flag=True,
               help="Render into a non-empty --out that holds no dataset yet.")
 def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, node_rank,
-           png_level, param_items, quiet, force) -> None:
+           png_level, device, param_items, quiet, force) -> None:
     """Render N images of KIND into tar shards in OUT.
 
     \b
@@ -203,10 +225,12 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
     node_rank = node_rank if node_rank is not None else (env_rank or 0)
     check_node(num_nodes, node_rank, from_env)
     workers = workers or _available_cpus()
+    device = _resolve_device(kind, device)
     check_out_folder(out, force)
     config = RenderConfig(kind=kind.name, params=params, n=n, seed=seed, size=size, mode=mode,
                           shard_size=shard_size,
-                          png_level=DEFAULT_PNG_LEVEL if png_level is None else png_level)
+                          png_level=DEFAULT_PNG_LEVEL if png_level is None else png_level,
+                          device=device)
     try:
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):

@@ -14,6 +14,15 @@ The render contract (docs/design.md, "Render contract"):
   ``(array, info)`` where ``info`` is a small JSON-able dict stored in the sample's ``.json``.
 * ``sample_class(params, rng)`` derives a class's parameters from a class random stream; the
   result must be a JSON-able dict or dataclass (stored with every sample of that class).
+* Kinds that are much faster on many samples at once (convolutional networks) may also give
+  ``render_batch(params, rngs, size[, class_params_list], context=...)``: one call renders a
+  list of samples, each from its own random stream, and returns a list of results as
+  ``render`` would. Such kinds have an ``int`` field ``batch_size`` in ``params_type``; the
+  shard renderer cuts each shard's render order into consecutive groups of ``batch_size``
+  (:func:`generators.sample.batches`), so a batch is a pure function of the shard, never of
+  workers, nodes or resumption. ``render`` stays the one-sample function (a batch of one).
+* Kinds that compute with torch may take ``devices=("cpu", "cuda")``; their ``make_context``
+  then also gets ``device=`` (``"cpu"`` or ``"cuda"``), see :meth:`Kind.build_context`.
 """
 
 from __future__ import annotations
@@ -47,6 +56,10 @@ class Kind:
         install_hint: how to get ``requires`` (shown when they are missing).
         class_stats: names of integer fields of the class parameters that are summed over
             all classes and written to ``dataset.json`` (e.g. rejected candidates).
+        render_batch: the batched render function (see module docstring); such kinds need an
+            ``int`` field ``batch_size`` in ``params_type``.
+        devices: devices the kind can compute on; more than ``("cpu",)`` needs a
+            ``make_context`` that accepts ``device=``.
     """
 
     name: str
@@ -59,10 +72,27 @@ class Kind:
     requires: tuple[str, ...] = ()
     install_hint: str = ""
     class_stats: tuple[str, ...] = ()
+    render_batch: Callable[..., Any] | None = None
+    devices: tuple[str, ...] = ("cpu",)
 
     @property
     def has_classes(self) -> bool:
         return self.sample_class is not None
+
+    def batch_size(self, params: Any) -> int:
+        """Samples per ``render_batch`` call (1 for kinds without one)."""
+        return int(params.batch_size) if self.render_batch is not None else 1
+
+    def build_context(self, params: Any, device: str = "cpu") -> Any:
+        """The per-process context (``None`` without ``make_context``) on ``device``."""
+        if device not in self.devices:
+            raise ValueError(f"pattern kind {self.name!r} cannot render on {device!r}; it "
+                             f"runs on {', '.join(self.devices)}")
+        if self.make_context is None:
+            return None
+        if self.devices == ("cpu",):
+            return self.make_context(params)
+        return self.make_context(params, device=device)
 
     def missing_requirements(self) -> list[str]:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
@@ -104,6 +134,12 @@ def register(kind: Kind) -> Kind:
         f.name for f in dataclasses.fields(kind.params_type)
     }:
         raise TypeError(f"{kind.name}: a kind with classes needs a 'num_classes' parameter")
+    if kind.render_batch is not None and "batch_size" not in {
+        f.name for f in dataclasses.fields(kind.params_type)
+    }:
+        raise TypeError(f"{kind.name}: a kind with render_batch needs a 'batch_size' parameter")
+    if len(kind.devices) > 1 and kind.make_context is None:
+        raise TypeError(f"{kind.name}: a kind with devices {kind.devices} needs make_context")
     _KINDS[kind.name] = kind
     return kind
 

@@ -21,8 +21,8 @@ from typing import Any
 from generators import lifeline
 from generators.atomic import write_bytes_atomic
 from generators.registry import Kind, get_kind
-from generators.sample import (DEFAULT_PNG_LEVEL, encode_json, encode_png, render_sample,
-                               sample_class_params)
+from generators.sample import (DEFAULT_PNG_LEVEL, batches, encode_json, encode_png,
+                               render_samples, sample_class_params)
 from generators.seeding import class_of
 from generators.shards import (DATASET_FILE, FORMAT_VERSION, AtomicTarWriter, Sidecar,
                                check_dataset_info, file_sha256, read_sidecar, sample_key,
@@ -41,6 +41,8 @@ class RenderConfig:
     mode: str = "L"
     shard_size: int = 1000
     png_level: int = DEFAULT_PNG_LEVEL
+    #: "cpu" or "cuda" (torch kinds only): GPU bytes differ from CPU bytes in the last bits.
+    device: str = "cpu"
 
     def describe(self) -> dict:
         from generators import __version__
@@ -57,6 +59,7 @@ class RenderConfig:
             "mode": self.mode,
             "shard_size": self.shard_size,
             "png_level": self.png_level,
+            "device": self.device,
             "num_shards": len(shard_ranges(self.n, self.shard_size)),
             "versions": {"synthgen": __version__, "numpy": numpy.__version__,
                          "pillow": PIL.__version__,
@@ -94,7 +97,7 @@ def _init_worker(config: RenderConfig, classes: list | None) -> None:
     kind = get_kind(config.kind)
     _worker.clear()
     _worker.update(config=config, kind=kind, classes=classes,
-                   context=kind.make_context(config.params) if kind.make_context else None)
+                   context=kind.build_context(config.params, config.device))
 
 
 def _class_job(args: tuple) -> Any:
@@ -113,15 +116,16 @@ def render_shard(out: Path, shard_index: int, first: int, stop: int) -> int:
         # generator weights) reuse them; samples are still written in index order.
         indices.sort(key=lambda i: (class_of(i, config.params.num_classes), i))
     encoded: dict[int, dict] = {}
-    for i in indices:
-        class_params = classes[class_of(i, config.params.num_classes)] if classes else None
-        image, meta = render_sample(kind, config.params, config.seed, i, config.size,
-                                    config.mode, class_params, _worker["context"])
-        sample = {"__key__": sample_key(i), "png": encode_png(image, config.png_level)}
-        if kind.has_classes:
-            sample["cls"] = str(meta["class"]).encode()
-        sample["json"] = encode_json(meta)
-        encoded[i] = sample
+    # Batched kinds render consecutive groups of this order (a pure function of the shard).
+    for batch in batches(indices, kind.batch_size(config.params)):
+        rendered = render_samples(kind, config.params, config.seed, batch, config.size,
+                                  config.mode, classes, _worker["context"])
+        for i, (image, meta) in zip(batch, rendered):
+            sample = {"__key__": sample_key(i), "png": encode_png(image, config.png_level)}
+            if kind.has_classes:
+                sample["cls"] = str(meta["class"]).encode()
+            sample["json"] = encode_json(meta)
+            encoded[i] = sample
     path = out / f"{shard_name(config.kind, shard_index)}.tar"
     with AtomicTarWriter(path) as writer:
         for i in range(first, stop):
@@ -148,7 +152,8 @@ def prepare_output(out: Path, config: RenderConfig) -> dict:
             check_dataset_info(existing, existing_path)
         except ValueError as error:
             raise DatasetMismatchError(f"{error}; use another --out or delete it") from None
-        keys = ("kind", "params", "seed", "n", "size", "mode", "shard_size", "png_level")
+        keys = ("kind", "params", "seed", "n", "size", "mode", "shard_size", "png_level", "device")
+        existing.setdefault("device", "cpu")                  # written before devices existed
         different = [k for k in keys if existing.get(k) != description[k]]
         if different:
             raise DatasetMismatchError(

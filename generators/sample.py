@@ -59,11 +59,72 @@ def sample_class_params(kind: Kind, params: Any, seed: int, class_index: int) ->
     return kind.sample_class(params, class_rng(seed, class_index))
 
 
+def batches(indices: list[int], batch_size: int) -> list[list[int]]:
+    """``indices`` (a shard's render order) cut into consecutive groups of ``batch_size``.
+
+    The only place batches are formed: a batch is a pure function of the shard's indices and
+    ``batch_size``, so a sample's batch (and its bytes) never depends on workers, nodes or
+    resumption."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size} must be at least 1")
+    return [indices[k:k + batch_size] for k in range(0, len(indices), batch_size)]
+
+
+def _finish(kind: Kind, result: Any, size: int, mode: str, meta: dict,
+            class_params: Any) -> tuple[np.ndarray, dict]:
+    image, info = result if isinstance(result, tuple) else (result, None)
+    image = np.asarray(image)
+    expected = (size, size) if image.ndim == 2 else (size, size, 3)
+    if image.shape != expected:
+        raise ValueError(f"{kind.name} rendered shape {image.shape}, expected {expected}")
+    if info:
+        meta.update(to_jsonable(info))
+    if kind.has_classes:
+        meta["class_params"] = to_jsonable(class_params)
+    return convert_mode(image, mode), meta
+
+
+def render_samples(kind: Kind, params: Any, seed: int, indices: list[int], size: int, mode: str,
+                   classes: list | None = None, context: Any = None
+                   ) -> list[tuple[np.ndarray, dict]]:
+    """Render ``indices`` as one batch: ``[(image, meta), ...]`` in the order of ``indices``.
+
+    Kinds with ``render_batch`` get one call for the whole list; the others render one sample
+    at a time (the same bytes as :func:`render_sample`). ``classes`` may hold every class's
+    parameters (workers cache them); otherwise they are derived here.
+    """
+    if kind.render_batch is None:
+        return [render_sample(kind, params, seed, i, size, mode,
+                              classes[class_of(i, params.num_classes)] if classes else None,
+                              context) for i in indices]
+    rngs = [sample_rng(seed, i) for i in indices]
+    args: list[Any] = [params, rngs, size]
+    metas: list[dict[str, Any]] = [{"index": i} for i in indices]
+    class_list: list[Any] = [None] * len(indices)
+    if kind.has_classes:
+        labels = [class_of(i, params.num_classes) for i in indices]
+        class_list = [classes[c] if classes else sample_class_params(kind, params, seed, c)
+                      for c in labels]
+        for meta, label in zip(metas, labels):
+            meta["class"] = label
+        args.append(class_list)
+    kwargs = {"context": context} if kind.make_context is not None else {}
+    results = kind.render_batch(*args, **kwargs)
+    if len(results) != len(indices):
+        raise ValueError(f"{kind.name} rendered {len(results)} samples for a batch of "
+                         f"{len(indices)}")
+    return [_finish(kind, result, size, mode, meta, class_params)
+            for result, meta, class_params in zip(results, metas, class_list)]
+
+
 def render_sample(kind: Kind, params: Any, seed: int, index: int, size: int, mode: str,
                   class_params: Any = None, context: Any = None) -> tuple[np.ndarray, dict]:
     """Render sample ``index``: returns the image in ``mode`` and its JSON metadata.
 
     ``class_params`` may be passed in (workers cache them); otherwise they are derived here.
+    This is always a batch of one: a kind with ``render_batch`` renders the sample alone,
+    which may differ in the last bits from the same sample rendered in a shard's batch (see
+    :func:`render_samples`).
     """
     rng = sample_rng(seed, index)
     args: list[Any] = [params, rng, size]
@@ -75,17 +136,7 @@ def render_sample(kind: Kind, params: Any, seed: int, index: int, size: int, mod
         args.append(class_params)
         meta["class"] = label
     kwargs = {"context": context} if kind.make_context is not None else {}
-    result = kind.render(*args, **kwargs)
-    image, info = result if isinstance(result, tuple) else (result, None)
-    image = np.asarray(image)
-    expected = (size, size) if image.ndim == 2 else (size, size, 3)
-    if image.shape != expected:
-        raise ValueError(f"{kind.name} rendered shape {image.shape}, expected {expected}")
-    if info:
-        meta.update(to_jsonable(info))
-    if kind.has_classes:
-        meta["class_params"] = to_jsonable(class_params)
-    return convert_mode(image, mode), meta
+    return _finish(kind, kind.render(*args, **kwargs), size, mode, meta, class_params)
 
 
 def encode_png(image: np.ndarray, level: int = DEFAULT_PNG_LEVEL) -> bytes:

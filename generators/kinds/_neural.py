@@ -8,14 +8,16 @@ What lives here:
 
 * :func:`import_torch` - the lazy import;
 * :class:`NeuralContext` - the per-worker object built by ``Kind.make_context``: one torch
-  thread per worker (two workers on two cores must not oversubscribe), the device (a GPU when
-  present, else CPU) and a small bounded cache of per-class networks;
+  thread per worker (two workers on two cores must not oversubscribe), the device (``cpu`` by
+  default, ``cuda`` on request: ``synthgen render --device``) and a small bounded cache of
+  per-class networks;
 * :func:`tensor` - numpy draws handed to torch (all randomness comes from the numpy streams);
 * :func:`paper_colour_norm` - the per-channel colour normalisation of the StyleGAN datasets.
 
 Determinism: on CPU with one thread the same seed gives the same bytes. On a GPU the
 convolutions differ in the last bits from the CPU ones, so GPU-rendered shards are not
-byte-identical to CPU-rendered ones (still deterministic per device in practice).
+byte-identical to CPU-rendered ones; the context asks torch for deterministic GPU algorithms
+so that one GPU model and torch version repeats its own bytes (docs/neural-kinds.md).
 """
 
 from __future__ import annotations
@@ -42,12 +44,20 @@ def import_torch():
     return torch
 
 
-def pick_device(device: str = "auto") -> str:
-    """``"cuda"`` when a GPU is present (and ``device`` is ``auto``), else ``"cpu"``."""
+def pick_device(device: str = "cpu") -> str:
+    """``cpu`` -> ``"cpu"``; ``auto`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``;
+    ``cuda`` -> ``"cuda"``, or ``ValueError`` with a one-line reason when there is none."""
+    if device == "cpu":
+        return "cpu"
     torch = import_torch()
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device cuda: torch {torch.__version__} sees no CUDA GPU "
+                             f"(torch.cuda.is_available() is False); use --device cpu or auto")
+        return "cuda"
+    raise ValueError(f"device {device!r} must be one of cpu, cuda, auto")
 
 
 class NeuralContext:
@@ -57,11 +67,15 @@ class NeuralContext:
     intra-op thread is deliberate: the shard renderer already runs one process per core.
     """
 
-    def __init__(self, device: str = "auto", threads: int = 1, cache_size: int = CACHE_SIZE):
+    def __init__(self, device: str = "cpu", threads: int = 1, cache_size: int = CACHE_SIZE):
         torch = import_torch()
         if threads > 0:
             torch.set_num_threads(threads)
         self.device = pick_device(device)
+        if self.device == "cuda":
+            # the same GPU and torch version repeat their bytes (no autotuned algorithms)
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
         self.cache_size = cache_size
         self._cache: OrderedDict[Any, Any] = OrderedDict()
 
@@ -77,9 +91,13 @@ class NeuralContext:
         return value
 
 
-def make_neural_context(params: Any) -> NeuralContext:
+def make_neural_context(params: Any, device: str = "cpu") -> NeuralContext:
     """``Kind.make_context`` of every neural kind."""
-    return NeuralContext()
+    return NeuralContext(device=device)
+
+
+#: Devices the neural kinds render on (``Kind.devices``).
+DEVICES = ("cpu", "cuda")
 
 
 def ensure_context(context: NeuralContext | None) -> NeuralContext:

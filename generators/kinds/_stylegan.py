@@ -111,6 +111,9 @@ class StyleGANParams:
         0, "random StyleGAN2 mapping layers; 0 = the paper's script, which feeds "
            "w = LeakyReLU_0.2(N(0, I)) per layer straight into the synthesis network",
         low=0, high=8)
+    batch_size: int = param(
+        8, "images per forward pass (consecutive samples of a shard; part of what fixes "
+           "the bytes, see docs/neural-kinds.md)", low=1, high=256)
 
     def __post_init__(self):
         check_fields(self)
@@ -272,7 +275,7 @@ def _fir_kernel(device: str):
 
 
 def upsample_image(image, device: str):
-    """StyleGAN2's ``upsample2d``: zero insertion and the FIR filter, ``(1, C, H, W) -> 2H``."""
+    """StyleGAN2's ``upsample2d``: zero insertion and the FIR filter, ``(B, C, H, W) -> 2H``."""
     torch = import_torch()
     channels = image.shape[1]
     kernel = _fir_kernel(device)[None, None].repeat(channels, 1, 1, 1)
@@ -288,86 +291,147 @@ def _blur(x, device: str):
     return torch.nn.functional.conv2d(x, kernel, padding=1, groups=channels)
 
 
-def modulated_conv(x, weight, styles, up: int, device: str):
-    """Demodulated 3x3 convolution of ``x (1, C_in, H, W)`` with ``weight (C_out, C_in, 3, 3)``."""
+def _grouped_conv(x, weight, up: int, device: str, grouped: bool | None = None):
+    """One 3x3 convolution per sample: ``x (B, C_in, H, W)``, ``weight (B, C_out, C_in, 3, 3)``.
+
+    On a GPU as StyleGAN2's fused modulated convolution: the batch is folded into the
+    channels and convolved with ``groups=B``. On the CPU grouped convolutions are 1.5-6x
+    slower than plain ones (oneDNN), and a plain one over a sample already runs near the
+    core's peak, so each sample is convolved alone: its numbers then do not depend on the
+    rest of the batch. ``grouped`` overrides the choice (default: grouped off the CPU).
+    ``up=2`` is a stride-2 transposed convolution and the FIR low-pass.
+    """
     torch = import_torch()
-    x = x.contiguous(memory_format=torch.channels_last)       # oneDNN: 1.3-4x faster on CPU
-    w = weight * styles[None, :, None, None]
-    w = w * torch.rsqrt(w.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8)
+    batch, c_in, height, width = x.shape
+    c_out = weight.shape[1]
+    if not (device != "cpu" if grouped is None else grouped):
+        channels_last = torch.channels_last                  # oneDNN: 1.3-4x faster on CPU
+        out = []
+        for b in range(batch):
+            xb = x[b:b + 1].contiguous(memory_format=channels_last)
+            if up == 1:
+                out.append(torch.nn.functional.conv2d(xb, weight[b], padding=1))
+            else:
+                w = weight[b].transpose(0, 1).contiguous(memory_format=channels_last)
+                out.append(torch.nn.functional.conv_transpose2d(xb, w, stride=2))
+        y = torch.cat(out)
+        return y if up == 1 else _blur(y, device)
+    folded = x.reshape(1, batch * c_in, height, width)
     if up == 1:
-        return torch.nn.functional.conv2d(x, w, padding=1)
-    y = torch.nn.functional.conv_transpose2d(x, w.transpose(0, 1), stride=2)
-    return _blur(y, device)
+        y = torch.nn.functional.conv2d(folded, weight.reshape(batch * c_out, c_in, 3, 3),
+                                       padding=1, groups=batch)
+    else:
+        w = weight.transpose(1, 2).reshape(batch * c_in, c_out, 3, 3)
+        y = _blur(torch.nn.functional.conv_transpose2d(folded, w, stride=2, groups=batch),
+                  device)
+    return y.reshape(batch, c_out, y.shape[2], y.shape[3])
+
+
+def modulated_conv(x, weight, styles, up: int, device: str):
+    """Demodulated 3x3 convolution of ``x (B, C_in, H, W)`` with per-sample weights
+    ``weight (B, C_out, C_in, 3, 3)`` (or one ``(C_out, C_in, 3, 3)`` for all) and
+    ``styles (B, C_in)``."""
+    torch = import_torch()
+    if weight.dim() == 4:
+        weight = weight[None]
+    w = weight * styles[:, None, :, None, None]
+    w = w * torch.rsqrt(w.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
+    return _grouped_conv(x, w, up, device)
 
 
 def factorised_conv(x, filters, gains, styles, up: int, device: str):
-    """The same demodulated convolution for the rank-one weights ``filters[i] * gains[o]``.
+    """The same demodulated convolution for the rank-one weights ``filters[b, i] * gains[b, o]``.
 
-    ``filters (C_in, 3, 3)`` (one dictionary filter per input channel), ``gains (C_out,)``.
-    Demodulation divides output channel ``o`` by ``|gains[o]| * ||filters * styles||``, so every
-    output channel is ``sign(gains[o])`` times one map: computed once, then broadcast.
+    ``filters (B, C_in, 3, 3)`` (one dictionary filter per input channel), ``gains (B, C_out)``,
+    ``styles (B, C_in)``. Demodulation divides output channel ``o`` by
+    ``|gains[o]| * ||filters * styles||``, so every output channel is ``sign(gains[o])`` times
+    one map: computed once per sample, then broadcast.
     """
     torch = import_torch()
-    w = (filters * styles[:, None, None])[None]                # (1, C_in, 3, 3)
-    gains = gains[:, None, None, None]
-    scale = gains * torch.rsqrt(gains.square() * w.square().sum() + 1e-8)
-    if up == 1:
-        y = torch.nn.functional.conv2d(x, w, padding=1)
-    else:
-        y = _blur(torch.nn.functional.conv_transpose2d(x, w.transpose(0, 1), stride=2), device)
-    return y * scale.reshape(1, -1, 1, 1)                      # (1, C_out, H', W')
+    w = filters * styles[:, :, None, None]                     # (B, C_in, 3, 3)
+    norm = w.square().sum(dim=(1, 2, 3))[:, None]              # (B, 1)
+    scale = gains * torch.rsqrt(gains.square() * norm + 1e-8)  # (B, C_out)
+    y = _grouped_conv(x, w[:, None], up, device)               # (B, 1, H', W')
+    return y * scale[:, :, None, None]                         # (B, C_out, H', W')
 
 
-def draw_ws(rng: np.random.Generator, net: dict, device: str):
-    """The ``num_ws`` style latents of one image, ``(num_ws, 512)``."""
+def draw_ws(rngs: list, nets: list[dict], device: str):
+    """The ``num_ws`` style latents of every image, ``(B, num_ws, 512)``."""
     torch = import_torch()
-    if not net["mapping"]:
-        w = rng.standard_normal((net["num_ws"], W_DIM), dtype=np.float32)
+    num_ws = nets[0]["num_ws"]
+    if not nets[0]["mapping"]:
+        w = np.stack([rng.standard_normal((num_ws, W_DIM), dtype=np.float32) for rng in rngs])
         return tensor(np.where(w >= 0, w, W_SLOPE * w), device)
-    z = tensor(rng.standard_normal((1, W_DIM), dtype=np.float32), device)
-    x = z * torch.rsqrt(z.square().mean() + 1e-8)              # StyleGAN2 normalize_2nd_moment
-    for weight in net["mapping"]:
-        x = torch.nn.functional.leaky_relu(x @ weight, W_SLOPE) * ACT_GAIN
-    return x.expand(net["num_ws"], W_DIM)
+    z = tensor(np.stack([rng.standard_normal(W_DIM, dtype=np.float32) for rng in rngs]), device)
+    x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)  # normalize_2nd_moment
+    for layer in range(len(nets[0]["mapping"])):
+        weight = _stack(nets, lambda net: net["mapping"][layer])
+        x = torch.nn.functional.leaky_relu(torch.einsum("bi,bio->bo", x, weight),
+                                           W_SLOPE) * ACT_GAIN
+    return x[:, None, :].expand(len(rngs), num_ws, W_DIM)
 
 
-def synthesise(variant: Variant, net: dict, rng: np.random.Generator, resolution: int,
-               device: str) -> np.ndarray:
-    """One image ``(3, R, R)`` float32 of network ``net`` with the draws of ``rng``."""
+def _stack(nets: list[dict], get):
+    """One tensor per sample stacked on a new first axis (a broadcast view when all the
+    samples of the batch share one network)."""
     torch = import_torch()
-    ws = draw_ws(rng, net, device)
+    if all(net is nets[0] for net in nets):
+        first = get(nets[0])
+        return first[None].expand(len(nets), *first.shape)
+    return torch.stack([get(net) for net in nets])
+
+
+def synthesise(variant: Variant, nets: list[dict], rngs: list, resolution: int, device: str):
+    """Images ``(B, 3, R, R)`` float32: sample ``b`` of network ``nets[b]`` with the draws of
+    ``rngs[b]``. Each sample's stream is read in the same order whatever the batch."""
+    torch = import_torch()
+    ws = draw_ws(rngs, nets, device)
     shared = None
     if variant.noise == "shared":
-        alpha = rng.uniform(variant.alpha_min, variant.alpha_max)
-        shared = tensor(pink_noise(rng, 2 * resolution, alpha, envelope=True), device)[None, None]
-    x = net["const"]
+        maps = []
+        for rng in rngs:
+            alpha = rng.uniform(variant.alpha_min, variant.alpha_max)
+            maps.append(pink_noise(rng, 2 * resolution, alpha, envelope=True))
+        shared = tensor(np.stack(maps), device)[:, None]
+    convs = nets[0]["convs"]
+    x = torch.cat([net["const"] for net in nets])
     image = None
     rgb_index = 0
-    for index, (c_in, c_out, up, res, w_index) in enumerate(net["convs"]):
-        styles = ws[w_index] @ net["conv_affine"][index] + 1.0
+    for index, (c_in, c_out, up, res, w_index) in enumerate(convs):
+        styles = torch.einsum("bw,bwc->bc", ws[:, w_index],
+                              _stack(nets, lambda net: net["conv_affine"][index])) + 1.0
         if variant.filters == "gaussian":
-            x = modulated_conv(x, net["conv_weight"][index], styles, up, device)
+            x = modulated_conv(x, _stack(nets, lambda net: net["conv_weight"][index]), styles,
+                               up, device)
         else:
-            x = factorised_conv(x, _draw_filters(rng, variant, net["bank"], c_in, device),
-                                tensor(rng.standard_normal(c_out, dtype=np.float32), device),
+            filters, gains = [], []
+            for rng, net in zip(rngs, nets):
+                filters.append(_draw_filters(rng, variant, net["bank"], c_in, device))
+                gains.append(rng.standard_normal(c_out, dtype=np.float32))
+            x = factorised_conv(x, torch.stack(filters), tensor(np.stack(gains), device),
                                 styles, up, device)
-        noise = _draw_noise(rng, variant, res, shared, device)
+        noise = _draw_noise(rngs, variant, res, shared, device)
         if noise is not None:
             x.add_(noise)
         if variant.bias_range > 0:
-            bias = rng.uniform(-variant.bias_range, variant.bias_range, c_out).astype(np.float32)
-            x.add_(tensor(bias, device)[None, :, None, None])
+            bias = np.stack([rng.uniform(-variant.bias_range, variant.bias_range, c_out)
+                             for rng in rngs]).astype(np.float32)
+            x.add_(tensor(bias, device)[:, :, None, None])
         x = x.relu_().mul_(ACT_GAIN)                           # in place: these maps are big
-        last_of_block = index + 1 == len(net["convs"]) or net["convs"][index + 1][2] == 2
+        last_of_block = index + 1 == len(convs) or convs[index + 1][2] == 2
         if last_of_block:
-            c_rgb, _res, w_rgb = net["torgbs"][rgb_index]
-            styles = (ws[w_rgb] @ net["rgb_affine"][rgb_index] + 1.0) / math.sqrt(c_rgb)
-            weight = (net["rgb_weight"][rgb_index] if variant.filters == "gaussian" else
-                      tensor(rng.standard_normal((3, c_rgb), dtype=np.float32), device))
-            y = torch.einsum("oi,ihw->ohw", weight * styles[None, :], x[0])[None]
+            c_rgb, _res, w_rgb = nets[0]["torgbs"][rgb_index]
+            affine = _stack(nets, lambda net: net["rgb_affine"][rgb_index])
+            styles = (torch.einsum("bw,bwc->bc", ws[:, w_rgb], affine) + 1.0) / math.sqrt(c_rgb)
+            if variant.filters == "gaussian":
+                weight = _stack(nets, lambda net: net["rgb_weight"][rgb_index])
+            else:
+                weight = tensor(np.stack([rng.standard_normal((3, c_rgb), dtype=np.float32)
+                                          for rng in rngs]), device)
+            y = torch.einsum("boi,bihw->bohw", weight * styles[:, None, :], x)
             image = y if image is None else upsample_image(image, device) + y
             rgb_index += 1
-    return image[0].detach().cpu().numpy()
+    return image.detach().cpu().numpy()
 
 
 def _draw_filters(rng, variant: Variant, bank, c_in: int, device: str):
@@ -381,34 +445,58 @@ def _draw_filters(rng, variant: Variant, bank, c_in: int, device: str):
     return bank[tensor(choice, "cpu").long().to(device)]
 
 
-def _draw_noise(rng, variant: Variant, res: int, shared, device: str):
+def _draw_noise(rngs: list, variant: Variant, res: int, shared, device: str):
+    """Noise maps ``(B, 1, res, res)`` of one layer (``None`` without noise)."""
     if variant.noise == "none":
         return None
-    strength = rng.uniform(0.0, variant.noise_max)
+    strength = np.array([rng.uniform(0.0, variant.noise_max) for rng in rngs],
+                        dtype=np.float32)
     if variant.noise == "shared":
         torch = import_torch()
-        return torch.nn.functional.interpolate(shared, size=(res, res), mode="area") * strength
-    alpha = rng.uniform(variant.alpha_min, variant.alpha_max)
-    noise = pink_noise(rng, res, alpha, envelope=variant.noise == "pink-envelope")
-    return tensor(noise * strength, device)[None, None]
+        down = torch.nn.functional.interpolate(shared, size=(res, res), mode="area")
+        return down * tensor(strength, device)[:, None, None, None]
+    maps = []
+    for rng, s in zip(rngs, strength):
+        alpha = rng.uniform(variant.alpha_min, variant.alpha_max)
+        maps.append(pink_noise(rng, res, alpha, envelope=variant.noise == "pink-envelope") * s)
+    return tensor(np.stack(maps), device)[:, None]
+
+
+def render_stylegan_batch(variant: Variant, params, rngs: list, size: int,
+                          class_params_list: list[dict], context: NeuralContext | None) -> list:
+    """``[(size x size x 3 uint8, info), ...]``: one image per ``(rng, class)`` pair, rendered
+    as one batch (each sample with its class's network and its own draws)."""
+    torch = import_torch()
+    context = ensure_context(context)
+    resolution = next_power_of_two(size)
+    nets = []
+    for class_params in class_params_list:
+        seed = int(class_params["network_seed"])
+        key = (variant, seed, resolution, params.channel_base, params.channel_max,
+               params.mapping_layers)
+        nets.append(context.cached(key, lambda: build_network(
+            variant, seed, resolution, params.channel_base, params.channel_max,
+            params.mapping_layers, context.device)))
+    # A GPU gets the whole batch in one pass. On the CPU the convolutions of one sample
+    # already run near the core's peak and a batch's activation maps overflow the caches, so
+    # batches render sample by sample (measured 1.3-1.6x faster than one pass at 128-256 px,
+    # docs/neural-kinds.md); each sample's bytes then do not depend on its batch.
+    step = len(rngs) if context.device != "cpu" else 1
+    out = []
+    with torch.no_grad():
+        for first in range(0, len(rngs), step):
+            raw = synthesise(variant, nets[first:first + step], rngs[first:first + step],
+                             resolution, context.device)
+            out += [(np.ascontiguousarray(centre_crop(paper_colour_norm(image, rng), size)),
+                     {"resolution": resolution})
+                    for image, rng in zip(raw, rngs[first:first + step])]
+    return out
 
 
 def render_stylegan(variant: Variant, params, rng: np.random.Generator, size: int,
                     class_params: dict, context: NeuralContext | None):
-    """``(size x size x 3 uint8, info)`` from the class's network and the image's draws."""
-    torch = import_torch()
-    context = ensure_context(context)
-    resolution = next_power_of_two(size)
-    seed = int(class_params["network_seed"])
-    key = (variant, seed, resolution, params.channel_base, params.channel_max,
-           params.mapping_layers)
-    net = context.cached(key, lambda: build_network(
-        variant, seed, resolution, params.channel_base, params.channel_max,
-        params.mapping_layers, context.device))
-    with torch.no_grad():
-        raw = synthesise(variant, net, rng, resolution, context.device)
-    image = centre_crop(paper_colour_norm(raw, rng), size)
-    return np.ascontiguousarray(image), {"resolution": resolution}
+    """``(size x size x 3 uint8, info)``: one sample (a batch of one)."""
+    return render_stylegan_batch(variant, params, [rng], size, [class_params], context)[0]
 
 
 def sample_network_class(params, rng: np.random.Generator) -> dict:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.kinds._featvis import FeatVisParams, render_featvis, sample_unit_class
-from generators.kinds._neural import INSTALL_HINT, make_neural_context
+from generators.kinds._featvis import (FeatVisParams, render_featvis, render_featvis_batch,
+                                       sample_unit_class)
+from generators.kinds._neural import DEVICES, INSTALL_HINT, make_neural_context
 from generators.registry import Kind, register
 
 
@@ -27,8 +28,15 @@ def render_featvis_random(params: FeatVisParams, rng: np.random.Generator, size:
     return render_featvis(params, rng, size, class_params, context)
 
 
+def render_featvis_random_batch(params: FeatVisParams, rngs: list, size: int,
+                                class_params_list: list[dict], context=None):
+    """``[(size x size x 3 uint8, info), ...]`` optimised together from random spectra."""
+    return render_featvis_batch(params, rngs, size, class_params_list, context)
+
+
 register(Kind(name="featvis-random", params_type=FeatVisParams, render=render_featvis_random,
               summary="feature visualisations of a randomly initialised ResNet "
                       "(Baradad et al. 2021)",
               channels=3, sample_class=sample_unit_class, make_context=make_neural_context,
-              requires=("torch", "torchvision"), install_hint=INSTALL_HINT))
+              requires=("torch", "torchvision"), install_hint=INSTALL_HINT,
+              render_batch=render_featvis_random_batch, devices=DEVICES))

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.kinds._neural import INSTALL_HINT, make_neural_context
+from generators.kinds._neural import DEVICES, INSTALL_HINT, make_neural_context
 from generators.kinds._stylegan import (StyleGANParams, Variant, render_stylegan,
-                                        sample_network_class)
+                                        render_stylegan_batch, sample_network_class)
 from generators.registry import Kind, register
 
 VARIANT = Variant(filters="gaussian", noise="none", bias_range=0.0)
@@ -26,7 +26,14 @@ def render_stylegan_random(params: StyleGANParams, rng: np.random.Generator, siz
     return render_stylegan(VARIANT, params, rng, size, class_params, context)
 
 
+def render_stylegan_random_batch(params, rngs: list, size: int, class_params_list: list[dict],
+                                 context=None):
+    """``[(size x size x 3 uint8, info), ...]``: a batch in one forward pass."""
+    return render_stylegan_batch(VARIANT, params, rngs, size, class_params_list, context)
+
+
 register(Kind(name="stylegan-random", params_type=StyleGANParams, render=render_stylegan_random,
               summary="randomly initialised StyleGAN2 generator (Baradad et al. 2021)",
               channels=3, sample_class=sample_network_class, make_context=make_neural_context,
-              requires=("torch",), install_hint=INSTALL_HINT))
+              requires=("torch",), install_hint=INSTALL_HINT,
+              render_batch=render_stylegan_random_batch, devices=DEVICES))

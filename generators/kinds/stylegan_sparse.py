@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.kinds._neural import INSTALL_HINT, make_neural_context
+from generators.kinds._neural import DEVICES, INSTALL_HINT, make_neural_context
 from generators.kinds._stylegan import (Variant, WaveletStyleGANParams, render_stylegan,
-                                        sample_network_class)
+                                        render_stylegan_batch, sample_network_class)
 from generators.registry import Kind, register
 
 VARIANT = Variant(filters="wavelets-subset", noise="pink-envelope", bias_range=0.2)
@@ -28,9 +28,16 @@ def render_stylegan_sparse(params: WaveletStyleGANParams, rng: np.random.Generat
     return render_stylegan(VARIANT, params, rng, size, class_params, context)
 
 
+def render_stylegan_sparse_batch(params, rngs: list, size: int, class_params_list: list[dict],
+                                 context=None):
+    """``[(size x size x 3 uint8, info), ...]``: a batch in one forward pass."""
+    return render_stylegan_batch(VARIANT, params, rngs, size, class_params_list, context)
+
+
 register(Kind(name="stylegan-sparse", params_type=WaveletStyleGANParams,
               render=render_stylegan_sparse,
               summary="random StyleGAN2 with random biases and enveloped noise: sparse "
                       "activations (Baradad et al. 2021)",
               channels=3, sample_class=sample_network_class, make_context=make_neural_context,
-              requires=("torch",), install_hint=INSTALL_HINT))
+              requires=("torch",), install_hint=INSTALL_HINT,
+              render_batch=render_stylegan_sparse_batch, devices=DEVICES))

@@ -143,10 +143,27 @@ def test_factorised_convolution_equals_the_modulated_convolution(up):
     gains = torch.randn(5, generator=gen)
     styles = torch.randn(6, generator=gen) + 1
     weight = gains[:, None, None, None] * filters[None]                 # rank one
-    expected = modulated_conv(x, weight, styles, up, "cpu")
-    got = factorised_conv(x, filters, gains, styles, up, "cpu")
+    expected = modulated_conv(x, weight, styles[None], up, "cpu")
+    got = factorised_conv(x, filters[None], gains[None], styles[None], up, "cpu")
     assert got.shape == expected.shape == (1, 5, 8 * up, 8 * up)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("up", [1, 2])
+def test_grouped_gpu_form_equals_the_per_sample_cpu_form(up):
+    """The GPU path folds the batch into grouped convolutions; the CPU path convolves each
+    sample alone. Both are the same convolution (forced here on the CPU)."""
+    from generators.kinds._stylegan import _grouped_conv
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 4, 8, 8, generator=gen)
+    weight = torch.randn(3, 5, 4, 3, 3, generator=gen)          # one weight per sample
+    per_sample = _grouped_conv(x, weight, up, "cpu")
+    grouped = _grouped_conv(x, weight, up, "cpu", grouped=True)
+    assert per_sample.shape == grouped.shape == (3, 5, 8 * up, 8 * up)
+    torch.testing.assert_close(grouped, per_sample, rtol=1e-4, atol=1e-5)
+    alone = _grouped_conv(x[1:2], weight[1:2], up, "cpu")
+    assert torch.equal(alone[0], per_sample[1])
 
 
 def test_fourier_parameterisation_reproduces_a_start_image():
@@ -154,7 +171,7 @@ def test_fourier_parameterisation_reproduces_a_start_image():
                                            spectrum_scale, spectrum_to_image)
 
     image = np.random.default_rng(0).uniform(0.05, 0.95, (32, 32, 3))
-    spectrum = torch.from_numpy(image_to_spectrum(image, 32))
+    spectrum = torch.from_numpy(image_to_spectrum(image, 32))[None]
     back = spectrum_to_image(spectrum, torch.from_numpy(spectrum_scale(32)), 32,
                              torch.from_numpy(COLOR_DECORRELATE))
     np.testing.assert_allclose(back[0].permute(1, 2, 0).numpy(), image, atol=1e-5)
