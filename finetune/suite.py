@@ -25,12 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from finetune.progress import report_stderr
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 from finetune.task import UserError
 
 OPTIONS = {"folds": int, "fsdd_split": str, "clip_seconds": float, "clip": str, "pooling": str, "layers": str,
