@@ -109,6 +109,12 @@ def load_checkpoint(ckpt: str | Path, height: int, width: int | None = None) -> 
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{cfg_path}: not a checkpoint config with timm_name and "
                         f"timm_kwargs.img_size ({type(exc).__name__}: {exc})") from None
+    try:  # config.json is untrusted: architecture only, no files, no network
+        from pretrain.model import check_timm_config
+
+        check_timm_config(name, kwargs)
+    except ValueError as exc:
+        raise UserError(f"{cfg_path}: {exc}") from None
     width = old_w if width is None else width
     patch = int(kwargs.get("patch_size", 16))
     _check_input(height, width, patch)

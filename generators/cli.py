@@ -319,7 +319,8 @@ def preview(source, out, count, size, mode, seed, param_items) -> None:
             raise UserError(str(error)) from None
     else:
         kind, params = _kind_and_params(source, param_items)
-        images, labels = preview_kind(kind.name, params, count, size, seed, mode)
+        images, labels = preview_kind(kind.name, params, count, size, seed, mode,
+                                      progress=sys.stderr.isatty())
     try:
         save_sheet(contact_sheet(images, labels), out)
     except OSError as error:

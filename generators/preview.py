@@ -33,13 +33,17 @@ def contact_sheet(images: list[np.ndarray], labels: list | None = None, columns:
     return sheet
 
 
-def preview_kind(kind_name: str, params, count: int, size: int, seed: int, mode: str
-                 ) -> tuple[list[np.ndarray], list]:
-    """The first ``count`` samples of a kind; for class kinds these are ``count`` classes."""
+def preview_kind(kind_name: str, params, count: int, size: int, seed: int, mode: str,
+                 progress: bool = False) -> tuple[list[np.ndarray], list]:
+    """The first ``count`` samples of a kind; for class kinds these are ``count`` classes.
+    ``progress``: a progress bar on stderr (class kinds search one class per image)."""
+    from tqdm import tqdm
+
     kind = get_kind(kind_name)
     context = kind.make_context(params) if kind.make_context else None
     images, labels = [], []
-    for i in range(count):
+    for i in tqdm(range(count), desc=f"preview {kind_name}", unit="img", disable=not progress,
+                  leave=False):
         image, meta = render_sample(kind, params, seed, i, size, mode, context=context)
         images.append(image)
         labels.append(meta.get("class"))

@@ -131,7 +131,54 @@ def get_args_parser() -> argparse.ArgumentParser:
     run.add_argument("--recon-every", type=int, default=500,
                      help="steps between reconstruction PNGs in CKPT/recon (default 500; 0 = never)")
     run.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    run.add_argument("--force", action="store_true",
+                     help="write into a non-empty CKPT that holds no checkpoint yet")
+    run.add_argument("--skip-bad-shards", action="store_true",
+                     help="skip a damaged shard (reported on stderr and in config.json) instead of "
+                          "stopping; without it a damaged shard saves a checkpoint and stops, and "
+                          "--resume continues once the shard is re-rendered or removed")
     return p
+
+
+CHECKPOINT_NAMES = ("config.json", "train_state.pt", "encoder.safetensors", "log.jsonl", "step0")
+
+
+def check_out(out: str, force: bool) -> None:
+    """``--out`` must be a folder that is absent, empty or a checkpoint directory."""
+    from pathlib import Path
+
+    if not out.strip():
+        raise ValueError("--out is empty; give the checkpoint folder (an unset shell variable?)")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {out} is a file; give a checkpoint folder")
+    if force or not path.is_dir() or any((path / name).exists() for name in CHECKPOINT_NAMES):
+        return
+    others = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+    if others:
+        raise ValueError(f"--out {out} holds {len(others)} other file(s) ({', '.join(others[:3])}"
+                         f"{', ...' if len(others) > 3 else ''}) but no checkpoint; choose an "
+                         f"empty folder or pass --force")
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric flag finite and in range, named in the message."""
+    import math
+
+    for name in ("mask_ratio", "blr", "min_lr", "weight_decay", "lr", "epochs", "minutes"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"--{name.replace('_', '-')} {value} must be a finite number")
+    for name, low in (("seed", 0), ("warmup_steps", 0), ("log_every", 0), ("save_every", 0),
+                      ("recon_every", 0), ("threads", 1)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise ValueError(f"--{name.replace('_', '-')} {value} must be >= {low}")
+    if not args.blr > 0:
+        raise ValueError(f"--blr {args.blr} must be > 0")
+    for name in ("min_lr", "weight_decay"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 0")
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -144,10 +191,17 @@ def check_args(args: argparse.Namespace) -> None:
     if args.data_weights is not None and len(args.data_weights) != len(args.data):
         raise ValueError(f"--data-weights has {len(args.data_weights)} weights for "
                          f"{len(args.data)} --data sources")
+    check_out(args.out, args.force)
+    check_numbers(args)
     spec = get_preset(args.preset)
-    check_input_size(args.input_size, spec.patch_size)
+    height, width = check_input_size(args.input_size, spec.patch_size)
     if not 0 < args.mask_ratio < 1:
         raise ValueError(f"--mask-ratio {args.mask_ratio} must be in (0, 1)")
+    patches = (height // spec.patch_size) * (width // spec.patch_size)
+    keep = max(1, int(round(patches * (1 - args.mask_ratio))))
+    if keep >= patches:
+        raise ValueError(f"--mask-ratio {args.mask_ratio} hides no patch of the {patches} patches "
+                         f"of a {height}x{width} input; use at least {1 / patches:.3g}")
     for name in ("batch_size", "accum", "shuffle_buffer"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 1")
@@ -171,13 +225,19 @@ def check_args(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     from pretrain.checkpoint import CheckpointError
+    from generators.shards import ShardError
+    from pretrain.engine import BadShardStop
     from pretrain.train import run
 
     try:
         check_args(args)
         run(args)
-    except FloatingPointError as error:
+    except (FloatingPointError, BadShardStop) as error:
         print(f"pretrain: error: {error}", file=sys.stderr)
+        return 1
+    except ShardError as error:  # met before training (input statistics): nothing to save
+        print(f"pretrain: error: {error}; re-render or remove the shard (or pass "
+              f"--skip-bad-shards)", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, CheckpointError) as error:
         print(f"pretrain: error: {error}", file=sys.stderr)

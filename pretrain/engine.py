@@ -17,9 +17,28 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from generators.shards import ShardError
+
 from pretrain.loadmeter import LoadMeter
 
 MASK_TAG = 0x3A5C
+
+
+class BadShardStop(RuntimeError):
+    """A damaged shard ended the run after ``step`` optimizer steps (the message: one line)."""
+
+    def __init__(self, message: str, step: int, images_seen: int):
+        super().__init__(message)
+        self.step, self.images_seen = step, images_seen
+
+
+def shard_error_line(error: BaseException) -> str:
+    """The one-line message of a ``ShardError``, also when a DataLoader worker re-raised it
+    with the worker's traceback in the message."""
+    text = str(error).strip()
+    last = text.splitlines()[-1] if text else type(error).__name__
+    marker = "ShardError: "
+    return last.split(marker, 1)[1] if marker in last else last
 
 
 @dataclass(frozen=True)
@@ -141,7 +160,10 @@ def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedul
         step_loss, step_images = 0.0, 0
         for micro in range(config.accum):
             waiting = time.perf_counter()
-            batch = next(batches)
+            try:
+                batch = next(batches)
+            except ShardError as error:
+                raise BadShardStop(shard_error_line(error), step, images_seen) from None
             images = meter.add(batch, time.perf_counter() - waiting).to(device, non_blocking=True)
             noise = mask_noise(config.seed, config.rank, step, micro, images.shape[0], patches)
             last = micro == config.accum - 1

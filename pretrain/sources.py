@@ -42,6 +42,7 @@ class Source:
     mean: float = 0.0
     std: float = 1.0
     pattern: PatternStream | None = field(default=None, repr=False)
+    skip_log: str | None = None  # --skip-bad-shards: damaged shards are skipped and listed here
 
     def describe(self) -> dict:
         described = {"kind": self.kind, "path": self.path, "weight": self.weight,
@@ -68,12 +69,20 @@ def parse_spec(spec: str) -> tuple[str, float]:
 def shard_source(spec: str) -> Source:
     """A shard directory; ``ValueError`` (one line) if it holds no finished shard."""
     from generators.reader import finished_shards
+    from generators.shards import read_dataset_info
 
     path, weight = parse_spec(spec)
     try:
         shards = finished_shards(path)
+        expected = read_dataset_info(path)["num_shards"]
     except (FileNotFoundError, ValueError) as error:
         raise ValueError(f"--data {path}: {error}") from None
+    if len(shards) < expected:  # a render may still be running on other nodes
+        import sys
+
+        print(f"pretrain: warning: --data {path}: only {len(shards)} of {expected} shards are "
+              f"finished; training uses these (config.json records the count under data.units)",
+              file=sys.stderr)
     return Source("shards", path, weight, tuple(str(p) for p in shards))
 
 
@@ -109,8 +118,51 @@ def iter_raw(source: Source, units: list[str]) -> Iterator[object]:
         yield from units
         return
     from generators.reader import iter_raw_samples
+    from generators.shards import ShardError
 
-    yield from iter_raw_samples(units)
+    if source.skip_log is None:
+        yield from iter_raw_samples(units)
+        return
+    for unit in units:
+        try:
+            yield from iter_raw_samples([unit])
+        except ShardError as error:
+            record_skipped(source.skip_log, unit, str(error))
+
+
+def record_skipped(log: str, unit: str, message: str) -> None:
+    """Report a skipped shard on stderr and append it to ``log`` (one JSON line, one write, so
+    DataLoader workers may append concurrently)."""
+    import json
+    import os
+    import sys
+
+    print(f"pretrain: warning: skipped {message}", file=sys.stderr)
+    line = json.dumps({"shard": unit, "error": message}) + "\n"
+    os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def skipped_shards(log: str | Path) -> list[dict]:
+    """Distinct shards recorded in a skip log (first error of each), in the order skipped."""
+    import json
+
+    seen: dict[str, dict] = {}
+    try:
+        lines = Path(log).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            seen.setdefault(record["shard"], record)
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn line of a killed worker
+    return list(seen.values())
 
 
 def decode(source: Source, raw: object):

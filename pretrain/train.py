@@ -18,14 +18,16 @@ import torch.distributed as dist
 
 from pretrain import checkpoint as ckpt
 from pretrain.data import PretrainStream, make_loader, total_items
-from pretrain.engine import Hooks, LoopConfig, Schedule, mask_noise, train_loop
+from pretrain.engine import BadShardStop, Hooks, LoopConfig, Schedule, mask_noise, train_loop
 from pretrain.loadmeter import LoadMeter
 from pretrain.mae import MaskedAutoencoder
 from pretrain.model import preset_dict, timm_kwargs
 from pretrain.recon import save_reconstruction
 from pretrain.patterns import compute_classes
-from pretrain.sources import Source, audio_source, data_source, with_stats
+from pretrain.sources import Source, audio_source, data_source, skipped_shards, with_stats
 from pretrain.transforms import Augment
+
+SKIP_LOG = "skipped_shards.jsonl"
 
 # settings that fix the data order, the masks and the lr schedule: a resumed run must match
 RESUME_KEYS = ("preset", "input_size", "mask_ratio", "norm_pix_loss", "batch_size", "accum",
@@ -80,6 +82,9 @@ def open_sources(args, saved: dict | None, rank: int = 0, world: int = 1) -> lis
                 raise ValueError(f"--data {spec} has a :WEIGHT and --data-weights is given; use one")
         sources = [dataclasses.replace(s, weight=w) for s, w in zip(sources, args.data_weights)]
     sources += [audio_source(s) for s in args.audio]
+    if getattr(args, "skip_bad_shards", False):
+        log = str(Path(args.out) / SKIP_LOG)
+        sources = [dataclasses.replace(s, skip_log=log) if s.kind == "shards" else s for s in sources]
     share_classes(sources, rank, world, progress=rank == 0 and not args.no_progress)
     old = {(d["kind"], d["path"]): d for d in (saved or {}).get("data", [])}
     result = []
@@ -195,10 +200,15 @@ def run(args) -> dict:
     optimizer = make_optimizer(mae, settings)
     start_step, images_seen, source_images = 0, 0, None
     if state is not None:
-        mae.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        ckpt.set_rng_state(state["rng"])
-        start_step, images_seen = int(state["step"]), int(state["images_seen"])
+        try:
+            mae.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            ckpt.set_rng_state(state["rng"])
+            start_step, images_seen = int(state["step"]), int(state["images_seen"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ckpt.CheckpointError(f"{out / ckpt.STATE_FILE} does not fit this model "
+                                       f"({first})") from None
         source_images = [int(v) for v in state.get("source_images", [])] or None
         if rank == 0:
             truncate_log(out / "log.jsonl", start_step)
@@ -232,8 +242,11 @@ def run(args) -> dict:
     def save(step: int, seen: int, stopped: str | None = None) -> None:
         counts = meter.totals()  # collective: every rank calls save
         if rank == 0:
-            ckpt.save_encoder(out, mae.encoder,
-                              checkpoint_config(settings, sources, step, seen, stopped, counts))
+            config = checkpoint_config(settings, sources, step, seen, stopped, counts)
+            skipped = skipped_shards(out / SKIP_LOG)
+            if skipped:
+                config["skipped_shards"] = skipped
+            ckpt.save_encoder(out, mae.encoder, config)
             ckpt.save_state(out, {"model": mae.state_dict(), "optimizer": optimizer.state_dict(),
                                   "step": step, "images_seen": seen, "rng": ckpt.rng_state(),
                                   "source_images": counts, "format": 1})
@@ -256,11 +269,20 @@ def run(args) -> dict:
     try:
         step, images_seen, reason = train_loop(model, optimizer, schedule, batches, start_step,
                                                images_seen, loop, hooks, mae.num_patches, device, meter)
+    except BadShardStop as stop:
+        save(stop.step, stop.images_seen, "damaged shard")
+        raise BadShardStop(f"{stop}; checkpoint saved at step {stop.step}: re-render or remove "
+                           f"the shard and rerun with --resume (or pass --skip-bad-shards)",
+                           stop.step, stop.images_seen) from None
     finally:
         del batches
         if progress is not None:
             progress.close()
     save(step, images_seen, reason)
+    skipped = skipped_shards(out / SKIP_LOG) if rank == 0 else []
+    if skipped:
+        print(f"pretrain: warning: {len(skipped)} damaged shard(s) skipped, listed in "
+              f"{out / ckpt.CONFIG_FILE} (skipped_shards)", file=sys.stderr)
     counts = meter.totals()
     if world > 1:
         dist.barrier()

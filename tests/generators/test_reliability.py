@@ -266,3 +266,46 @@ def test_kind_with_a_path_never_opens_files_outside_the_folder(dataset, tmp_path
         result = run_synthgen(*command)
         assert result.returncode == 2 and "'../x'" in one_error_line(result)
     assert not (tmp_path / "s.png").exists()
+
+
+# --- row 12: a read-only install with a read-only HOME keeps every kind ----------------------
+
+def unavailable_kinds(listing: str) -> dict[str, str]:
+    return {line.split(":")[0]: line for line in listing.splitlines() if "[unavailable:" in line}
+
+
+def test_read_only_install_keeps_every_kind(tmp_path):
+    from tests.helpers import REPO
+
+    install = tmp_path / "install"
+    for package in ("generators", "shaders"):
+        shutil.copytree(REPO / package, install / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    home = install / "home"  # read-only like the rest: numba cannot use ~/.cache
+    home.mkdir()
+    out = tmp_path / "out"
+    script = (f"cd {tmp_path} && {sys.executable} -m generators.cli list && "
+              f"{sys.executable} -m generators.cli render stat-spectrum --n 2 --size 16 --quiet "
+              f"--workers 1 --out {out}")
+    if os.geteuid() == 0:  # root writes anywhere: make the install read-only for real
+        if shutil.which("unshare") is None or subprocess.run(
+                ["unshare", "-m", "true"], capture_output=True).returncode != 0:
+            pytest.skip("needs unshare -m to mount a read-only install as root")
+        command = ["unshare", "-m", "bash", "-c",
+                   f"mount --bind -o ro {install} {install} && {script}"]
+    else:
+        subprocess.run(["chmod", "-R", "a-w", str(install)], check=True)
+        command = ["bash", "-c", script]
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), PYTHONPATH=str(install), TMPDIR=str(tmp_path))
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(install)])
+    assert result.returncode == 0, result.stderr
+    assert "cannot cache" not in result.stdout
+    normal = unavailable_kinds(run_synthgen("list", check=True).stdout)
+    assert set(unavailable_kinds(result.stdout)) == set(normal)
+    assert len(digests(out)) == 1
+    cache = tmp_path / f"synthgen-numba-{os.geteuid()}"
+    assert cache.is_dir() and cache.stat().st_mode & 0o777 == 0o700 and any(cache.rglob("*.nbi"))
