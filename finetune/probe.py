@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from finetune.task import Task
+from finetune.task import Task, UserError
 
 CS = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -123,9 +123,17 @@ def linear_probe(task: Task, features: dict[str, np.ndarray] | np.ndarray, *, cs
         for split in task.splits:
             x = features[split.name] if isinstance(features, dict) else features
             tr, te, va = (np.array(split.train), np.array(split.test), np.array(split.valid, dtype=np.int64))
-            c = choose_c(x[tr], y[tr], folds[tr], x[va] if len(va) else None, y[va] if len(va) else None,
-                         cs, inner_folds, max_iter)
-            accs.append(_path_scores([c], x[tr], y[tr], x[te], y[te], max_iter)[0])
+            try:
+                with warnings.catch_warnings():  # a class too small for CV fails just below
+                    warnings.filterwarnings("ignore", message="The least populated class")
+                    c = choose_c(x[tr], y[tr], folds[tr], x[va] if len(va) else None,
+                                 y[va] if len(va) else None, cs, inner_folds, max_iter)
+                accs.append(_path_scores([c], x[tr], y[tr], x[te], y[te], max_iter)[0])
+            except ValueError as exc:  # sklearn: too few clips of a class to fit or to cross-validate
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UserError(f"task {task.name}, split {split.name}: cannot fit the probe on "
+                                f"{len(tr)} training clips ({first}); every class needs clips in "
+                                f"several training folds") from None
             chosen.append(c)
             if report:
                 report(f"fit {task.name} {split.name} ({len(chosen)}/{len(task.splits)}): C={c:g}, "

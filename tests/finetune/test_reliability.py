@@ -144,3 +144,23 @@ def test_bad_input_is_one_line_with_prefix(tmp_path, tone_folder, one_hertz_wav,
     assert len(lines) == 1 and lines[0].startswith("finetune: error: "), out.stderr
     assert message in lines[0]
     assert target.read_text() == "mine" and not (tmp_path / "new.jsonl").exists()
+
+
+def test_class_missing_from_a_training_fold_is_one_error_line(tmp_path):
+    """A CSV task where class b has one clip, in one fold: that fold's training set holds one
+    class only (sklearn would raise a traceback)."""
+    root = tmp_path / "csv"
+    root.mkdir()
+    rows = ["filename,label,fold"]
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        sf.write(root / f"c{i}.wav", rng.standard_normal(4000).astype(np.float32) * 0.1, 16000)
+        rows.append(f"c{i}.wav,{'a' if i < 7 else 'b'},{i % 2 + 1}")
+    (root / "task.csv").write_text("\n".join(rows) + "\n")
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "csv", "--root", root / "task.csv",
+               *SMALL, "--results", tmp_path / "r.jsonl")
+    assert out.exit_code == 2, out.output
+    errors = [line for line in out.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("finetune: error: task csv:task, split fold")
+    assert "cannot fit the probe" in errors[0] and "Traceback" not in out.stderr
+    assert "Warning" not in out.stderr and not (tmp_path / "r.jsonl").exists()
