@@ -7,7 +7,7 @@ alive. Every worker therefore runs a daemon thread that polls ``os.getppid()``: 
 process that started it is gone the worker is re-parented (the pid changes) and it exits at
 once with ``os._exit``. A thread is used rather than Linux's ``PR_SET_PDEATHSIG`` because the
 death signal fires when the parent *thread* that forked the worker exits (pools may start
-workers from helper threads), and because it works on every POSIX system; its latency is the
+workers from other threads), and because it works on every POSIX system; its latency is the
 poll interval plus the longest call that holds the GIL (one image). The resource tracker exits
 by itself once the last process holding its pipe is gone.
 
