@@ -9,14 +9,24 @@ baseline is the floor any renderer pays for the shard format. It prints
 * ``overhead`` = render time with 1 process / baseline time (1.0 = rendering is free),
 * end-to-end images/s including the class search, for the largest worker count.
 
+Kinds that render in batches (``stylegan-*``, ``featvis-*``: a ``batch_size`` parameter) are
+also rendered one sample at a time (``batch_size=1``) at otherwise the same settings, in the
+same run and alternating with the batched renders (``--rounds``), and it prints
+
+* ``wN@1`` = images/s one at a time and ``xN`` = batched / one-at-a-time with N processes,
+* ``h_105k`` = hours to render 105,000 images on this machine at the best batched rate
+  (the size of each of the paper's small-scale datasets).
+
 Example:
     python tools/bench/render.py --kinds fractaldb --size 256 --n 1000 --workers 1,2
     python tools/bench/render.py --kinds visualatom --size 512 --workers 1 --param visualatom:num_classes=100
+    python tools/bench/render.py --kinds stylegan-random,featvis-random --size 256 --mode RGB --n 64
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -43,30 +53,53 @@ def baseline_seconds(shard_dir: Path, png_level: int, out: Path) -> float:
     return time.perf_counter() - started
 
 
+def _timed_render(config: RenderConfig, out: Path, workers: int, classes) -> float:
+    started = time.perf_counter()
+    render_dataset(config, out, workers=workers, progress=False, classes=classes)
+    return time.perf_counter() - started
+
+
 def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
-               workers: list[int], png_level: int, scratch: Path) -> dict:
+               workers: list[int], png_level: int, scratch: Path, rounds: int = 1) -> dict:
     kind = get_kind(name)
     params = make_params(kind.params_type, overrides)
-    shard_size = max(1, -(-n // (2 * max(workers))))
+    # shards of at least one batch, so that batches are not cut short by the shard size
+    shard_size = max(1, -(-n // (2 * max(workers))), kind.batch_size(params))
     config = RenderConfig(kind=name, params=params, n=n, seed=0, size=size, mode=mode,
                           shard_size=shard_size, png_level=png_level)
+    batched = kind.render_batch is not None and kind.batch_size(params) > 1
+    single = dataclasses.replace(config, params=dataclasses.replace(params, batch_size=1)) \
+        if batched else None
     row = {"kind": name, "n": n, "size": size}
+    if batched:
+        row["batch"] = kind.batch_size(params)
     classes, class_seconds = None, 0.0
     if kind.has_classes:
         started = time.perf_counter()
         classes = sample_all_classes(config, max(workers), progress=False)
         class_seconds = time.perf_counter() - started
         row["s_per_class"] = class_seconds / params.num_classes
+    # one-time costs (oneDNN kernel generation, caches) before anything is timed
+    render_dataset(dataclasses.replace(config, n=min(n, kind.batch_size(params))),
+                   scratch / f"{name}-warm-up", workers=1, progress=False, classes=classes)
     for count in workers:
-        out = scratch / f"{name}-w{count}"
-        started = time.perf_counter()
-        render_dataset(config, out, workers=count, progress=False, classes=classes)
-        row[f"w{count}"] = n / (time.perf_counter() - started)
-    base = baseline_seconds(scratch / f"{name}-w{workers[0]}", png_level, scratch / "base.tar")
+        seconds = seconds_single = 0.0
+        for r in range(rounds):           # alternate, so both see the same machine load
+            seconds += _timed_render(config, scratch / f"{name}-w{count}-{r}", count, classes)
+            if batched:
+                seconds_single += _timed_render(single, scratch / f"{name}-w{count}-{r}-one",
+                                                count, classes)
+        row[f"w{count}"] = n * rounds / seconds
+        if batched:
+            row[f"w{count}@1"] = n * rounds / seconds_single
+            row[f"x{count}"] = seconds_single / seconds
+    base = baseline_seconds(scratch / f"{name}-w{workers[0]}-0", png_level, scratch / "base.tar")
     row["baseline"] = n / base
     row["overhead"] = row["baseline"] / row[f"w{workers[0]}"] if workers[0] == 1 else float("nan")
     top = max(workers)
     row["end_to_end"] = n / (n / row[f"w{top}"] + class_seconds)
+    best = max(row[f"w{count}"] for count in workers)
+    row["h_105k"] = (105_000 / best + class_seconds) / 3600       # classes: once per dataset
     return row
 
 
@@ -78,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", default="L", choices=["L", "RGB"])
     parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
     parser.add_argument("--png-level", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="batched kinds: alternate batched and one-at-a-time renders this "
+                             "many times per worker count (fairer ratios on a busy machine)")
     parser.add_argument("--param", action="append", default=[], metavar="KIND:KEY=VALUE",
                         help="override a parameter of one kind (repeatable)")
     args = parser.parse_args(argv)
@@ -90,15 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         if not sep:
             parser.error(f"--param {item!r} must look like KIND:KEY=VALUE")
         overrides.setdefault(kind_name, []).append(rest)
-    columns = ["kind", "size"] + [f"w{w}" for w in workers] + ["baseline", "overhead",
-                                                              "s_per_class", "end_to_end"]
+    columns = (["kind", "size", "batch"] + [f"w{w}" for w in workers]
+               + [f"w{w}@1" for w in workers] + [f"x{w}" for w in workers]
+               + ["baseline", "overhead", "s_per_class", "end_to_end", "h_105k"])
     print(" | ".join(f"{c:>12}" for c in columns))
     print(f"(images/s; wN = N render processes; baseline = PNG level {args.png_level} encode + "
-          f"tar write of the same images in 1 process; overhead = baseline / w1)")
+          f"tar write of the same images in 1 process; overhead = baseline / w1; wN@1 = one "
+          f"sample at a time (batch_size=1), xN = wN / wN@1; h_105k = hours for 105,000 "
+          f"images at the best wN incl. classes)")
     for name in names:
         with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as scratch:
             row = bench_kind(name, overrides.get(name, []), args.n, args.size, args.mode,
-                             workers, args.png_level, Path(scratch))
+                             workers, args.png_level, Path(scratch), args.rounds)
         cells = [row.get(c, float("nan")) for c in columns]
         print(" | ".join(f"{c:>12}" if isinstance(c, (str, int)) else f"{c:12.3f}"
                          for c in cells), flush=True)
