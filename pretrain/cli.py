@@ -91,8 +91,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     data.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     data.add_argument("--shuffle-buffer", type=int, default=1000, metavar="N",
                       help="items in each reader's seeded shuffle buffer (default 1000)")
-    data.add_argument("--workers", type=int, default=1, metavar="N",
-                      help="DataLoader worker processes per rank (default 1; 0 = in-process)")
+    data.add_argument("--workers", type=int, metavar="N",
+                      help="DataLoader worker processes per rank (0 = in-process). Default: 1 when "
+                           "training on CPU; on a GPU every CPU of the rank but one (rendering on the "
+                           "fly needs many cores per GPU, see docs/pretrain.md); --resume keeps the "
+                           "run's own")
     model = p.add_argument_group("model")
     model.add_argument("--preset", default="cpu-tiny", metavar="NAME",
                        help=f"encoder/decoder sizes: {', '.join(sorted(PRESETS))} (default cpu-tiny)")
@@ -205,7 +208,7 @@ def check_args(args: argparse.Namespace) -> None:
     for name in ("batch_size", "accum", "shuffle_buffer"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 1")
-    if args.workers < 0:
+    if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers {args.workers} must be >= 0")
     for name in ("steps", "epochs", "minutes", "stop_after_steps", "lr"):
         value = getattr(args, name)

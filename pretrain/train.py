@@ -94,6 +94,19 @@ def open_sources(args, saved: dict | None, rank: int = 0, world: int = 1) -> lis
     return result
 
 
+def default_workers(device: torch.device, saved: dict | None) -> int:
+    """``--workers`` when not given: the resumed run's own; else 1 on CPU (the CPU step consumes
+    tens of images/s, which one worker renders or decodes many times over), and on a GPU every
+    CPU of this rank but one (a ViT-B MAE consumes ~2,000 images/s per GPU, ~5-30 cores of
+    rendering: docs/pretrain.md, tools/bench/pretrain_stream.py)."""
+    if saved is not None and "workers" in saved.get("train", {}):
+        return int(saved["train"]["workers"])
+    if device.type != "cuda":
+        return 1
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, available_cpus() // local_world - 1)
+
+
 def resolve_settings(args, sources: list[Source], world: int) -> dict:
     """The run's settings (JSON-able), with steps, lr and warm-up resolved."""
     per_step = args.batch_size * args.accum * world
@@ -190,6 +203,8 @@ def run(args) -> dict:
                          f"choose another directory")
     state = ckpt.load_state(out) if has_state else None
     saved = ckpt.read_config(out) if has_state else None
+    if args.workers is None:
+        args.workers = default_workers(device, saved)
     sources = open_sources(args, saved, rank, world)
     settings = resolve_settings(args, sources, world)
     if saved is not None:

@@ -268,3 +268,27 @@ def test_load_meter_reports_and_warns_once():
     meter.add(batch, waited=0.9)
     assert meter.warning({**meter.window(seconds=1.0), "images_per_s": 4.0}) is None, "warns once"
     assert meter.totals() == [5 + 3, 1 + 9]
+
+
+def test_default_workers(monkeypatch):
+    from pretrain import train
+
+    monkeypatch.setattr(train, "available_cpus", lambda: 16)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert train.default_workers(torch.device("cpu"), None) == 1
+    assert train.default_workers(torch.device("cuda"), None) == 7, "8 CPUs per rank, one trains"
+    assert train.default_workers(torch.device("cuda"), {"train": {"workers": 3}}) == 3, "resume keeps"
+    monkeypatch.setattr(train, "available_cpus", lambda: 1)
+    assert train.default_workers(torch.device("cuda"), None) == 1
+
+
+def test_resume_without_workers_keeps_the_runs_own(shards, tmp_path):
+    import json
+
+    from pretrain.cli import main
+
+    args = ["--data", str(shards), *BASE, "--steps", "4", "--out", str(tmp_path / "run")]
+    assert main([*args, "--workers", "2", "--stop-after-steps", "2"]) == 0
+    assert main([*args, "--resume"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["step"] == 4 and config["train"]["workers"] == 2
