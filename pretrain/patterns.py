@@ -131,13 +131,15 @@ class PatternStream:
         return state
 
     def context(self) -> Any:
-        """The kind's context of this process (a forked worker builds its own)."""
+        """The kind's context of this process. A forked worker builds its own and keeps the
+        inherited one unused: dropping it would run its finaliser, which may stop the parent's
+        render service."""
         if self.kind.make_context is None:
             return None
-        if self._state.get("context_pid") != os.getpid():
-            self._state["context"] = self.kind.make_context(self.params)
-            self._state["context_pid"] = os.getpid()
-        return self._state["context"]
+        contexts = self._state.setdefault("contexts", {})
+        if os.getpid() not in contexts:
+            contexts[os.getpid()] = self.kind.make_context(self.params)
+        return contexts[os.getpid()]
 
     def render(self, index: int) -> np.ndarray:
         """Sample ``index`` as ``synthgen render`` would write it (uint8, ``mode``)."""

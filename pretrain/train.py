@@ -97,8 +97,9 @@ def open_sources(args, saved: dict | None, rank: int = 0, world: int = 1) -> lis
 def default_workers(device: torch.device, saved: dict | None) -> int:
     """``--workers`` when not given: the resumed run's own; else 1 on CPU (the CPU step consumes
     tens of images/s, which one worker renders or decodes many times over), and on a GPU every
-    CPU of this rank but one (a ViT-B MAE consumes ~2,000 images/s per GPU, ~5-30 cores of
-    rendering: docs/pretrain.md, tools/bench/pretrain_stream.py)."""
+    CPU of this rank but one (a ViT-B MAE consumes ~2,000 images/s per GPU: 5-14 cores of
+    rendering, 3 of shard decoding, measured in docs/pretrain.md with
+    tools/bench/pretrain_stream.py)."""
     if saved is not None and "workers" in saved.get("train", {}):
         return int(saved["train"]["workers"])
     if device.type != "cuda":
