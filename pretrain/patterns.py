@@ -96,7 +96,7 @@ def parse_pattern_spec(text: str) -> PatternSpec:
 
 
 @dataclass
-class PatternStream:
+class PatternRenderer:
     """Renders samples of one pattern source by index (picklable; see module docstring).
 
     ``classes`` holds every class's parameters (None for kinds without classes). The kind and

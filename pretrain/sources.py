@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from pretrain.frontend import AUDIO_SUFFIXES, audio_files
-from pretrain.patterns import PatternStream, is_pattern_spec, parse_pattern_spec
+from pretrain.patterns import PatternRenderer, is_pattern_spec, parse_pattern_spec
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Source:
     units: tuple[str, ...] = field(repr=False)
     mean: float = 0.0
     std: float = 1.0
-    pattern: PatternStream | None = field(default=None, repr=False)
+    pattern: PatternRenderer | None = field(default=None, repr=False)
     skip_log: str | None = None  # --skip-bad-shards: damaged shards are skipped and listed here
 
     def describe(self) -> dict:
@@ -91,7 +91,7 @@ def pattern_source(spec: str, default_size: int) -> Source:
     :func:`pretrain.patterns.compute_classes`); ``ValueError`` (one line) for a bad spec."""
     path, weight = parse_spec(spec)
     parsed = parse_pattern_spec(path)
-    return Source("pattern", path, weight, (), pattern=PatternStream(parsed, parsed.size or default_size))
+    return Source("pattern", path, weight, (), pattern=PatternRenderer(parsed, parsed.size or default_size))
 
 
 def data_source(spec: str, default_size: int) -> Source:

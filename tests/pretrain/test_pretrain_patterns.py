@@ -16,7 +16,7 @@ from generators.reader import finished_shards, iter_samples
 from generators.registry import get_kind
 from generators.render import RenderConfig, render_dataset
 from pretrain.data import PretrainStream, make_loader
-from pretrain.patterns import PatternSpec, PatternStream, compute_classes, parse_pattern_spec
+from pretrain.patterns import PatternSpec, PatternRenderer, compute_classes, parse_pattern_spec
 from pretrain.sources import data_source, pattern_source, with_stats
 from pretrain.transforms import NO_AUGMENT
 
@@ -86,7 +86,7 @@ def test_ranks_and_workers_render_disjoint_samples(rendered):
 def test_workers_use_the_classes_computed_before_they_start():
     source = ready("pattern:fractaldb,num_classes=2,size=32")
     other = compute_classes(PatternSpec("fractaldb", ("num_classes=2",), seed=99), 1, False)
-    swapped = dataclasses.replace(source, pattern=PatternStream(source.pattern.spec, SIZE, other))
+    swapped = dataclasses.replace(source, pattern=PatternRenderer(source.pattern.spec, SIZE, other))
     stream = PretrainStream([swapped], (SIZE, SIZE), seed=0, batch_size=4, augment=NO_AUGMENT)
     batch = next(iter(make_loader(stream, 1)))[0]
     from generators.sample import render_sample
@@ -96,7 +96,7 @@ def test_workers_use_the_classes_computed_before_they_start():
     assert to_bytes(batch) == expected, "the worker rendered with the classes it was given"
     assert to_bytes(batch) != [source.pattern.render(i).tobytes() for i in range(4)]
     with pytest.raises(RuntimeError, match="class parameters were not computed"):
-        PatternStream(source.pattern.spec, SIZE).render(0)
+        PatternRenderer(source.pattern.spec, SIZE).render(0)
 
 
 def test_context_kinds_render_in_workers():
