@@ -36,6 +36,7 @@ from generators.image_properties import spectrum_slope, to_gray
 from generators.params import make_params
 from generators.registry import get_kind
 from generators.sample import batches, render_samples, sample_class_params
+from tools.kind_overrides import kind_overrides
 
 KINDS = ("stylegan-random", "stylegan-highfreq", "stylegan-sparse", "stylegan-oriented",
          "featvis-random", "featvis-deadleaves")
@@ -119,12 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: error: torch {torch.__version__} sees no CUDA GPU", file=sys.stderr)
         return 2
     torch.set_num_threads(1)          # the CPU reference as in a render worker
-    overrides: dict[str, list[str]] = {}
-    for item in args.param:
-        kind_name, sep, rest = item.partition(":")
-        if not sep:
-            parser.error(f"--param {item!r} must look like KIND:KEY=VALUE")
-        overrides.setdefault(kind_name, []).append(rest)
+    overrides = kind_overrides(parser, args.param)
     gpu_name = torch.cuda.get_device_name(0) if args.device == "cuda" else "none (dry run on CPU)"
     print(f"GPU: {gpu_name}, torch {torch.__version__}")
     print(f"{'kind':>20} | {'batch':>5} | {'gpu img/s':>9} | {'cpu img/s':>9} | {'d_mean':>6} | "

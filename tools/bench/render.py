@@ -38,6 +38,7 @@ from generators.registry import list_kinds, get_kind
 from generators.render import RenderConfig, render_dataset, sample_all_classes
 from generators.sample import decode_png, encode_png
 from generators.shards import AtomicTarWriter
+from tools.kind_overrides import kind_overrides
 
 
 def baseline_seconds(shard_dir: Path, png_level: int, out: Path) -> float:
@@ -120,12 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     names = ([k.name for k in list_kinds() if not k.unavailable_reason()]
              if args.kinds == "all" else args.kinds.split(","))
     workers = [int(w) for w in args.workers.split(",")]
-    overrides: dict[str, list[str]] = {}
-    for item in args.param:
-        kind_name, sep, rest = item.partition(":")
-        if not sep:
-            parser.error(f"--param {item!r} must look like KIND:KEY=VALUE")
-        overrides.setdefault(kind_name, []).append(rest)
+    overrides = kind_overrides(parser, args.param)
     columns = (["kind", "size", "batch"] + [f"w{w}" for w in workers]
                + [f"w{w}@1" for w in workers] + [f"x{w}" for w in workers]
                + ["baseline", "overhead", "s_per_class", "end_to_end", "h_105k"])
