@@ -15,6 +15,8 @@ fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[train,dev]'
+# The HEAR 2021 validator, without its declared tensorflow dependency (tests/finetune/test_hear.py).
+.venv/bin/pip install --quiet --no-deps 'hearvalidator==2021.0.2'
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?
