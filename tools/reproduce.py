@@ -33,6 +33,13 @@ DEFAULT_DATA = REPO / ".." / "shared" / "data"
 YIELD_SECONDS = 3.0
 
 
+def log_interval(steps: int | None) -> int:
+    """Steps between loss records: at least a few records even for very short runs (a run of
+    4 steps logged every 5 wrote no log.jsonl, and the report had no loss curve)."""
+    steps = steps or 1000
+    return 1 if steps < 20 else 5 if steps < 200 else 10
+
+
 class Pipeline:
     """The steps of one preset in one work folder."""
 
@@ -128,7 +135,7 @@ class Pipeline:
                 "--preset", p.model, "--input-size", p.input_size, "--batch-size", str(p.batch_size),
                 "--seed", str(seed), "--device", p.device, "--threads", str(p.threads),
                 "--workers", "0" if p.device == "cpu" else "4", "--no-progress",
-                "--save-every", "50", "--log-every", "5" if (p.steps or 1000) < 200 else "10"]
+                "--save-every", "50", "--log-every", str(log_interval(p.steps))]
         while True:
             if p.minutes is not None:
                 left = p.minutes - progress["minutes"]
