@@ -54,3 +54,18 @@ def write_shards(folder: Path, n: int = 64, shard_size: int = 8, size: int = 32,
         render_dataset(RenderConfig(kind=kind, params=StripesParams(), n=n, size=size,
                                     shard_size=shard_size), Path(folder), progress=False)
     return Path(folder)
+
+
+def assert_pretrain_refuses(argv: list[str], out, capsys, message: str) -> None:
+    """``python -m pretrain`` (in process) with ``argv`` ends with exit 2 and one line
+    ``pretrain: error: ...`` holding ``message``, and writes no training state into ``out``."""
+    from pretrain.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse's own checks
+        code = stop.code
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pretrain: error: ") and message in lines[0], lines
+    assert not (out / "train_state.pt").exists()

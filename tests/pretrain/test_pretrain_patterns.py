@@ -235,16 +235,9 @@ def test_starved_training_warns(tmp_path, capsys):
      "data weights '0.5,x' must be numbers > 0"),
 ])
 def test_bad_on_the_fly_arguments(tmp_path, capsys, extra, message):
-    from pretrain.cli import main
+    from tests.pretrain.shardkit import assert_pretrain_refuses
 
-    try:
-        code = main([*extra, *BASE, "--out", str(tmp_path / "x")])
-    except SystemExit as stop:  # argparse's own checks
-        code = stop.code
-    assert code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pretrain: error: ") and message in lines[0], lines
-    assert not (tmp_path / "x" / "train_state.pt").exists()
+    assert_pretrain_refuses([*extra, *BASE, "--out", str(tmp_path / "x")], tmp_path / "x", capsys, message)
 
 
 def test_load_meter_reports_and_warns_once():

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from pretrain.checkpoint import CheckpointError, load_encoder, load_state
 from pretrain.cli import main
 from pretrain.model import build_encoder
-from tests.pretrain.shardkit import write_shards
+from tests.pretrain.shardkit import assert_pretrain_refuses, write_shards
 
 BASE = ["--preset", "test-micro", "--input-size", "32x64", "--batch-size", "8", "--workers", "0",
         "--no-progress", "--threads", "1", "--recon-every", "0", "--log-every", "2", "--seed", "7"]
@@ -117,14 +117,7 @@ def test_corrupt_checkpoint_gives_a_clear_error(shards, tmp_path, capsys):
 def test_bad_arguments_exit_2_with_one_line(shards, tmp_path, capsys, extra, message):
     args = ["--data", str(shards), "--out", str(tmp_path / "x"), "--steps", "1", "--preset", "test-micro"]
     args = (extra + args[2:]) if extra[0] == "--data" else args + extra
-    try:
-        code = main(args)
-    except SystemExit as stop:  # argparse's own checks
-        code = stop.code
-    assert code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pretrain: error: ") and message in lines[0], lines
-    assert not (tmp_path / "x" / "train_state.pt").exists()
+    assert_pretrain_refuses(args, tmp_path / "x", capsys, message)
 
 
 def test_bad_argument_from_the_command_line(tmp_path):
