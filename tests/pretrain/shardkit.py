@@ -13,7 +13,7 @@ from unittest import mock
 import numpy as np
 
 from generators.params import param
-from generators.registry import Kind
+from generators.registry import Kind, load_builtin_kinds
 from generators.render import RenderConfig, render_dataset
 from generators.sample import render_sample
 
@@ -50,6 +50,9 @@ def pattern(index: int, size: int, seed: int = 0) -> np.ndarray:
 def write_shards(folder: Path, n: int = 64, shard_size: int = 8, size: int = 32,
                  kind: str = "stripes") -> Path:
     """``n`` samples in ``ceil(n / shard_size)`` shards with sidecars and ``dataset.json``."""
+    # Import the built-in kinds first: imported inside the patch, they would register into the
+    # patched dict only, and the registry would stay empty for the tests that run after.
+    load_builtin_kinds()
     with mock.patch.dict("generators.registry._KINDS", {kind: stripes_kind(kind)}):
         render_dataset(RenderConfig(kind=kind, params=StripesParams(), n=n, size=size,
                                     shard_size=shard_size), Path(folder), progress=False)
