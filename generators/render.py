@@ -174,6 +174,13 @@ def _executor(workers: int, initializer=None, initargs: tuple = ()) -> ProcessPo
                                initargs=(os.getpid(), initializer, initargs))
 
 
+def render_pool(config: RenderConfig, workers: int, classes: list | None = None
+                ) -> ProcessPoolExecutor:
+    """The render processes ``render_dataset`` uses for ``workers > 1``, each initialised with
+    its worker context (benchmarks time their start apart from the rendering)."""
+    return _executor(workers, initializer=_init_worker, initargs=(config, classes))
+
+
 def sample_all_classes(config: RenderConfig, workers: int, progress: bool) -> list:
     """Class parameters of every class, computed in a pool (deterministic per class)."""
     from tqdm import tqdm
@@ -295,8 +302,7 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
             for job in todo:
                 bar.update(_render_shard_job(job))
         else:
-            with _executor(min(workers, len(todo)), initializer=_init_worker,
-                           initargs=(config, classes)) as pool:
+            with render_pool(config, min(workers, len(todo)), classes) as pool:
                 try:
                     for future in as_completed([pool.submit(_render_shard_job, job)
                                                 for job in todo]):

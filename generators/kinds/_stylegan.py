@@ -314,7 +314,7 @@ def _grouped_conv(x, weight, up: int, device: str, grouped: bool | None = None):
             else:
                 w = weight[b].transpose(0, 1).contiguous(memory_format=channels_last)
                 out.append(torch.nn.functional.conv_transpose2d(xb, w, stride=2))
-        y = torch.cat(out)
+        y = out[0] if batch == 1 else torch.cat(out)         # no copy for a batch of one
         return y if up == 1 else _blur(y, device)
     folded = x.reshape(1, batch * c_in, height, width)
     if up == 1:
@@ -394,7 +394,7 @@ def synthesise(variant: Variant, nets: list[dict], rngs: list, resolution: int, 
             maps.append(pink_noise(rng, 2 * resolution, alpha, envelope=True))
         shared = tensor(np.stack(maps), device)[:, None]
     convs = nets[0]["convs"]
-    x = torch.cat([net["const"] for net in nets])
+    x = nets[0]["const"] if len(nets) == 1 else torch.cat([net["const"] for net in nets])
     image = None
     rgb_index = 0
     for index, (c_in, c_out, up, res, w_index) in enumerate(convs):
@@ -483,7 +483,7 @@ def render_stylegan_batch(variant: Variant, params, rngs: list, size: int,
     # docs/neural-kinds.md); each sample's bytes then do not depend on its batch.
     step = len(rngs) if context.device != "cpu" else 1
     out = []
-    with torch.no_grad():
+    with torch.inference_mode():
         for first in range(0, len(rngs), step):
             raw = synthesise(variant, nets[first:first + step], rngs[first:first + step],
                              resolution, context.device)

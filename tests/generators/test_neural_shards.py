@@ -165,11 +165,11 @@ def test_featvis_batch_gives_each_image_its_own_gradient():
 
     def gradients(indices):
         rngs = [sample_rng(1, i) for i in indices]
-        spectrum = torch.from_numpy(np.stack([random_start(r, 32) for r in rngs]))
-        spectrum.requires_grad_(True)
+        spectra = [torch.from_numpy(random_start(r, 32))[None].requires_grad_(True)
+                   for r in rngs]
         weights = torch.from_numpy(unit_weights([units[i] for i in indices], FEATURES["resnet18"]))
-        batch_loss(model, spectrum, weights, rngs, 32, 32, "cpu").backward()
-        return spectrum.grad
+        batch_loss(model, spectra, weights, rngs, 32, 32, "cpu").backward()
+        return [spectrum.grad[0] for spectrum in spectra]
 
     together = gradients([0, 1, 2])
     for i in range(3):

@@ -5,7 +5,8 @@ then re-encodes the very same images to PNG and writes them into a tar in one pr
 baseline is the floor any renderer pays for the shard format. It prints
 
 * images/s of the render phase for each worker count (class search timed apart, since a
-  million-image run pays it once: ``s/class``),
+  million-image run pays it once: ``s/class``; so is the start of the worker processes,
+  ``startN`` seconds, subtracted from every render with N > 1 processes),
 * ``overhead`` = render time with 1 process / baseline time (1.0 = rendering is free),
 * end-to-end images/s including the class search, for the largest worker count.
 
@@ -14,19 +15,26 @@ also rendered one sample at a time (``batch_size=1``) at otherwise the same sett
 same run and alternating with the batched renders (``--rounds``), and it prints
 
 * ``wN@1`` = images/s one at a time and ``xN`` = batched / one-at-a-time with N processes,
-* ``h_105k`` = hours to render 105,000 images on this machine at the best batched rate
-  (the size of each of the paper's small-scale datasets).
+* ``h_105k`` / ``h_105k@1`` = hours to render 105,000 images on this machine at the best
+  batched / one-at-a-time rate over the worker counts (the size of each of the paper's
+  small-scale datasets; with ``--workers 1,2`` on a 2-core node, the node's time).
+
+``--kinds neural`` selects the six batched kinds; ``--batch-sizes 8,16,32`` renders each
+batched kind at each of these batch sizes (one row each, each against the same
+one-at-a-time render) instead of at its default. The 1-minute load average is printed before
+and after: rates measured while other jobs run are not this machine's speed.
 
 Example:
     python tools/bench/render.py --kinds fractaldb --size 256 --n 1000 --workers 1,2
     python tools/bench/render.py --kinds visualatom --size 512 --workers 1 --param visualatom:num_classes=100
-    python tools/bench/render.py --kinds stylegan-random,featvis-random --size 256 --mode RGB --n 64
+    python tools/bench/render.py --kinds neural --size 256 --mode RGB --n 32 --workers 1,2
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import tempfile
 import time
@@ -35,7 +43,7 @@ from pathlib import Path
 from generators.params import make_params
 from generators.reader import finished_shards, iter_raw_samples
 from generators.registry import list_kinds, get_kind
-from generators.render import RenderConfig, render_dataset, sample_all_classes
+from generators.render import RenderConfig, render_dataset, render_pool, sample_all_classes
 from generators.sample import decode_png, encode_png
 from generators.shards import AtomicTarWriter
 from tools.kind_overrides import kind_overrides
@@ -60,10 +68,30 @@ def _timed_render(config: RenderConfig, out: Path, workers: int, classes) -> flo
     return time.perf_counter() - started
 
 
+#: How long each start-up probe job keeps its worker busy (so that every worker is started).
+_PROBE_SECONDS = 0.5
+
+
+def startup_seconds(config: RenderConfig, workers: int, classes) -> float:
+    """Seconds to start ``workers`` render processes (spawn, imports, worker context) - paid
+    once per run, so it is subtracted from the timed renders with more than one process (a
+    105,000-image render pays it once, a 32-image benchmark once per render)."""
+    if workers <= 1:
+        return 0.0
+    started = time.perf_counter()
+    with render_pool(config, workers, classes) as pool:
+        for future in [pool.submit(time.sleep, _PROBE_SECONDS) for _ in range(workers)]:
+            future.result()
+    return max(0.0, time.perf_counter() - started - _PROBE_SECONDS)
+
+
 def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
-               workers: list[int], png_level: int, scratch: Path, rounds: int = 1) -> dict:
+               workers: list[int], png_level: int, scratch: Path, rounds: int = 1,
+               batch_size: int | None = None) -> dict:
     kind = get_kind(name)
     params = make_params(kind.params_type, overrides)
+    if batch_size is not None and kind.render_batch is not None:
+        params = dataclasses.replace(params, batch_size=batch_size)
     # shards of at least one batch, so that batches are not cut short by the shard size
     shard_size = max(1, -(-n // (2 * max(workers))), kind.batch_size(params))
     config = RenderConfig(kind=name, params=params, n=n, seed=0, size=size, mode=mode,
@@ -81,15 +109,22 @@ def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
         class_seconds = time.perf_counter() - started
         row["s_per_class"] = class_seconds / params.num_classes
     # one-time costs (oneDNN kernel generation, caches) before anything is timed
-    render_dataset(dataclasses.replace(config, n=min(n, kind.batch_size(params))),
-                   scratch / f"{name}-warm-up", workers=1, progress=False, classes=classes)
+    for warm, label in ((config, "warm-up"), (single, "warm-up-one")):
+        if warm is not None:
+            render_dataset(dataclasses.replace(warm, n=min(n, kind.batch_size(params))),
+                           scratch / f"{name}-{label}", workers=1, progress=False,
+                           classes=classes)
     for count in workers:
         seconds = seconds_single = 0.0
+        start = startup_seconds(config, count, classes) if count > 1 else 0.0
+        if count > 1:
+            row[f"start{count}"] = start
         for r in range(rounds):           # alternate, so both see the same machine load
-            seconds += _timed_render(config, scratch / f"{name}-w{count}-{r}", count, classes)
+            seconds += _timed_render(config, scratch / f"{name}-w{count}-{r}", count,
+                                     classes) - start
             if batched:
                 seconds_single += _timed_render(single, scratch / f"{name}-w{count}-{r}-one",
-                                                count, classes)
+                                                count, classes) - start
         row[f"w{count}"] = n * rounds / seconds
         if batched:
             row[f"w{count}@1"] = n * rounds / seconds_single
@@ -101,7 +136,24 @@ def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
     row["end_to_end"] = n / (n / row[f"w{top}"] + class_seconds)
     best = max(row[f"w{count}"] for count in workers)
     row["h_105k"] = (105_000 / best + class_seconds) / 3600       # classes: once per dataset
+    if batched:
+        best_single = max(row[f"w{count}@1"] for count in workers)
+        row["h_105k@1"] = (105_000 / best_single + class_seconds) / 3600
     return row
+
+
+#: ``--kinds neural``: the kinds with a batched render path.
+def neural_kinds() -> list[str]:
+    return [k.name for k in list_kinds() if k.render_batch is not None]
+
+
+def load_line(when: str) -> str:
+    try:
+        one, five, _ = os.getloadavg()
+    except OSError:                                             # not on every platform
+        return f"load average {when}: unknown"
+    return (f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} "
+            f"cores")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,26 +169,47 @@ def main(argv: list[str] | None = None) -> int:
                              "many times per worker count (fairer ratios on a busy machine)")
     parser.add_argument("--param", action="append", default=[], metavar="KIND:KEY=VALUE",
                         help="override a parameter of one kind (repeatable)")
+    parser.add_argument("--batch-sizes", default="",
+                        help="batched kinds: comma-separated batch sizes, one row each "
+                             "(default: each kind's own batch_size)")
     args = parser.parse_args(argv)
-    names = ([k.name for k in list_kinds() if not k.unavailable_reason()]
-             if args.kinds == "all" else args.kinds.split(","))
-    workers = [int(w) for w in args.workers.split(",")]
+    if args.kinds == "all":
+        names = [k.name for k in list_kinds() if not k.unavailable_reason()]
+    elif args.kinds == "neural":
+        names = neural_kinds()
+    else:
+        names = args.kinds.split(",")
+    try:
+        workers = [int(w) for w in args.workers.split(",")]
+        sizes = [int(b) for b in args.batch_sizes.split(",")] if args.batch_sizes else [None]
+    except ValueError:
+        parser.error(f"--workers {args.workers!r} and --batch-sizes {args.batch_sizes!r} must "
+                     f"be comma-separated integers")
+    if min(workers) < 1 or any(b is not None and b < 1 for b in sizes):
+        parser.error("--workers and --batch-sizes must be at least 1")
     overrides = kind_overrides(parser, args.param)
     columns = (["kind", "size", "batch"] + [f"w{w}" for w in workers]
                + [f"w{w}@1" for w in workers] + [f"x{w}" for w in workers]
-               + ["baseline", "overhead", "s_per_class", "end_to_end", "h_105k"])
+               + [f"start{w}" for w in workers if w > 1]
+               + ["baseline", "overhead", "s_per_class", "end_to_end", "h_105k", "h_105k@1"])
+    print(load_line("before"))
     print(" | ".join(f"{c:>12}" for c in columns))
     print(f"(images/s; wN = N render processes; baseline = PNG level {args.png_level} encode + "
           f"tar write of the same images in 1 process; overhead = baseline / w1; wN@1 = one "
-          f"sample at a time (batch_size=1), xN = wN / wN@1; h_105k = hours for 105,000 "
-          f"images at the best wN incl. classes)")
+          f"sample at a time (batch_size=1), xN = wN / wN@1; h_105k / h_105k@1 = hours for "
+          f"105,000 images at the best wN / wN@1 incl. classes; startN = seconds to start N "
+          f"processes, not counted in wN)", flush=True)
     for name in names:
-        with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as scratch:
-            row = bench_kind(name, overrides.get(name, []), args.n, args.size, args.mode,
-                             workers, args.png_level, Path(scratch), args.rounds)
-        cells = [row.get(c, float("nan")) for c in columns]
-        print(" | ".join(f"{c:>12}" if isinstance(c, (str, int)) else f"{c:12.3f}"
-                         for c in cells), flush=True)
+        batched = get_kind(name).render_batch is not None
+        for batch_size in (sizes if batched else [None]):
+            with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as scratch:
+                row = bench_kind(name, overrides.get(name, []), args.n, args.size, args.mode,
+                                 workers, args.png_level, Path(scratch), args.rounds,
+                                 batch_size)
+            cells = [row.get(c, float("nan")) for c in columns]
+            print(" | ".join(f"{c:>12}" if isinstance(c, (str, int)) else f"{c:12.3f}"
+                             for c in cells), flush=True)
+    print(load_line("after"))
     return 0
 
 
