@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,9 +137,12 @@ def render_shard(out: Path, shard_index: int, first: int, stop: int) -> int:
     return stop - first
 
 
-def _render_shard_job(job: tuple) -> int:
+def _render_shard_job(job: tuple) -> tuple[int, float, float]:
+    """``(images, started, finished)``: wall-clock times, comparable across processes."""
     out, shard_index, first, stop = job
-    return render_shard(Path(out), shard_index, first, stop)
+    started = time.time()
+    images = render_shard(Path(out), shard_index, first, stop)
+    return images, started, time.time()
 
 
 def prepare_output(out: Path, config: RenderConfig) -> dict:
@@ -172,13 +176,6 @@ def _executor(workers: int, initializer=None, initargs: tuple = ()) -> ProcessPo
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=lifeline.init_worker,
                                initargs=(os.getpid(), initializer, initargs))
-
-
-def render_pool(config: RenderConfig, workers: int, classes: list | None = None
-                ) -> ProcessPoolExecutor:
-    """The render processes ``render_dataset`` uses for ``workers > 1``, each initialised with
-    its worker context (benchmarks time their start apart from the rendering)."""
-    return _executor(workers, initializer=_init_worker, initargs=(config, classes))
 
 
 def sample_all_classes(config: RenderConfig, workers: int, progress: bool) -> list:
@@ -222,8 +219,6 @@ def remove_stale_temporaries(out: Path, kind_name: str, shard_indices: list[int]
     """Delete temporaries a killed run left for this node's shards (only this node writes them)
     and ``dataset.json`` temporaries older than ``STALE_SECONDS`` (any node may be writing a
     fresh one; writing it takes milliseconds)."""
-    import time
-
     for k in shard_indices:
         for leftover in out.glob(f"{shard_name(kind_name, k)}.*.tmp*"):
             leftover.unlink(missing_ok=True)
@@ -273,7 +268,9 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
 
     ``classes`` may hold the already sampled class parameters (benchmarks time them apart).
     Returns ``{"rendered": shards, "skipped": shards, "images": n}`` for this node, plus
-    ``"class_seconds"`` when the class parameters were searched here.
+    ``"class_seconds"`` when the class parameters were searched here and, when shards were
+    rendered, ``"render_seconds"`` (first shard's start to last shard's end, so without the
+    start of worker processes).
     """
     from tqdm import tqdm
 
@@ -287,8 +284,6 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
     if not todo:
         return result
     if kind.has_classes and classes is None:
-        import time
-
         started = time.perf_counter()
         classes = sample_all_classes(config, workers, progress)
         result["class_seconds"] = time.perf_counter() - started
@@ -296,20 +291,30 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
         record_class_stats(out, kind, classes)
     bar = tqdm(total=result["images"], desc=f"render {kind.name}", unit="img",
                disable=not progress, smoothing=0.1)
+    spans = []
+
+    def done(job_result: tuple[int, float, float]) -> None:
+        spans.append(job_result[1:])
+        bar.update(job_result[0])
+
     try:
         if workers <= 1:
             _init_worker(config, classes)
             for job in todo:
-                bar.update(_render_shard_job(job))
+                done(_render_shard_job(job))
         else:
-            with render_pool(config, min(workers, len(todo)), classes) as pool:
+            with _executor(min(workers, len(todo)), initializer=_init_worker,
+                           initargs=(config, classes)) as pool:
                 try:
                     for future in as_completed([pool.submit(_render_shard_job, job)
                                                 for job in todo]):
-                        bar.update(future.result())
+                        done(future.result())
                 except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop now, keep finished shards
                     lifeline.stop_pool(pool)
                     raise
     finally:
         bar.close()
+    # from the first shard's start to the last one's end: rendering without the start of the
+    # worker processes (benchmarks report it apart; a long run pays the start once)
+    result["render_seconds"] = max(end for _, end in spans) - min(start for start, _ in spans)
     return result

@@ -153,14 +153,17 @@ def optimise(model, weights: np.ndarray, start_spectra: np.ndarray, rngs: list, 
     (the network is in eval mode: no statistic crosses the batch), and Adam updates every
     element from its own gradient: the images are optimised independently, in one pass.
 
-    Only the network sees the batch as one tensor. Each image's spectrum is its own leaf
-    tensor and its parameterisation (FFT, colour, sigmoid, warp; all at ``size``) runs image
-    by image: measured, the batched form of these memory-bound steps was about twice as slow
-    per image as one image at a time (a batch of 256 px spectra and images overflows the
-    caches), and per-image leaves spare the backward pass a full-size gradient per slice.
+    On the CPU only the network sees the batch as one tensor: each image's spectrum is its
+    own leaf tensor and its parameterisation (FFT, colour, sigmoid, warp; all at ``size``)
+    runs image by image - measured, the batched form of these memory-bound steps was about
+    twice as slow per image (a batch of 256 px spectra and images overflows the caches), and
+    per-image leaves spare the backward pass a full-size gradient per slice. On a GPU the
+    whole batch is one leaf (few large kernels).
     """
     torch = import_torch()
-    spectra = [tensor(start, device)[None].requires_grad_(True) for start in start_spectra]
+    chunk = 1 if device == "cpu" else max(1, len(start_spectra))
+    spectra = [tensor(start_spectra[i:i + chunk], device).requires_grad_(True)
+               for i in range(0, len(start_spectra), chunk)]
     weights = tensor(weights, device)
     constants = _constants(size, device)
     # the fused kernel updates each element from its own gradient, as the plain one does,
@@ -190,17 +193,21 @@ def _constants(size: int, device: str) -> dict:
 def batch_loss(model, spectra: list, weights, rngs: list, size: int, net_size: int,
                device: str, constants: dict | None = None):
     """One step's loss: minus the sum over the batch of each image's weighted pooled features,
-    each image (``spectra[b]``, ``(1, 3, size, size//2+1, 2)``) seen through its own random
-    warp (drawn from ``rngs[b]``, in batch order)."""
+    each image seen through its own random warp (drawn from ``rngs[b]``, in batch order).
+    ``spectra``: the batch's spectra in order, as consecutive chunks ``(k, 3, size,
+    size//2+1, 2)`` (one image per chunk on the CPU, see :func:`optimise`)."""
     torch = import_torch()
     constants = constants or _constants(size, device)
-    warped = []
-    for spectrum, rng in zip(spectra, rngs):
+    warped, first = [], 0
+    for spectrum in spectra:
+        count = spectrum.shape[0]
         image = spectrum_to_image(spectrum, constants["scale"], size, constants["decorrelate"])
         padded = torch.nn.functional.pad(image, [PAD] * 4, value=0.5)
+        grid = torch.cat([random_warp(rng, size, net_size, device)
+                          for rng in rngs[first:first + count]])
         warped.append(torch.nn.functional.grid_sample(
-            padded, random_warp(rng, size, net_size, device), mode="bilinear",
-            padding_mode="border", align_corners=False))
+            padded, grid, mode="bilinear", padding_mode="border", align_corners=False))
+        first += count
     batch = warped[0] if len(warped) == 1 else torch.cat(warped)
     normalised = (batch - constants["mean"]) / constants["std"]
     features = model(normalised.contiguous(memory_format=torch.channels_last))

@@ -163,15 +163,18 @@ def test_featvis_batch_gives_each_image_its_own_gradient():
     model = build_network("resnet18", 0, "cpu")
     units = [[3, 10], [7, 400], [0, 511]]
 
-    def gradients(indices):
+    def gradients(indices, one_leaf=False):
+        """Per-image leaves (the CPU form) or the whole batch as one leaf (the GPU form)."""
         rngs = [sample_rng(1, i) for i in indices]
-        spectra = [torch.from_numpy(random_start(r, 32))[None].requires_grad_(True)
-                   for r in rngs]
+        starts = np.stack([random_start(r, 32) for r in rngs])
+        spectra = ([torch.from_numpy(starts).requires_grad_(True)] if one_leaf else
+                   [torch.from_numpy(s)[None].requires_grad_(True) for s in starts])
         weights = torch.from_numpy(unit_weights([units[i] for i in indices], FEATURES["resnet18"]))
         batch_loss(model, spectra, weights, rngs, 32, 32, "cpu").backward()
-        return [spectrum.grad[0] for spectrum in spectra]
+        return torch.cat([spectrum.grad for spectrum in spectra])
 
     together = gradients([0, 1, 2])
+    torch.testing.assert_close(gradients([0, 1, 2], one_leaf=True), together)
     for i in range(3):
         alone = gradients([i])[0]
         assert alone.abs().max() > 0

@@ -5,8 +5,10 @@ then re-encodes the very same images to PNG and writes them into a tar in one pr
 baseline is the floor any renderer pays for the shard format. It prints
 
 * images/s of the render phase for each worker count (class search timed apart, since a
-  million-image run pays it once: ``s/class``; so is the start of the worker processes,
-  ``startN`` seconds, subtracted from every render with N > 1 processes),
+  million-image run pays it once: ``s/class``); the render phase runs from the first
+  shard's start to the last shard's end, measured in the workers, so the start of N worker
+  processes (imports, worker context) is not in it; ``startN`` = the rest of the wall time
+  (the longest of the timed renders with N processes),
 * ``overhead`` = render time with 1 process / baseline time (1.0 = rendering is free),
 * end-to-end images/s including the class search, for the largest worker count.
 
@@ -43,7 +45,7 @@ from pathlib import Path
 from generators.params import make_params
 from generators.reader import finished_shards, iter_raw_samples
 from generators.registry import list_kinds, get_kind
-from generators.render import RenderConfig, render_dataset, render_pool, sample_all_classes
+from generators.render import RenderConfig, render_dataset, sample_all_classes
 from generators.sample import decode_png, encode_png
 from generators.shards import AtomicTarWriter
 from tools.kind_overrides import kind_overrides
@@ -62,27 +64,14 @@ def baseline_seconds(shard_dir: Path, png_level: int, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def _timed_render(config: RenderConfig, out: Path, workers: int, classes) -> float:
+def _timed_render(config: RenderConfig, out: Path, workers: int, classes) -> tuple[float, float]:
+    """``(render seconds, start-up seconds)``: the render phase (first shard's start to the
+    last one's end, measured in the workers) and the rest of the wall time (starting the
+    worker processes: imports, worker context), which a long render pays once."""
     started = time.perf_counter()
-    render_dataset(config, out, workers=workers, progress=False, classes=classes)
-    return time.perf_counter() - started
-
-
-#: How long each start-up probe job keeps its worker busy (so that every worker is started).
-_PROBE_SECONDS = 0.5
-
-
-def startup_seconds(config: RenderConfig, workers: int, classes) -> float:
-    """Seconds to start ``workers`` render processes (spawn, imports, worker context) - paid
-    once per run, so it is subtracted from the timed renders with more than one process (a
-    105,000-image render pays it once, a 32-image benchmark once per render)."""
-    if workers <= 1:
-        return 0.0
-    started = time.perf_counter()
-    with render_pool(config, workers, classes) as pool:
-        for future in [pool.submit(time.sleep, _PROBE_SECONDS) for _ in range(workers)]:
-            future.result()
-    return max(0.0, time.perf_counter() - started - _PROBE_SECONDS)
+    result = render_dataset(config, out, workers=workers, progress=False, classes=classes)
+    wall = time.perf_counter() - started
+    return result["render_seconds"], max(0.0, wall - result["render_seconds"])
 
 
 def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
@@ -115,16 +104,17 @@ def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
                            scratch / f"{name}-{label}", workers=1, progress=False,
                            classes=classes)
     for count in workers:
-        seconds = seconds_single = 0.0
-        start = startup_seconds(config, count, classes) if count > 1 else 0.0
+        seconds = seconds_single = start = 0.0
+        for r in range(rounds):           # alternate, so both see the same machine load
+            render, rest = _timed_render(config, scratch / f"{name}-w{count}-{r}", count,
+                                         classes)
+            seconds, start = seconds + render, max(start, rest)
+            if batched:
+                render, rest = _timed_render(single, scratch / f"{name}-w{count}-{r}-one",
+                                             count, classes)
+                seconds_single, start = seconds_single + render, max(start, rest)
         if count > 1:
             row[f"start{count}"] = start
-        for r in range(rounds):           # alternate, so both see the same machine load
-            seconds += _timed_render(config, scratch / f"{name}-w{count}-{r}", count,
-                                     classes) - start
-            if batched:
-                seconds_single += _timed_render(single, scratch / f"{name}-w{count}-{r}-one",
-                                                count, classes) - start
         row[f"w{count}"] = n * rounds / seconds
         if batched:
             row[f"w{count}@1"] = n * rounds / seconds_single
