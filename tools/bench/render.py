@@ -97,10 +97,10 @@ def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
         classes = sample_all_classes(config, max(workers), progress=False)
         class_seconds = time.perf_counter() - started
         row["s_per_class"] = class_seconds / params.num_classes
-    # one-time costs (oneDNN kernel generation, caches) before anything is timed
+    # one-time costs (oneDNN kernel generation, caches) before anything is timed: one batch
     for warm, label in ((config, "warm-up"), (single, "warm-up-one")):
         if warm is not None:
-            render_dataset(dataclasses.replace(warm, n=min(n, kind.batch_size(params))),
+            render_dataset(dataclasses.replace(warm, n=min(n, kind.batch_size(warm.params))),
                            scratch / f"{name}-{label}", workers=1, progress=False,
                            classes=classes)
     for count in workers:
