@@ -95,8 +95,9 @@ def correlations(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def plot(rows: list[dict], table: dict[str, dict], task: str, out: Path) -> list[Path]:
-    """One PNG per column with >= 3 points, and ``correlation.png`` with all of them."""
+def plot(rows: list[dict], table: dict[str, dict], task: str, out: Path, singles: bool = True) -> list[Path]:
+    """One PNG per column with >= 3 points (unless ``singles`` is False), and
+    ``correlation.png`` with all of them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,9 +112,11 @@ def plot(rows: list[dict], table: dict[str, dict], task: str, out: Path) -> list
     for ax in axes.ravel()[len(columns):]:
         ax.axis("off")
     for column, grid_ax in zip(columns, axes.ravel()):
+        _scatter(grid_ax, rows, column, table[column], task)
+        if not singles:
+            continue
         single, ax1 = plt.subplots(figsize=(4.5, 3.5))
-        for ax in (ax1, grid_ax):
-            _scatter(ax, rows, column, table[column], task)
+        _scatter(ax1, rows, column, table[column], task)
         single.tight_layout()
         path = out / f"correlation-{column}.png"
         single.savefig(path, dpi=90)

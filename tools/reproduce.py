@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tools.reproduce_presets import CLIPS_PER_LABEL, PRESETS, Preset, get_preset
 from tools.steps import StepError, cpu_lock, read_marker, run_command, run_step, write_json_atomic
+from tools.study_presets import STUDY_PRESETS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / ".." / "shared" / "data"
@@ -292,9 +293,13 @@ def get_parser() -> argparse.ArgumentParser:
         prog="python -m tools.reproduce", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Render, pre-train and evaluate pattern kinds plus baselines; write one report.",
         epilog="presets:\n" + "\n".join(f"  {k}: {v.description}" for k, v in PRESETS.items()) +
-               "\n\nexample:\n  python -m tools.reproduce --preset cpu --work runs/cpu --report report-cpu "
-               "--lock runs/cpu.lock")
-    p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
+               "\n\nstudy presets (units resumable across machines through REPORT/results.jsonl):\n" +
+               "\n".join(f"  {k}: {v.description}" for k, v in STUDY_PRESETS.items()) +
+               "\n\nexamples:\n  python -m tools.reproduce --preset cpu --work runs/cpu --report report-cpu "
+               "--lock runs/cpu.lock\n  python -m tools.reproduce --preset cpu-study --work runs/study "
+               "--report docs/report-cpu-study --parallel 2 --hours 2.5")
+    p.add_argument("--preset", default="cpu",
+                   help=f"one of {', '.join([*PRESETS, *STUDY_PRESETS])} (default cpu)")
     p.add_argument("--work", type=Path, required=True, help="folder for shards, checkpoints, results, markers")
     p.add_argument("--report", type=Path, required=True, help="folder for report.md and its PNGs")
     p.add_argument("--data-root", type=Path, default=DEFAULT_DATA,
@@ -314,11 +319,23 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=float, metavar="M", help="start no new step after M minutes")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from WORK")
     p.add_argument("--note", help="a paragraph put at the top of the report (e.g. what the run lacks)")
+    study = p.add_argument_group("study presets (cpu-study, cpu-recipe)")
+    study.add_argument("--parallel", type=int, default=1, metavar="N",
+                       help="units run side by side, one torch thread each (default 1; 2 on a 2-core machine)")
+    study.add_argument("--max-units", type=int, metavar="N", help="start no more than N units, then write the report")
+    study.add_argument("--hours", type=float, metavar="H", help="start no new unit after H hours, then write the report")
+    study.add_argument("--input-sizes", metavar="HxW,...", help="encoder input sizes instead of the preset's")
+    study.add_argument("--grid-steps", metavar="S,...", help="optimizer steps per run instead of the preset's "
+                       "(several: the recipe grid)")
+    study.add_argument("--extreme-seeds", type=int, metavar="N",
+                       help="seeds of step0 and of the extreme kinds (default 3)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
+    if args.preset in STUDY_PRESETS:
+        return study_main(args)
     try:
         for name in ("minutes", "steps", "n_images", "piece_minutes", "stop_after"):
             value = getattr(args, name)
@@ -349,6 +366,68 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     result = pipeline.run()
     return 1 if result["failed"] else 0
+
+
+def _int_list(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{option} {text!r} must be comma-separated integers") from None
+    if not values or any(v <= 0 for v in values):
+        raise ValueError(f"{option} {text!r} must list positive integers")
+    return values
+
+
+def study_main(args) -> int:
+    """A unit-based study preset: run the pending units, then write REPORT/report.md."""
+    from tools.study import run_study
+    from tools.study_plan import BASELINES
+    from tools.study_presets import get_study_preset
+    from tools.study_report import write_study_report
+
+    try:
+        for name in ("n_images", "stop_after", "max_units", "hours", "extreme_seeds"):
+            value = getattr(args, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} {value} must be > 0")
+        if args.parallel < 1:
+            raise ValueError(f"--parallel {args.parallel} must be >= 1")
+        if args.minutes is not None:
+            raise ValueError("--minutes: study presets have a budget in optimizer steps; use --steps")
+        if args.lock:
+            raise ValueError("--lock: study presets share the CPUs through --parallel, not a lock file")
+        kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip()) if args.kinds else None
+        if kinds:
+            from generators.registry import list_kinds
+
+            known = {k.name for k in list_kinds()} | set(BASELINES)
+            unknown = [k for k in kinds if k not in known]
+            if unknown:
+                raise ValueError(f"unknown kind(s) {', '.join(unknown)}; see `synthgen list` "
+                                 f"(baselines: {', '.join(BASELINES)})")
+        steps = (args.steps,) if args.steps else _int_list(args.grid_steps, "--grid-steps") if args.grid_steps else None
+        shapes = None
+        if args.input_sizes:
+            shapes = tuple(s.strip() for s in args.input_sizes.split(",") if s.strip())
+        extra = None
+        if args.extreme_seeds:
+            extra = {"step0_seeds": tuple(range(args.extreme_seeds)),
+                     "extra_seeds": tuple(range(1, args.extreme_seeds))}
+        preset = get_study_preset(args.preset, steps=steps, input_sizes=shapes, n_images=args.n_images,
+                                  **(extra or {}))
+        if not args.data_root.is_dir():
+            raise ValueError(f"--data-root {args.data_root} is not a folder")
+    except ValueError as error:
+        print(f"reproduce: error: {error}", file=sys.stderr)
+        return 2
+    failed = {}
+    if not args.report_only:
+        hours = args.hours if args.hours else (args.stop_after / 60 if args.stop_after else None)
+        result = run_study(preset, args.work, args.report, args.data_root, kinds=kinds, parallel=args.parallel,
+                           max_units=args.max_units, hours=hours, log=lambda m: print(m, flush=True))
+        failed = result["failed"]
+    print(f"report: {write_study_report(preset, args.report, failed=failed, note=args.note)}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

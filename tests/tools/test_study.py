@@ -1,0 +1,300 @@
+"""Unit-based studies (cpu-study, cpu-recipe): the presets, planning, skipping units already in
+the committed results file, resuming after a kill, the (partial) report and its correlations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tools.reproduce import main
+from tools.study import UnitRunner, run_study
+from tools.study_plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
+from tools.study_presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
+from tools.study_report import paired_t_p, summarise, write_study_report
+
+
+def fake_rows(preset, unit, acc, folds=5, **extra):
+    """The rows a unit appends: one per task, with ``folds`` per-fold accuracies around ``acc``."""
+    rows = []
+    for k, task in enumerate(preset.tasks):
+        split = [acc + 0.01 * ((i + k) % 3 - 1) for i in range(folds)]
+        rows.append({"unit": unit.name, "role": unit.role, "label": unit.label, "kind": unit.kind,
+                     "letter": preset.letter(unit.kind) if unit.kind else None, "seed": unit.seed,
+                     "input_size": unit.input_size, "steps": unit.steps, "task": task.name,
+                     "acc_mean": float(np.mean(split)), "acc_std": float(np.std(split)), "split_acc": split,
+                     "leaky": unit.role == "audio" and task.name in preset.leaky_tasks,
+                     "pretrain_cpu_s": 60.0 * (unit.steps or 0) / 100 if unit.trained else None,
+                     "eval_cpu_s": 10.0, "machine": "test", **extra})
+    return rows
+
+
+class FakeLauncher:
+    """Runs a unit instantly by appending fake rows; ``kill_at`` simulates the study being killed
+    when that unit starts, ``fail`` units exit 1."""
+
+    def __init__(self, preset, report, accuracy=lambda u: 0.5, kill_at=None, fail=()):
+        self.preset, self.report, self.accuracy = preset, report, accuracy
+        self.kill_at, self.fail, self.started = kill_at, set(fail), []
+
+    def start(self, unit):
+        if unit.name == self.kill_at:
+            raise KeyboardInterrupt(unit.name)
+        self.started.append(unit.name)
+        if unit.name not in self.fail:
+            append_rows(self.report / RESULTS, fake_rows(self.preset, unit, self.accuracy(unit)))
+        return type("Done", (), {"poll": lambda _self, code=1 if unit.name in self.fail else 0: code})()
+
+
+def test_cpu_study_preset_lists_the_17_datasets_a_to_q_at_one_step_budget():
+    from generators.registry import list_kinds
+
+    preset = STUDY_PRESETS["cpu-study"]
+    assert len(preset.kinds) == 17 and [preset.letter(k) for k in preset.kinds] == list("abcdefghijklmnopq")
+    assert set(preset.kinds) <= {k.name for k in list_kinds()}
+    assert len(SMALL_KINDS) == 14 and set(SMALL_KINDS) == {k for k, v in LETTERS.items() if v <= "n"}
+    assert (preset.steps, preset.batch_size, preset.lr, preset.model, preset.input_sizes) == \
+        ((1300,), 64, 5e-4, "cpu-tiny", ("128x128",))
+    assert (preset.threads, preset.workers, preset.size) == (1, 1, 128)
+    assert preset.images("fractaldb") == 100_000 and preset.images("featvis-random") < 100_000
+    assert preset.epochs("fractaldb", 1300) == pytest.approx(0.832)
+    assert [(t.name, t.loader, t.root) for t in preset.tasks] == [("fsdd", "fsdd", "fsdd"),
+                                                                  ("instruments", "csv", "instruments/meta.csv")]
+    assert preset.leaky_tasks == ("fsdd",) and preset.audio == ("fsdd/recordings",)
+    recipe = STUDY_PRESETS["cpu-recipe"]
+    assert recipe.kinds == ("fractaldb", "stat-spectrum") and recipe.seeds == (0, 1, 2)
+    assert recipe.input_sizes == ("128x128", "128x512") and recipe.steps == (1000, 3000, 10000)
+
+
+def test_plan_adds_three_seeds_for_the_extreme_kinds_once_every_first_seed_is_in():
+    preset = STUDY_PRESETS["cpu-study"]
+    first = plan_units(preset, [])
+    names = [u.name for u in first]
+    assert names[:4] == ["step0-s0", "step0-s1", "step0-s2", "logmel-stats"]
+    assert len(first) == 3 + 1 + 17 + 1 and "audio-fsdd-s0" in names and "fractaldb-s0" in names
+    rows = []
+    for u in first[:-2]:  # all but the last kind and the audio unit
+        rows += fake_rows(preset, u, 0.9)
+    assert extreme_kinds(preset, rows) is None and len(plan_units(preset, rows)) == 22
+    score = {k: 0.5 + 0.01 * i for i, k in enumerate(preset.kinds)}  # q best, a worst
+    rows = [r for u in first for r in fake_rows(preset, u, score.get(u.kind, 0.9))]
+    best, worst = extreme_kinds(preset, rows)
+    assert best == ["shaders-random", "visualatom"] and worst == ["deadleaves-oriented", "deadleaves-squares"]
+    extra = [u.name for u in plan_units(preset, rows)[22:]]
+    assert sorted(extra) == sorted(f"{k}-s{s}" for k in best + worst for s in (1, 2))
+    assert [u.name for u in select(first, ("fractaldb", "step0"))] == ["step0-s0", "step0-s1", "step0-s2",
+                                                                       "fractaldb-s0"]
+
+
+def test_recipe_units_pair_every_shape_and_step_count_with_step0_of_the_same_shape():
+    preset = STUDY_PRESETS["cpu-recipe"]
+    names = [u.name for u in plan_units(preset, [])]
+    assert len(names) == 2 * 3 + 1 + 3 * 2 * 2 * 3
+    assert "step0-128x512-s2" in names and "fractaldb-128x512-10000-s1" in names and "logmel-stats" in names
+    assert len(set(names)) == len(names)
+
+
+def test_units_already_in_the_committed_results_file_are_skipped(tmp_path):
+    preset = STUDY_PRESETS["study-smoke"]
+    report = tmp_path / "report"
+    done = [u for u in plan_units(preset, []) if u.name in ("step0-s0", "fractaldb-s0")]
+    append_rows(report / RESULTS, [r for u in done for r in fake_rows(preset, u, 0.6)])
+    launcher = FakeLauncher(preset, report)
+    result = run_study(preset, tmp_path / "work", report, tmp_path, launcher=launcher, log=lambda m: None,
+                       poll_seconds=0)
+    assert "step0-s0" not in launcher.started and "fractaldb-s0" not in launcher.started
+    assert launcher.started[:4] == ["step0-s1", "logmel-stats", "stat-spectrum-s0", "audio-fsdd-mini-s0"]
+    assert not result["failed"]
+    # every first seed in: the extreme kinds' extra seed ran too, and each unit is in the file once
+    assert {"stat-spectrum-s1", "fractaldb-s1"} <= set(launcher.started)
+    rows = read_rows(report / RESULTS)
+    assert len(rows) == len({r["unit"] for r in rows}) == len(plan_units(preset, rows))
+    again = FakeLauncher(preset, report)
+    run_study(preset, tmp_path / "work", report, tmp_path, launcher=again, log=lambda m: None, poll_seconds=0)
+    assert again.started == []
+
+
+def test_a_killed_study_resumes_with_the_missing_units_and_max_units_stops_cleanly(tmp_path):
+    preset = STUDY_PRESETS["study-smoke"]
+    report, log = tmp_path / "report", []
+    with pytest.raises(KeyboardInterrupt):
+        run_study(preset, tmp_path / "work", report, tmp_path, launcher=FakeLauncher(preset, report, kill_at="logmel-stats"),
+                  log=log.append, poll_seconds=0)
+    assert {r["unit"] for r in read_rows(report / RESULTS)} == {"step0-s0", "step0-s1"}
+    limited = FakeLauncher(preset, report)
+    run_study(preset, tmp_path / "work", report, tmp_path, launcher=limited, max_units=2, log=log.append,
+              poll_seconds=0)
+    assert limited.started == ["logmel-stats", "stat-spectrum-s0"]
+    assert any("left for a later run (--max-units reached)" in m for m in log)
+    rest = FakeLauncher(preset, report, fail=("audio-fsdd-mini-s0",))
+    result = run_study(preset, tmp_path / "work", report, tmp_path, launcher=rest, log=log.append, poll_seconds=0)
+    assert rest.started[0] == "fractaldb-s0" and set(result["failed"]) == {"audio-fsdd-mini-s0"}
+    text = write_study_report(preset, report, failed=result["failed"]).read_text()
+    assert "PARTIAL STUDY: 7 of 8 planned units" in text and "- `audio-fsdd-mini-s0` failed: exit 1" in text
+
+
+def _tone_fsdd(root):
+    """``root/fsdd/recordings/{digit}_x_{i}.wav``: a tone per digit, 6 takes each."""
+    from tests.finetune.fixtures import write_wav
+
+    for digit in range(10):
+        for i in range(6):
+            write_wav(root / "fsdd" / "recordings" / f"{digit}_x_{i}.wav", 200.0 * (digit + 1) * (1 + 0.01 * i),
+                      seconds=0.3, noise=0.05, seed=i)
+    return root
+
+
+def test_a_unit_killed_during_evaluation_resumes_without_rendering_or_training_again(tmp_path, monkeypatch):
+    import tools.study
+
+    preset = replace(STUDY_PRESETS["study-smoke"], n_images=16, stats_n=8)
+    data = _tone_fsdd(tmp_path / "data")
+    calls, kill = [], {"eval": True}
+
+    def fake_command(command, log_path, env=None):
+        kind = command[2]
+        calls.append(kind)
+        if kind == "pretrain":
+            out = command[command.index("--out") + 1]
+            steps, piece = int(command[command.index("--steps") + 1]), int(command[command.index("--stop-after-steps") + 1])
+            config = os.path.join(out, "config.json")
+            step = json.load(open(config))["step"] if os.path.exists(config) else 0
+            os.makedirs(out, exist_ok=True)
+            json.dump({"step": min(steps, step + piece), "images_seen": 8 * min(steps, step + piece)}, open(config, "w"))
+        else:
+            if kill["eval"]:
+                kill["eval"] = False
+                raise tools.study.StepError("killed")
+            results = command[command.index("--results") + 1]
+            os.makedirs(os.path.dirname(results), exist_ok=True)
+            with open(results, "a") as f:
+                f.write(json.dumps({"task": "fsdd-mini", "name": "x", "acc_mean": 0.5, "acc_std": 0.1, "split_acc": [0.4, 0.6]}) + "\n")
+
+    monkeypatch.setattr(tools.study, "run_command", fake_command)
+    work, report, log = tmp_path / "work", tmp_path / "report", []
+    unit = next(u for u in plan_units(preset, []) if u.name == "stat-spectrum-s0")
+    runner = UnitRunner(preset, work, report, data, log=log.append)
+    with pytest.raises(tools.study.StepError, match="killed"):
+        runner.run(unit)
+    assert calls == ["pretrain", "pretrain", "finetune"]  # 4 steps in pieces of 2
+    assert not (report / RESULTS).exists() and (report / "stats" / "stat-spectrum.json").exists()
+    rows = runner.run(unit)
+    assert calls[3:] == ["finetune"]
+    assert any(m.startswith("[skip] render-stat-spectrum") for m in log)
+    assert any(m.startswith("[skip] pretrain-stat-spectrum-s0") for m in log)
+    assert [r["unit"] for r in read_rows(report / RESULTS)] == ["stat-spectrum-s0"]
+    assert rows[0]["epochs"] == 2.0 and rows[0]["step_reached"] == 4 and rows[0]["letter"] == "e"
+    assert runner.run(unit) == [] and "rows already in" in log[-1]
+
+
+def test_partial_report_of_the_cpu_study_says_what_is_missing(tmp_path):
+    preset = STUDY_PRESETS["cpu-study"]
+    report = tmp_path / "report"
+    units = plan_units(preset, [])
+    have = [u for u in units if u.role == "step0" or u.kind in ("fractaldb", "stat-spectrum")]
+    append_rows(report / RESULTS, [r for u in have for r in fake_rows(preset, u, 0.9 if u.kind else 0.88)])
+    text = write_study_report(preset, report, plots=False).read_text()
+    assert f"PARTIAL STUDY: 5 of {len(units)} planned units" in text
+    assert "extra seeds [1, 2] of the 2 best and 2 worst kinds are planned once every kind has its first seed" in text
+    missing = text.split("## Missing units")[1]
+    assert "- `visualatom-s0`" in missing and "- `logmel-stats`" in missing and "- `fractaldb-s0`" not in missing
+    row = next(line for line in text.splitlines() if line.startswith("| (o) fractaldb |"))
+    assert "+2.0 ± 0.0" in row  # 90 vs 88 on every fold
+    assert "| (p) visualatom | – |" in text
+
+
+def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
+    from scipy.stats import pearsonr
+
+    from tools.correlate import COLUMNS
+
+    preset = STUDY_PRESETS["cpu-study"]
+    report = tmp_path / "report"
+    rng = np.random.default_rng(0)
+    slope = {k: float(-1 - 2 * rng.random()) for k in preset.kinds}
+    acc = {k: 0.7 - 0.05 * slope[k] + 0.02 * float(rng.standard_normal()) for k in preset.kinds}
+    units = plan_units(preset, [])
+    append_rows(report / RESULTS, [r for u in units for r in fake_rows(preset, u, acc.get(u.kind, 0.8))])
+    (report / "stats").mkdir()
+    for k in preset.kinds:
+        props = {c: {"mean": slope[k] if c == "spectrum_slope" else 0.5, "std": 0.1} for c in
+                 ("spectrum_slope", "edge_density", "intensity_entropy", "png_ratio", "self_similarity")}
+        (report / "stats" / f"{k}.json").write_text(json.dumps({"name": k, "properties": props, "diversity": 0.2}))
+    text = write_study_report(preset, report, plots=False).read_text()  # plots: see test_correlate
+    rows = summarise(read_rows(report / RESULTS), ["fsdd", "instruments"])
+    mean_acc = {k: np.mean([rows[(k, "128x128", 1300)][t]["acc"] for t in ("fsdd", "instruments")]) for k in preset.kinds}
+    line = next(ln for ln in text.splitlines() if ln.startswith("| spectrum_slope |")).split("|")
+    for kinds, r_cell, p_cell in ((SMALL_KINDS, 2, 3), (preset.kinds, 5, 6)):
+        r, p = pearsonr([slope[k] for k in kinds], [mean_acc[k] for k in kinds])
+        assert float(line[r_cell]) == pytest.approx(r, abs=0.005) and float(line[p_cell]) == pytest.approx(p, abs=0.0005)
+    assert line[4].strip() == "14" and line[7].strip() == "17"
+    assert "spectrum_slope over a–n" in text and set(COLUMNS) >= {"spectrum_slope"}
+    assert "PARTIAL STUDY: 22 of 30 planned units" in text  # the extreme kinds' extra seeds are due
+
+
+def test_paired_t_p_matches_scipy():
+    from scipy.stats import ttest_1samp
+
+    diffs = [0.02, 0.05, 0.01, 0.04, 0.03]
+    assert paired_t_p(diffs) == pytest.approx(ttest_1samp(diffs, 0).pvalue)
+
+
+def test_recipe_report_plots_gain_against_cpu_time_and_names_the_cheapest_winner(tmp_path):
+    preset = get_study_preset("cpu-recipe", steps=(1000, 3000), input_sizes=("128x128",))
+    report = tmp_path / "report"
+    rows = []
+    for u in plan_units(preset, []):
+        gain = {None: 0.0, 1000: 0.0, 3000: 0.05}[u.steps] if u.role != "logmel" else 0.02
+        rows += fake_rows(preset, u, 0.85 + gain + 0.001 * u.seed)
+    append_rows(report / RESULTS, rows)
+    text = write_study_report(preset, report).read_text()
+    assert (report / "recipe.png").exists() and "![gain vs CPU time](recipe.png)" in text
+    assert "| fractaldb | 128x128 | 3000 | 0,1,2 | 30 | **+5.0 ± 0.0 (0.0)** |" in text
+    assert ("Cheapest recipe that beats step0 beyond seed and fold spread on every task:** fractaldb, input "
+            "128x128, 3000 steps") in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--parallel", "0"], "--parallel 0 must be >= 1"),
+    (["--minutes", "3"], "--minutes: study presets have a budget in optimizer steps; use --steps"),
+    (["--kinds", "nope"], "unknown kind(s) nope; see `synthgen list` (baselines: step0, logmel-stats, audio)"),
+    (["--grid-steps", "10,x"], "--grid-steps '10,x' must be comma-separated integers"),
+])
+def test_study_cli_errors_are_one_line(args, message, tmp_path, capsys):
+    assert main(["--preset", "cpu-study", "--work", str(tmp_path / "w"), "--report", str(tmp_path / "r"),
+                 "--data-root", str(tmp_path), *args]) == 2
+    assert capsys.readouterr().err.strip() == f"reproduce: error: {message}"
+
+
+@pytest.mark.slow
+def test_study_smoke_end_to_end_survives_a_kill(tmp_path):
+    """Real units (render, pretrain, suite) on generated tones; the study is SIGKILLed during a
+    pre-training and resumed; every unit ends in the results file exactly once."""
+    data = _tone_fsdd(tmp_path / "data")
+    work, report = tmp_path / "work", tmp_path / "report"
+    command = [sys.executable, "-m", "tools.reproduce", "--preset", "study-smoke", "--work", str(work),
+               "--report", str(report), "--data-root", str(data)]
+    first = subprocess.run(command + ["--max-units", "2"], capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert {r["unit"] for r in read_rows(report / RESULTS)} == {"step0-s0", "step0-s1"}
+    assert "PARTIAL STUDY: 2 of 8" in (report / "report.md").read_text()
+    process = subprocess.Popen(command + ["--kinds", "stat-spectrum"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (work / "ckpt" / "stat-spectrum-s0" / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    second = subprocess.run(command, capture_output=True, text=True)
+    assert second.returncode == 0, second.stdout + second.stderr
+    rows = read_rows(report / RESULTS)
+    assert sorted(r["unit"] for r in rows) == sorted(u.name for u in plan_units(STUDY_PRESETS["study-smoke"], rows))
+    assert "Complete: all 8 planned units" in (report / "report.md").read_text()
+    assert "[skip] render-stat-spectrum" in (work / "logs" / "unit-stat-spectrum-s0.log").read_text()

@@ -1,0 +1,394 @@
+"""Unit-based studies (``python -m tools.reproduce --preset cpu-study|cpu-recipe``), resumable
+across machines through one small committed file.
+
+A *unit* is one encoder evaluated on every task of the preset: a pattern kind with a seed
+(render -> pre-train -> evaluate), the untrained encoder ``step0`` of a seed, ``logmel-stats``,
+or MAE pre-training on real audio. A unit ends by appending all its evaluation rows (plain JSON
+lines, a few hundred bytes each) to ``REPORT/results.jsonl`` in one write. That file is the
+study's state: commit it, and a rerun on a fresh machine skips every unit whose rows are there.
+Inside one machine every step is also resumable: ``WORK/steps/*.done`` markers (render, image
+statistics, pre-training, evaluation), ``pretrain --resume`` with a checkpoint every
+``save_every`` steps (a kill costs at most that much training), and the suite's own results
+file.
+
+Units run as child processes (``python -m tools.study unit ...``), ``--parallel N`` of them
+side by side with one torch thread each; every child's CPU time is measured from its own
+children (``getrusage``), so the report can state the CPU cost of each unit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from tools.steps import StepError, cpu_lock, run_command, run_step, write_json_atomic
+from tools.study_plan import RESULTS, Unit, append_rows, plan_units, read_rows, select, unit_done
+from tools.study_presets import STUDY_PRESETS, StudyPreset, StudyTask
+#: Clips per digit of the ``fsdd-mini`` task (built from FSDD in the work folder).
+MINI_CLIPS = 6
+
+
+def machine_text() -> str:
+    cpu = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}"
+
+
+# --- one unit (runs in its own process) ---------------------------------------------------------
+
+class UnitRunner:
+    """The steps of one unit in ``work``; rows appended to ``report/results.jsonl``."""
+
+    def __init__(self, preset: StudyPreset, work: Path, report: Path, data_root: Path, log=print):
+        self.preset, self.work, self.report, self.data = preset, Path(work), Path(report), Path(data_root)
+        self.log = log
+
+    def shards(self, kind: str) -> Path:
+        return self.work / "shards" / kind
+
+    def data_path(self, rel: str) -> Path:
+        """A preset path: ``fsdd-mini`` is built in the work folder, anything else is under the data root."""
+        return self.work / rel if Path(rel).parts[0] == "fsdd-mini" else self.data / rel
+
+    def timed(self, command: list[str], log_name: str) -> dict:
+        """Run ``command`` (log under WORK/logs); its wall and CPU seconds (user + system)."""
+        before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+        run_command(command, self.work / "logs" / log_name, env=thread_env(self.preset.threads))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return {"wall_s": time.monotonic() - started, "cpu_s": cpu}
+
+    def run(self, unit: Unit) -> list[dict]:
+        results = self.report / RESULTS
+        if unit_done(read_rows(results), unit, self.preset):
+            self.log(f"[skip] {unit.name}: rows already in {results}")
+            return []
+        info: dict = {}
+        if any(Path(t.root).parts[0] == "fsdd-mini" for t in self.preset.tasks) or \
+                any(Path(a).parts[0] == "fsdd-mini" for a in self.preset.audio):
+            with cpu_lock(self._lock("fsdd-mini")):
+                run_step(self.work, "data-fsdd-mini", self.make_mini_fsdd, log=self.log)
+        if unit.kind:
+            with cpu_lock(self._lock(f"kind-{unit.kind}")):
+                rendered = run_step(self.work, f"render-{unit.kind}", lambda: self.render(unit.kind), log=self.log)
+                self.stats(unit.kind)
+                self.sheet(unit.kind)
+            info["render_s"] = rendered.get("seconds")
+            info["images_per_s"] = rendered.get("images_per_s")
+        if unit.trained:
+            info.update(run_step(self.work, f"pretrain-{unit.name}", lambda: self.pretrain(unit), log=self.log))
+            ckpt = str(self.work / "ckpt" / unit.name)
+        else:
+            ckpt = f"random:{unit.seed}" if unit.role == "step0" else "logmel-stats"
+        evaluated = run_step(self.work, f"eval-{unit.name}", lambda: self.evaluate(unit, ckpt), log=self.log)
+        rows = self.rows(unit, info, evaluated)
+        append_rows(results, rows)
+        self.log(f"[rows] {unit.name}: {len(rows)} rows appended to {results}")
+        return rows
+
+    def _lock(self, name: str) -> Path:
+        folder = self.work / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}.lock"
+
+    def make_mini_fsdd(self) -> dict:
+        source = self.data / "fsdd" / "recordings"
+        files = sorted(source.glob("*.wav"))
+        if not files:
+            raise StepError(f"{source} holds no FSDD recordings")
+        out = self.work / "fsdd-mini"
+        for digit in range(10):
+            (out / str(digit)).mkdir(parents=True, exist_ok=True)
+            for f in [f for f in files if f.name.startswith(f"{digit}_")][:MINI_CLIPS]:
+                shutil.copyfile(f, out / str(digit) / f.name)
+        return {"clips": sum(1 for _ in out.rglob("*.wav"))}
+
+    def render(self, kind: str) -> dict:
+        from generators.params import make_params
+        from generators.registry import get_kind
+        from generators.render import RenderConfig, render_dataset
+
+        p = self.preset
+        params = make_params(get_kind(kind).params_type, tuple(p.kind_params.get(kind, ())))
+        n = p.images(kind)
+        config = RenderConfig(kind=kind, params=params, n=n, seed=0, size=p.size, mode="L",
+                              shard_size=min(1000, n))
+        started = time.monotonic()
+        result = render_dataset(config, self.shards(kind), workers=p.render_workers, progress=False)
+        rate = result["images"] / max(time.monotonic() - started, 1e-9)
+        return {"images": result["images"], "images_per_s": round(rate, 2)}
+
+    def stats(self, kind: str) -> None:
+        """``REPORT/stats/KIND.json`` (committed with the results), unless already there."""
+        path = self.report / "stats" / f"{kind}.json"
+        if path.exists():
+            return
+        from generators.stats import compute_stats
+
+        result = compute_stats(self.shards(kind), n=self.preset.stats_n, seed=0, name=kind)
+        result["path"] = kind  # machine-independent
+        write_json_atomic(path, result)
+
+    def sheet(self, kind: str) -> None:
+        """``REPORT/sheets/KIND.png``: the first 16 images as 64-px thumbnails, unless already there."""
+        path = self.report / "sheets" / f"{kind}.png"
+        if path.exists():
+            return
+        import numpy as np
+        from PIL import Image
+
+        from generators import atomic
+        from generators.preview import contact_sheet
+        from generators.reader import read_images
+
+        images, _ = read_images(self.shards(kind), 16)
+        thumbs = [np.asarray(Image.fromarray(im).resize((64, 64), Image.Resampling.BOX)) for im in images]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_path(path) as tmp:
+            contact_sheet(thumbs, None, columns=8).save(tmp, format="PNG", optimize=True)
+
+    def pretrain(self, unit: Unit) -> dict:
+        """``pretrain --resume`` in pieces of ``piece_steps``; CPU and wall time summed over the
+        pieces in ``WORK/steps/pretrain-UNIT.progress`` (a killed piece's time is not counted)."""
+        p, out = self.preset, self.work / "ckpt" / unit.name
+        progress_path = self.work / "steps" / f"pretrain-{unit.name}.progress"
+        progress = json.loads(progress_path.read_text()) if progress_path.exists() else {"cpu_s": 0.0, "wall_s": 0.0}
+        if unit.role == "audio":
+            source = [a for rel in p.audio for a in ("--audio", str(self.data_path(rel)))]
+        else:
+            source = ["--data", str(self.shards(unit.kind))]
+        command = [sys.executable, "-m", "pretrain", *source, "--out", str(out), "--resume",
+                   "--preset", p.model, "--input-size", unit.input_size, "--batch-size", str(p.batch_size),
+                   *(["--lr", str(p.lr)] if p.lr else []), "--steps", str(unit.steps),
+                   "--stop-after-steps", str(p.piece_steps), "--seed", str(unit.seed),
+                   "--device", p.device, "--threads", str(p.threads), "--workers", str(p.workers),
+                   "--no-progress", "--save-every", str(p.save_every),
+                   "--log-every", str(1 if unit.steps < 20 else 10)]
+        while (before := self._ckpt_step(out)) < unit.steps:
+            spent = self.timed(command, f"pretrain-{unit.name}.log")
+            if self._ckpt_step(out) <= before:
+                raise StepError(f"pretrain of {unit.name} made no progress past step {before}; "
+                                f"see {self.work / 'logs' / f'pretrain-{unit.name}.log'}")
+            progress = {k: progress[k] + spent[k] for k in ("cpu_s", "wall_s")}
+            write_json_atomic(progress_path, progress)
+        config = json.loads((out / "config.json").read_text())
+        return {"step": config.get("step"), "images_seen": config.get("images_seen"),
+                "pretrain_cpu_s": round(progress["cpu_s"], 1), "pretrain_wall_s": round(progress["wall_s"], 1)}
+
+    @staticmethod
+    def _ckpt_step(out: Path) -> int:
+        try:
+            return int(json.loads((out / "config.json").read_text()).get("step", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def task_file(self) -> Path:
+        lines = []
+        for t in self.preset.tasks:
+            lines += ["[[task]]", f"name = {json.dumps(t.name)}", f"task = {json.dumps(t.loader)}",
+                      f"root = {json.dumps(str(self.data_path(t.root)))}"]
+            lines += [f"folds = {t.folds}"] if t.folds else []
+            lines.append("")
+        path = self.work / "tasks.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from generators import atomic
+
+        atomic.write_bytes_atomic(path, "\n".join(lines).encode())
+        return path
+
+    def evaluate(self, unit: Unit, ckpt: str) -> dict:
+        p = self.preset
+        height, width = unit.input_size.split("x")
+        suite = self.work / "suite"
+        spent = self.timed([sys.executable, "-m", "finetune", "suite", str(self.task_file()), "--ckpt", ckpt,
+                            "--results", str(suite / f"{unit.name}.jsonl"), "--out", str(suite / unit.name),
+                            "--norm", p.probe_norm, "--threads", str(p.threads), "--preset", p.model,
+                            "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
+                            "--cache", str(self.work / "embeddings")], f"eval-{unit.name}.log")
+        return {"eval_cpu_s": round(spent["cpu_s"], 1), "eval_wall_s": round(spent["wall_s"], 1)}
+
+    def rows(self, unit: Unit, info: dict, evaluated: dict) -> list[dict]:
+        """The unit's rows: one per task, from the suite's results file, with the unit's facts."""
+        from finetune.results import read_results
+
+        p = self.preset
+        records = {r["task"]: r for r in read_results(self.work / "suite" / f"{unit.name}.jsonl",
+                                                      report=lambda m: None)}
+        missing = [t.name for t in p.tasks if t.name not in records]
+        if missing:
+            raise StepError(f"{unit.name}: the suite wrote no result for {', '.join(missing)}")
+        base = {"unit": unit.name, "role": unit.role, "label": unit.label, "kind": unit.kind,
+                "letter": p.letter(unit.kind) if unit.kind else None, "seed": unit.seed,
+                "input_size": unit.input_size, "steps": unit.steps, "preset": p.name,
+                "machine": machine_text(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "eval_cpu_s": evaluated.get("eval_cpu_s"), "eval_wall_s": evaluated.get("eval_wall_s")}
+        if unit.trained:
+            base.update(images_seen=info.get("images_seen"), step_reached=info.get("step"),
+                        pretrain_cpu_s=info.get("pretrain_cpu_s"), pretrain_wall_s=info.get("pretrain_wall_s"))
+        if unit.kind:
+            base.update(n_images=p.images(unit.kind), epochs=round(p.epochs(unit.kind, unit.steps), 2),
+                        render_s=info.get("render_s"), render_images_per_s=info.get("images_per_s"))
+        rows = []
+        for t in p.tasks:
+            r = records[t.name]
+            rows.append({**base, "task": t.name, "acc_mean": r["acc_mean"], "acc_std": r["acc_std"],
+                         "split_acc": r.get("split_acc"), "metric": r.get("metric", "accuracy"),
+                         "leaky": unit.role == "audio" and t.name in p.leaky_tasks})
+        return rows
+
+
+def thread_env(threads: int) -> dict:
+    value = str(threads)
+    return {"OMP_NUM_THREADS": value, "MKL_NUM_THREADS": value, "OPENBLAS_NUM_THREADS": value}
+
+
+# --- the scheduler ------------------------------------------------------------------------------
+
+class SubprocessLauncher:
+    """Starts a unit as ``python -m tools.study unit ...`` with its output in WORK/logs/unit-NAME.log."""
+
+    def __init__(self, work: Path, report: Path, data_root: Path, preset_file: Path, threads: int):
+        self.work, self.report, self.data, self.preset_file = work, report, data_root, preset_file
+        self.threads = threads
+
+    def start(self, unit: Unit):
+        log = self.work / "logs" / f"unit-{unit.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(log, "a")
+        process = subprocess.Popen([sys.executable, "-m", "tools.study", "unit", "--preset-file", str(self.preset_file),
+                                    "--work", str(self.work), "--report", str(self.report), "--data-root",
+                                    str(self.data), "--unit", unit.name],
+                                   stdout=handle, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **thread_env(self.threads)})
+        process.log_path, process.log_handle = log, handle
+        return process
+
+
+def run_study(preset: StudyPreset, work: Path, report: Path, data_root: Path, *, kinds=None, parallel: int = 1,
+              max_units: int | None = None, hours: float | None = None, launcher=None, log=print,
+              poll_seconds: float = 1.0) -> dict:
+    """Run the pending units (``parallel`` at a time), then write the report.
+
+    Starts no new unit after ``max_units`` units or ``hours`` hours; re-plans after every
+    finished unit (the extra seeds of the extreme kinds appear once all first seeds are in).
+    Returns ``{"ran": [...], "failed": {unit: message}}``; the caller writes the report."""
+    work, report = Path(work), Path(report)
+    work.mkdir(parents=True, exist_ok=True)
+    preset_file = work / "study-preset.json"
+    write_json_atomic(preset_file, preset_to_json(preset))
+    launcher = launcher or SubprocessLauncher(work, report, data_root, preset_file, preset.threads)
+    deadline = time.monotonic() + hours * 3600 if hours else None
+    running: dict[str, object] = {}
+    ran, failed, started = [], {}, 0
+    while True:
+        rows = read_rows(report / RESULTS)
+        pending = [u for u in select(plan_units(preset, rows), kinds)
+                   if not unit_done(rows, u, preset) and u.name not in running and u.name not in failed
+                   and u.name not in ran]
+        may_start = (max_units is None or started < max_units) and (deadline is None or time.monotonic() < deadline)
+        while pending and may_start and len(running) < parallel:
+            unit = pending.pop(0)
+            log(f"[unit] {unit.name}: started")
+            running[unit.name] = launcher.start(unit)
+            started += 1
+            may_start = max_units is None or started < max_units
+        if not running:
+            if pending:
+                log(f"[stop] {len(pending)} unit(s) left for a later run ({'--max-units' if max_units else '--hours'} reached)")
+            break
+        time.sleep(poll_seconds if all(p.poll() is None for p in running.values()) else 0)
+        for name, process in list(running.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del running[name]
+            if getattr(process, "log_handle", None):
+                process.log_handle.close()
+            if code == 0:
+                ran.append(name)
+                log(f"[unit] {name}: done")
+            else:
+                tail = _tail(getattr(process, "log_path", None))
+                failed[name] = f"exit {code}: {tail}"
+                log(f"[FAIL] {name}: exit {code}; see {getattr(process, 'log_path', '')}: {tail}")
+    return {"ran": ran, "failed": failed}
+
+
+def _tail(path) -> str:
+    if path is None:
+        return ""
+    try:
+        lines = [ln.strip() for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return " | ".join(lines[-3:])
+
+
+def preset_to_json(preset: StudyPreset) -> dict:
+    return asdict(preset)
+
+
+def preset_from_json(data: dict) -> StudyPreset:
+    data = dict(data)
+    data["tasks"] = tuple(StudyTask(**t) for t in data["tasks"])
+    for key in ("kinds", "steps", "input_sizes", "seeds", "step0_seeds", "extra_seeds", "audio", "leaky_tasks"):
+        data[key] = tuple(data[key])
+    data["kind_params"] = {k: tuple(v) for k, v in data["kind_params"].items()}
+    return StudyPreset(**data)
+
+
+def unit_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.study unit",
+                                description="Run one unit of a study (started by python -m tools.reproduce).")
+    p.add_argument("--preset-file", type=Path, required=True)
+    p.add_argument("--work", type=Path, required=True)
+    p.add_argument("--report", type=Path, required=True)
+    p.add_argument("--data-root", type=Path, required=True)
+    p.add_argument("--unit", required=True)
+    args = p.parse_args(argv)
+    preset = preset_from_json(json.loads(args.preset_file.read_text()))
+    rows = read_rows(args.report / RESULTS)
+    units = {u.name: u for u in plan_units(preset, rows)}
+    if args.unit not in units:
+        print(f"study: error: unit {args.unit} is not part of preset {preset.name}", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(preset.threads)
+    try:
+        UnitRunner(preset, args.work, args.report, args.data_root, log=lambda m: print(m, flush=True)).run(units[args.unit])
+    except (StepError, ValueError, OSError, RuntimeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"study: error: {message}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["unit"]:
+        return unit_main(argv[1:])
+    print("usage: python -m tools.study unit --preset-file F --work W --report R --data-root D --unit NAME\n"
+          f"(studies are run with python -m tools.reproduce --preset {'|'.join(STUDY_PRESETS)})", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

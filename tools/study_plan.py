@@ -1,0 +1,151 @@
+"""What a study consists of, and its results file: units, their order, which are done.
+
+Pure functions over a :class:`tools.study_presets.StudyPreset` and the rows of
+``REPORT/results.jsonl`` (see :mod:`tools.study`), shared by the runner and the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.study_presets import StudyPreset
+
+RESULTS = "results.jsonl"
+#: Special names of ``--kinds`` that select the baseline units.
+BASELINES = ("step0", "logmel-stats", "audio")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One encoder of the study. ``role``: pattern, step0, logmel or audio; ``label``: the row
+    of the tables (kind, ``step0``, ``logmel-stats``, ``audio-DIR``)."""
+
+    name: str
+    role: str
+    label: str
+    kind: str | None
+    seed: int
+    steps: int | None
+    input_size: str
+
+    @property
+    def trained(self) -> bool:
+        return self.role in ("pattern", "audio")
+
+
+# --- planning (pure) ----------------------------------------------------------------------------
+
+def audio_label(preset: StudyPreset) -> str:
+    return "audio-" + Path(preset.audio[0]).parts[0] if preset.audio else ""
+
+
+def _unit(preset: StudyPreset, role: str, label: str, kind, seed: int, steps, shape: str) -> Unit:
+    parts = [label]
+    if preset.mode == "recipe" and role != "logmel":
+        parts.append(shape)
+        if steps is not None:
+            parts.append(str(steps))
+    if role != "logmel":
+        parts.append(f"s{seed}")
+    return Unit("-".join(parts), role, label, kind, seed, steps, shape)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a results file; a torn last line (a writer killed mid-line) is ignored."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return []
+    rows = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and row.get("unit"):
+            rows.append(row)
+    return rows
+
+
+def unit_done(rows: list[dict], unit: Unit, preset: StudyPreset) -> bool:
+    """True when ``rows`` hold a row of ``unit`` for every task of the preset."""
+    have = {r.get("task") for r in rows if r.get("unit") == unit.name}
+    return all(t.name in have for t in preset.tasks)
+
+
+def mean_accuracy(rows: list[dict], unit_name: str, tasks: list[str]) -> float | None:
+    """Mean over ``tasks`` of the unit's accuracy (None unless every task has a row)."""
+    accs = {r["task"]: r["acc_mean"] for r in rows if r.get("unit") == unit_name}
+    if not all(t in accs for t in tasks):
+        return None
+    return sum(accs[t] for t in tasks) / len(tasks)
+
+
+def extreme_kinds(preset: StudyPreset, rows: list[dict]) -> tuple[list[str], list[str]] | None:
+    """``(best, worst)`` kinds by the mean accuracy over the tasks of their first seed, or None
+    while some kind's first seed is not evaluated (the extremes of a partial study would move)."""
+    if preset.mode != "study" or preset.extremes <= 0 or not preset.extra_seeds:
+        return None
+    tasks = [t.name for t in preset.tasks]
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    score = {}
+    for kind in preset.kinds:
+        acc = mean_accuracy(rows, _unit(preset, "pattern", kind, kind, preset.seeds[0], steps, shape).name, tasks)
+        if acc is None:
+            return None
+        score[kind] = acc
+    ranked = sorted(preset.kinds, key=lambda k: (-score[k], k))
+    k = min(preset.extremes, len(ranked) // 2)
+    return ranked[:k], ranked[len(ranked) - k:] if k else []
+
+
+def plan_units(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
+    """Every unit of the study in run order, given the rows already in the results file (the
+    extra seeds of the extreme kinds appear once every first seed is in)."""
+    units = []
+    for shape in preset.input_sizes:
+        units += [_unit(preset, "step0", "step0", None, s, None, shape) for s in preset.step0_seeds]
+    if preset.logmel:
+        units.append(_unit(preset, "logmel", "logmel-stats", None, 0, None, preset.input_sizes[0]))
+    for steps in preset.steps:
+        for shape in preset.input_sizes:
+            for kind in preset.kinds:
+                units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds]
+    if preset.audio:
+        units += [_unit(preset, "audio", audio_label(preset), None, s, preset.steps[0], preset.input_sizes[0])
+                  for s in preset.seeds]
+    extremes = extreme_kinds(preset, rows)
+    if extremes:
+        for kind in dict.fromkeys(extremes[0] + extremes[1]):
+            units += [_unit(preset, "pattern", kind, kind, s, preset.steps[0], preset.input_sizes[0])
+                      for s in preset.extra_seeds if s not in preset.seeds]
+    return units
+
+
+def select(units: list[Unit], kinds: tuple[str, ...] | None) -> list[Unit]:
+    """The units of ``kinds`` (kind names and the baseline names of ``BASELINES``); all for None."""
+    if not kinds:
+        return units
+    role_of = {"step0": "step0", "logmel-stats": "logmel", "audio": "audio"}
+    roles = {role_of[k] for k in kinds if k in role_of}
+    return [u for u in units if (u.kind in kinds) or (u.role in roles)]
+
+
+# --- results file -------------------------------------------------------------------------------
+
+def append_rows(path: Path, rows: list[dict]) -> None:
+    """Append ``rows`` as JSON lines in one write: a unit's rows are in the file all or none
+    (a torn tail left by a killed writer is ended with a newline first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode()
+    with open(path, "a+b") as f:
+        if f.seek(0, 2) > 0:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":
+                blob = b"\n" + blob
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())

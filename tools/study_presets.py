@@ -1,0 +1,167 @@
+"""Presets of the unit-based studies of ``python -m tools.reproduce`` (``cpu-study``, ``cpu-recipe``).
+
+A study is a list of *units*; a unit is one encoder evaluated on every task: render (shared by
+the seeds of a kind) -> pre-train -> ``python -m finetune suite``, ending with one append of its
+evaluation rows to ``REPORT/results.jsonl``. That file is small and meant to be committed: a
+rerun on any machine skips the units whose rows are in it (see :mod:`tools.study`).
+
+The 17 datasets of the synthetic-pattern audio study carry the letters a-q. a-n are the 14
+small-scale datasets of Baradad et al. (NeurIPS 2021: dead leaves, statistical models, random
+StyleGAN, feature visualisations), over which the study's Fig. 3 correlates image properties
+with audio accuracy; o-q are the formula-driven and procedural datasets (FractalDB, VisualAtom,
+shader programs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+#: Letter of every dataset of the study, in the order of its figures.
+LETTERS = {
+    "deadleaves-squares": "a", "deadleaves-oriented": "b", "deadleaves-mixed": "c",
+    "deadleaves-textures": "d", "stat-spectrum": "e", "stat-wmm": "f", "stat-spectrum-color": "g",
+    "stat-spectrum-color-wmm": "h", "stylegan-random": "i", "stylegan-highfreq": "j",
+    "stylegan-sparse": "k", "stylegan-oriented": "l", "featvis-random": "m",
+    "featvis-deadleaves": "n", "fractaldb": "o", "visualatom": "p", "shaders-random": "q",
+}
+#: The 14 small-scale datasets a-n (the set the study's Fig. 3 correlates over).
+SMALL_KINDS = tuple(k for k, letter in LETTERS.items() if letter <= "n")
+STUDY_KINDS = tuple(LETTERS)
+
+#: Images rendered for kinds slower than ~30 images/s per core at 128 px (the neural kinds);
+#: every other kind gets the preset's ``n_images``. The budget is optimizer steps, the same for
+#: every kind, so these datasets are seen for more epochs (the report states how many).
+NEURAL_N = {"stylegan-random": 20_000, "stylegan-highfreq": 20_000, "stylegan-sparse": 20_000,
+            "stylegan-oriented": 20_000, "featvis-random": 5_000, "featvis-deadleaves": 5_000}
+#: ``shaders-random`` with 100 programs: the class count its on-the-fly speed was measured at.
+STUDY_KIND_PARAMS = {"shaders-random": ("num_classes=100",)}
+
+
+@dataclass(frozen=True)
+class StudyTask:
+    """One evaluation task of the suite: table label, loader (``finetune --task``), root relative
+    to the data root, optional fold count."""
+
+    name: str
+    loader: str
+    root: str
+    folds: int | None = None
+
+
+AUDIO_TASKS = (StudyTask("fsdd", "fsdd", "fsdd"), StudyTask("instruments", "csv", "instruments/meta.csv"))
+
+
+@dataclass(frozen=True)
+class StudyPreset:
+    """One study set-up (see the module docstring for units and the results file).
+
+    Attributes:
+        name, description: shown in the report and ``--help``.
+        mode: ``study`` (one budget, every kind) or ``recipe`` (a grid of steps x input shapes).
+        kinds: pattern kinds, in report order.
+        n_images / kind_n: images rendered per kind (default / per-kind override); size: side in px.
+        kind_params: per-kind ``KEY=VALUE`` render overrides.
+        model, batch_size, lr: the MAE (``pretrain --preset``), images per step, peak lr.
+        steps: optimizer steps per run (the recipe grid: several).
+        input_sizes: ``HxW`` encoder inputs (the recipe grid: several; wider than tall = the
+            pattern tiled along the width by ``pretrain``'s transform).
+        seeds: first seeds of every kind; step0_seeds: seeds of the untrained encoder
+            (``random:SEED``, identical to the ``step0/`` of a run with that seed).
+        extra_seeds, extremes: more seeds for the ``extremes`` best and worst kinds (by the mean
+            accuracy over the tasks of their first seed), planned once every kind has its first
+            seed in the results.
+        audio: real-audio pre-training folders (relative to the data root); leaky_tasks: the tasks
+            whose clips that audio contains (marked leaky in the report).
+        logmel: evaluate the ``logmel-stats`` baseline.
+        tasks: the evaluation tasks; probe_norm: ``finetune --norm``.
+        threads, workers: torch threads and loader workers per training; render_workers;
+            save_every: steps between checkpoints (what a kill costs at most);
+            piece_steps: steps per ``pretrain`` invocation (CPU time is counted per piece).
+        stats_n: images per dataset measured by ``generators.stats``.
+    """
+
+    name: str
+    description: str
+    mode: str
+    kinds: tuple[str, ...]
+    n_images: int
+    size: int
+    model: str
+    batch_size: int
+    lr: float | None
+    steps: tuple[int, ...]
+    input_sizes: tuple[str, ...]
+    seeds: tuple[int, ...] = (0,)
+    step0_seeds: tuple[int, ...] = (0, 1, 2)
+    extra_seeds: tuple[int, ...] = (1, 2)
+    extremes: int = 2
+    kind_n: dict = field(default_factory=dict)
+    kind_params: dict = field(default_factory=dict)
+    audio: tuple[str, ...] = ()
+    leaky_tasks: tuple[str, ...] = ()
+    logmel: bool = True
+    tasks: tuple[StudyTask, ...] = AUDIO_TASKS
+    probe_norm: str = "all"
+    threads: int = 1
+    workers: int = 1
+    render_workers: int = 1
+    save_every: int = 50
+    piece_steps: int = 200
+    stats_n: int = 256
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.mode not in ("study", "recipe"):
+            raise ValueError(f"preset {self.name}: mode must be study or recipe, not {self.mode!r}")
+        if not self.steps or any(s <= 0 for s in self.steps):
+            raise ValueError(f"preset {self.name}: steps must be positive, got {self.steps}")
+        for shape in self.input_sizes:
+            h, _, w = shape.partition("x")
+            if not (h.isdigit() and w.isdigit()):
+                raise ValueError(f"preset {self.name}: input size {shape!r} is not HxW")
+
+    def images(self, kind: str) -> int:
+        return int(self.kind_n.get(kind, self.n_images))
+
+    def epochs(self, kind: str, steps: int) -> float:
+        """Passes over ``kind``'s rendered images in a run of ``steps`` optimizer steps."""
+        return steps * self.batch_size / self.images(kind)
+
+    def letter(self, kind: str) -> str:
+        return LETTERS.get(kind, "")
+
+
+STUDY_PRESETS = {
+    "cpu-study": StudyPreset(
+        name="cpu-study", mode="study",
+        description="all 17 datasets a-q at one budget on a 2-core CPU: 128 px, cpu-tiny MAE, "
+        "1300 steps x 64, lr 5e-4, one seed per kind, three for step0 and the two best and two "
+        "worst kinds; linear probe suite on FSDD and instruments, logmel-stats, real-audio MAE",
+        kinds=STUDY_KINDS, n_images=100_000, kind_n=NEURAL_N, kind_params=STUDY_KIND_PARAMS,
+        size=128, model="cpu-tiny", batch_size=64, lr=5e-4, steps=(1300,), input_sizes=("128x128",),
+        audio=("fsdd/recordings",), leaky_tasks=("fsdd",)),
+    "cpu-recipe": StudyPreset(
+        name="cpu-recipe", mode="recipe",
+        description="the recipe search: FractalDB and stat-spectrum, seeds 0-2, 1k/3k/10k steps x "
+        "128x128 / 128x512 input, each against step0 of the same seed and shape",
+        kinds=("fractaldb", "stat-spectrum"), n_images=100_000, size=128, model="cpu-tiny",
+        batch_size=64, lr=5e-4, steps=(1000, 3000, 10000), input_sizes=("128x128", "128x512"),
+        seeds=(0, 1, 2), extremes=0, extra_seeds=()),
+    "study-smoke": StudyPreset(
+        name="study-smoke", mode="study",
+        description="end-to-end check of the study machinery in about a minute: two kinds, 32 "
+        "images, a 2-block encoder, 4 steps; the numbers mean nothing",
+        kinds=("stat-spectrum", "fractaldb"), n_images=32, size=64, model="test-micro",
+        batch_size=8, lr=None, steps=(4,), input_sizes=("64x64",), step0_seeds=(0, 1),
+        extra_seeds=(1,), extremes=1, kind_params={"fractaldb": ("num_classes=4",)},
+        audio=("fsdd-mini",), leaky_tasks=("fsdd-mini",),
+        tasks=(StudyTask("fsdd-mini", "folder", "fsdd-mini", folds=2),), stats_n=16,
+        save_every=2, piece_steps=2),
+}
+
+
+def get_study_preset(name: str, **overrides) -> StudyPreset:
+    """Preset ``name`` with the non-None ``overrides`` applied."""
+    if name not in STUDY_PRESETS:
+        raise ValueError(f"unknown study preset {name!r}; expected one of {', '.join(STUDY_PRESETS)}")
+    return replace(STUDY_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})

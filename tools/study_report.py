@@ -1,0 +1,520 @@
+"""``REPORT/report.md`` of a study (:mod:`tools.study`), written from the committed files alone:
+``REPORT/results.jsonl`` (the units' rows), ``REPORT/stats/*.json`` (image properties) and
+``REPORT/sheets/*.png`` (contact sheets). Rewritten from scratch on every call; a partial study
+gives a partial report that says at its top how many units are missing and lists them.
+
+Gains are paired: a unit trained with seed ``s`` is compared with ``step0`` of seed ``s`` (the
+same architecture and initialisation, untrained) at the same input size, fold by fold; the fold
+spread of a gain is the std over folds of those paired differences.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from generators.atomic import write_bytes_atomic
+from tools.study_plan import RESULTS, extreme_kinds, plan_units, read_rows, unit_done
+from tools.study_presets import SMALL_KINDS, StudyPreset
+
+#: A property's correlation is called beyond noise below this p (and below it divided by the
+#: number of properties, Bonferroni, for the stricter reading).
+ALPHA = 0.05
+
+
+# --- numbers (pure) -----------------------------------------------------------------------------
+
+def paired_t_p(diffs) -> float:
+    """Two-sided p of a paired t-test of per-fold differences against 0 (NaN for < 2 folds)."""
+    from scipy import stats as sps
+
+    d = np.asarray(diffs, dtype=np.float64)
+    if len(d) < 2:
+        return float("nan")
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return 0.0 if d.mean() != 0 else 1.0
+    t = d.mean() / (sd / math.sqrt(len(d)))
+    return float(2 * sps.t.sf(abs(t), len(d) - 1))
+
+
+def _latest(rows: list[dict]) -> list[dict]:
+    """One row per (unit, task): a repeated unit's later row wins."""
+    out = {}
+    for r in rows:
+        out[(r["unit"], r["task"])] = r
+    return list(out.values())
+
+
+def summarise(rows: list[dict], tasks: list[str]) -> dict:
+    """Per group ``(label, input_size, steps)`` and task: accuracy over seeds, the gain over the
+    paired step0, its seed and fold spread and a paired t-test p over folds.
+
+    Returns ``{(label, input_size, steps): {"role", "kind", "letter", "seeds", "leaky": {task},
+    task: {...}}}`` where each task entry holds ``acc`` (mean over seeds), ``acc_fold_std`` (mean
+    of the per-seed fold std), ``seed_accs``, ``acc_seed_std``, ``gain``, ``gain_seed_std``,
+    ``gain_fold_std``, ``p`` and ``paired`` (False when step0 of a seed was missing and the mean
+    of the available step0 seeds stood in)."""
+    rows = _latest(rows)
+    step0 = {}
+    for r in rows:
+        if r["role"] == "step0":
+            step0[(r["input_size"], r["task"], r["seed"])] = r
+    groups: dict = {}
+    for r in rows:
+        key = (r["label"], r["input_size"], r.get("steps") if r["role"] in ("pattern", "audio") else None)
+        g = groups.setdefault(key, {"role": r["role"], "kind": r.get("kind"), "letter": r.get("letter"),
+                                    "seeds": set(), "leaky": set(), "cpu_s": [], "_rows": []})
+        g["seeds"].add(r["seed"])
+        g["_rows"].append(r)
+        if r.get("leaky"):
+            g["leaky"].add(r["task"])
+    for key, g in groups.items():
+        g["cpu_s"] = list({r["unit"]: r.get("pretrain_cpu_s") or 0.0 for r in g["_rows"]}.values())
+        for task in tasks:
+            mine = sorted((r for r in g["_rows"] if r["task"] == task), key=lambda r: r["seed"])
+            if not mine:
+                continue
+            accs = np.array([r["acc_mean"] for r in mine])
+            gains, fold_diffs, paired = [], [], True
+            for r in mine:
+                base = step0.get((r["input_size"], task, r["seed"]))
+                if base is None or r["role"] == "logmel":
+                    pool = [v for (shape, t, _), v in step0.items() if shape == r["input_size"] and t == task]
+                    if not pool:
+                        continue
+                    paired = False
+                    base_acc = float(np.mean([v["acc_mean"] for v in pool]))
+                    base_folds = _mean_folds([v.get("split_acc") for v in pool])
+                else:
+                    base_acc, base_folds = base["acc_mean"], base.get("split_acc")
+                gains.append(r["acc_mean"] - base_acc)
+                folds = r.get("split_acc")
+                if folds and base_folds and len(folds) == len(base_folds):
+                    fold_diffs.append(np.asarray(folds) - np.asarray(base_folds))
+            entry = {"acc": float(accs.mean()), "acc_fold_std": float(np.mean([r["acc_std"] for r in mine])),
+                     "seed_accs": {r["seed"]: r["acc_mean"] for r in mine},
+                     "acc_seed_std": float(accs.std(ddof=1)) if len(accs) > 1 else float("nan"),
+                     "gain": float(np.mean(gains)) if gains else float("nan"),
+                     "gain_seed_std": float(np.std(gains, ddof=1)) if len(gains) > 1 else float("nan"),
+                     "gain_fold_std": float("nan"), "p": float("nan"), "paired": paired}
+            if fold_diffs and len({len(d) for d in fold_diffs}) == 1:
+                mean_diffs = np.mean(fold_diffs, axis=0)
+                entry["gain_fold_std"] = float(mean_diffs.std(ddof=1)) if len(mean_diffs) > 1 else float("nan")
+                entry["p"] = paired_t_p(mean_diffs) if g["role"] != "step0" else float("nan")
+            g[task] = entry
+        del g["_rows"]
+    return groups
+
+
+def _mean_folds(fold_lists) -> list[float] | None:
+    lists = [f for f in fold_lists if f]
+    if not lists or len({len(f) for f in lists}) != 1:
+        return None
+    return list(np.mean(lists, axis=0))
+
+
+def beyond_noise(entry: dict, step0_seed_std: float) -> bool:
+    """A gain counts when its paired t-test over folds gives p < ALPHA and it exceeds twice the
+    seed spread of step0 (and of the unit itself, where it has several seeds)."""
+    spread = max(v for v in (step0_seed_std, entry.get("gain_seed_std")) if v is not None and math.isfinite(v)) \
+        if any(v is not None and math.isfinite(v) for v in (step0_seed_std, entry.get("gain_seed_std"))) else 0.0
+    return bool(math.isfinite(entry["gain"]) and math.isfinite(entry["p"]) and entry["p"] < ALPHA
+                and abs(entry["gain"]) > 2 * spread)
+
+
+def property_rows(stats: list[dict], accuracy: dict[str, float]) -> list[dict]:
+    """Rows of :func:`tools.correlate.correlations` (``name``, ``accuracy`` 0-1, one value per
+    property column) for the datasets with both statistics and an accuracy."""
+    from tools.correlate import COLUMNS, stats_value
+
+    out = []
+    for entry in stats:
+        if entry["name"] in accuracy:
+            row = {"name": entry["name"], "accuracy": accuracy[entry["name"]], "n_runs": 1}
+            row.update({c: stats_value(entry, c) for c in COLUMNS})
+            out.append(row)
+    return out
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+def _pct(v, sign=False) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{100 * v:+.1f}" if sign else f"{100 * v:.1f}"
+
+
+def _name(preset: StudyPreset, label: str) -> str:
+    letter = preset.letter(label)
+    return f"({letter}) {label}" if letter else label
+
+
+def status_lines(preset: StudyPreset, rows: list[dict], failed: dict) -> tuple[list[str], list[str]]:
+    """The status paragraph and the list of missing units."""
+    units = plan_units(preset, rows)
+    missing = [u.name for u in units if not unit_done(rows, u, preset)]
+    extremes_known = extreme_kinds(preset, rows) is not None
+    lines = []
+    if missing or (preset.mode == "study" and preset.extremes and not extremes_known):
+        text = (f"**PARTIAL STUDY: {len(units) - len(missing)} of {len(units)} planned units are in "
+                f"`{RESULTS}`; {len(missing)} missing** (listed under \"Missing units\").")
+        if preset.mode == "study" and preset.extremes and preset.extra_seeds and not extremes_known:
+            text += (f" The extra seeds {list(preset.extra_seeds)} of the {preset.extremes} best and "
+                     f"{preset.extremes} worst kinds are planned once every kind has its first seed, so "
+                     f"{preset.extremes * 2 * len(preset.extra_seeds)} more units will follow.")
+        text += " Tables, rankings and correlations below cover only the units that are in."
+        lines.append(text)
+    else:
+        lines.append(f"**Complete: all {len(units)} planned units are in `{RESULTS}`.**")
+    miss = [f"- `{name}`" + (f" failed: {failed[name]}" if name in failed else "") for name in missing]
+    return lines, miss
+
+
+def _costs(rows: list[dict]) -> tuple[float, float, list[str]]:
+    units = {}
+    for r in rows:
+        units[r["unit"]] = r
+    cpu = sum((r.get("pretrain_cpu_s") or 0) + (r.get("eval_cpu_s") or 0) for r in units.values())
+    wall = sum((r.get("pretrain_wall_s") or 0) + (r.get("eval_wall_s") or 0) + (r.get("render_s") or 0)
+               for r in units.values())
+    machines = sorted({r.get("machine", "?") for r in units.values()})
+    return cpu, wall, machines
+
+
+def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None) -> tuple[list[str], list[str]]:
+    status, missing = status_lines(preset, rows, failed)
+    cpu, wall, machines = _costs(rows)
+    shapes = ", ".join(preset.input_sizes)
+    steps = ", ".join(str(s) for s in preset.steps)
+    lines = [f"# Study report: preset `{preset.name}`", "", *status, "",
+             f"Written by `python -m tools.reproduce --preset {preset.name}` from `{RESULTS}` (one row per "
+             f"unit and task), `stats/` and `sheets/` in this folder.", "",
+             f"- Preset: {preset.description}.",
+             f"- Budget: {steps} optimizer steps x batch {preset.batch_size} per run, `{preset.model}` MAE, "
+             f"input {shapes}, peak lr {preset.lr if preset.lr else 'pretrain default'}, "
+             f"{preset.threads} torch thread(s) per run, checkpoint every {preset.save_every} steps.",
+             f"- Data: {preset.n_images:,} images per kind at {preset.size} px (mode L)"
+             + ("; " + ", ".join(f"{k} {n:,}" for k, n in preset.kind_n.items() if k in preset.kinds)
+                if any(k in preset.kinds for k in preset.kind_n) else "")
+             + f"; epochs per run = steps x batch / images (in the tables); render overrides: "
+               f"{json.dumps(preset.kind_params) if preset.kind_params else 'none'}.",
+             f"- Evaluation: `python -m finetune suite` (linear probe on whole clips in chunks, "
+             f"frequency-preserving pooling, last block, `--norm {preset.probe_norm}`), accuracy % "
+             f"mean ± std over folds, on {', '.join(t.name for t in preset.tasks)}. `step0` = the "
+             f"untrained encoder of the same seed (`random:SEED`, identical to a run's `step0/`), "
+             f"seeds {list(preset.step0_seeds)}.",
+             f"- Cost so far: {cpu / 3600:.1f} CPU hours (pre-training + evaluation, from the units' "
+             f"own CPU time), {wall / 3600:.1f} hours of unit wall time (render + pre-training + "
+             f"evaluation; units run side by side overlap).",
+             f"- Machine(s): {'; '.join(machines) if machines else 'none yet'}.", ""]
+    if note:
+        lines += [f"**Note.** {note}", ""]
+    return lines, missing
+
+
+def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str]:
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    s0 = groups.get(("step0", shape, None), {})
+    head = "| dataset | seeds | epochs | " + " | ".join(f"{t} acc | {t} gain" for t in tasks) + " | mean gain |"
+    lines = ["## Accuracy and gain over step0", "",
+             "Accuracy % (mean over seeds ± mean fold std) and gain over `step0` of the same seed in "
+             "points (± fold spread of the paired per-fold differences). **Bold** gains are beyond "
+             "noise: paired t-test over folds p < 0.05 and larger than twice the seed spread of "
+             "`step0` (and of the kind, where it has several seeds). `leaky`: the pre-training "
+             "audio contains that task's clips (unlabelled), so only the other column is fair.", "",
+             head, "|---|---|---:|" + "---:|---:|" * len(tasks) + "---:|"]
+    step0_std = {t: s0.get(t, {}).get("acc_seed_std", float("nan")) for t in tasks}
+    order = [("step0", shape, None), ("logmel-stats", shape, None)]
+    order += [(k, shape, steps) for k in preset.kinds]
+    order += [(label, sh, st) for (label, sh, st), g in groups.items() if g["role"] == "audio"]
+    for key in order:
+        g = groups.get(key)
+        if g is None:
+            if key[0] in preset.kinds:
+                lines.append(f"| {_name(preset, key[0])} | – | – | " + " | ".join("– | –" for _ in tasks) + " | – |")
+            continue
+        cells = [_name(preset, key[0]), ",".join(str(s) for s in sorted(g["seeds"]))]
+        cells.append(f"{preset.epochs(g['kind'], steps):.1f}" if g["kind"] else "–")
+        gains = []
+        for t in tasks:
+            e = g.get(t)
+            if e is None:
+                cells += ["–", "–"]
+                continue
+            acc = f"{_pct(e['acc'])} ± {_pct(e['acc_fold_std'])}"
+            if t in g["leaky"]:
+                acc += " leaky"
+            if g["role"] == "step0":
+                gain = f"0 (seed std {_pct(e['acc_seed_std'])})"
+            else:
+                gain = f"{_pct(e['gain'], True)} ± {_pct(e['gain_fold_std'])}"
+                if beyond_noise(e, step0_std[t]):
+                    gain = f"**{gain}**"
+                if t not in g["leaky"] and math.isfinite(e["gain"]):
+                    gains.append(e["gain"])
+            cells += [acc, gain]
+        cells.append(_pct(np.mean(gains), True) if gains and g["role"] != "step0" else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def seed_table(preset: StudyPreset, rows: list[dict], groups: dict, tasks: list[str]) -> list[str]:
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    extremes = extreme_kinds(preset, rows)
+    lines = ["## Seed spread: step0 and the extreme kinds", ""]
+    if extremes is None:
+        lines += ["The extreme kinds are chosen once every kind has its first seed; until then only "
+                  "step0's seeds are shown.", ""]
+        keys = [("step0", shape, None)]
+    else:
+        lines += [f"Best by mean accuracy of the first seed: {', '.join(extremes[0])}; worst: "
+                  f"{', '.join(extremes[1])}.", ""]
+        keys = [("step0", shape, None)] + [(k, shape, steps) for k in extremes[0] + extremes[1]]
+    lines += ["| dataset | task | accuracy per seed | mean ± seed std | gain ± seed std |", "|---|---|---|---:|---:|"]
+    for key in keys:
+        g = groups.get(key)
+        if g is None:
+            continue
+        for t in tasks:
+            e = g.get(t)
+            if e is None:
+                continue
+            per_seed = " / ".join(f"s{s}: {_pct(a)}" for s, a in sorted(e["seed_accs"].items()))
+            gain = "–" if g["role"] == "step0" else f"{_pct(e['gain'], True)} ± {_pct(e['gain_seed_std'])}"
+            lines.append(f"| {_name(preset, key[0])} | {t} | {per_seed} | {_pct(e['acc'])} ± "
+                         f"{_pct(e['acc_seed_std'])} | {gain} |")
+    return lines + [""]
+
+
+def kind_accuracy(preset: StudyPreset, groups: dict, tasks: list[str]) -> dict[str, dict[str, float]]:
+    """``{task or "mean": {kind: accuracy 0-1}}`` of the kinds evaluated at the study's budget
+    (the mean over tasks only for kinds with every task)."""
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    out = {t: {} for t in [*tasks, "mean"]}
+    for kind in preset.kinds:
+        g = groups.get((kind, shape, steps))
+        if g is None:
+            continue
+        for t in tasks:
+            if t in g:
+                out[t][kind] = g[t]["acc"]
+        if all(t in g for t in tasks):
+            out["mean"][kind] = float(np.mean([g[t]["acc"] for t in tasks]))
+    return out
+
+
+def ranking_table(preset: StudyPreset, acc: dict, tasks: list[str]) -> list[str]:
+    lines = ["## Ranking", "", "Rank 1 = highest accuracy; ordered by the mean accuracy over the tasks.", "",
+             "| rank | dataset | " + " | ".join(f"{t} (rank)" for t in tasks) + " | mean |",
+             "|---:|---|" + "---:|" * len(tasks) + "---:|"]
+    ranks = {t: {k: i + 1 for i, k in enumerate(sorted(acc[t], key=lambda k: -acc[t][k]))} for t in tasks}
+    for i, kind in enumerate(sorted(acc["mean"], key=lambda k: -acc["mean"][k]), 1):
+        cells = [str(i), _name(preset, kind)]
+        cells += [f"{_pct(acc[t][kind])} ({ranks[t][kind]})" if kind in acc[t] else "–" for t in tasks]
+        cells.append(_pct(acc["mean"][kind]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def properties_section(preset: StudyPreset, stats: list[dict]) -> list[str]:
+    from generators.stats import markdown_table
+
+    lines = ["## Image properties", "",
+             f"`synthgen stats` over {preset.stats_n} images per dataset, resized to 128 px; means ± std "
+             "(definitions in `docs/analysis.md`).", ""]
+    if not stats:
+        return lines + ["No dataset measured yet.", ""]
+    named = [{**s, "name": _name(preset, s["name"])} for s in stats]
+    return lines + [markdown_table(named), ""]
+
+
+def correlation_section(preset: StudyPreset, stats: list[dict], acc: dict, tasks: list[str],
+                        report: Path, plots: bool = True) -> list[str]:
+    """Fig.-3-style Pearson r and p per property over a-n and over all kinds, with scatter plots."""
+    from tools.correlate import COLUMNS, correlations, plot
+
+    lines = ["## Properties vs accuracy (Fig. 3 at this scale)", "",
+             "Pearson r and two-sided p between each property and the accuracy averaged over "
+             f"{', '.join(tasks)} (one point per dataset), over the 14 small datasets a–n as the paper "
+             "does, and over all datasets as a second view; per-task r in the last columns.", ""]
+    views = [("a–n", "a-n", [k for k in preset.kinds if k in SMALL_KINDS]), ("all", "all", list(preset.kinds))]
+    tables = {}
+    for title, slug, kinds in views:
+        per = {}
+        for key in ["mean", *tasks]:
+            rows = property_rows([s for s in stats if s["name"] in kinds], {k: v for k, v in acc[key].items() if k in kinds})
+            per[key] = (rows, correlations(rows) if rows else None)
+        tables[title] = per
+        rows, table = per["mean"]
+        if plots and rows and len(rows) >= 3:
+            plot(rows, table, "mean audio", report / f"correlation-{slug}", singles=False)
+    head = "| property | " + " | ".join(f"r {v} | p {v} | n {v}" for v, _, _ in views) + " | " + \
+        " | ".join(f"r {t} (all)" for t in tasks) + " |"
+    lines += [head, "|---|" + "---:|---:|---:|" * len(views) + "---:|" * len(tasks)]
+    beyond = []
+    for column in COLUMNS:
+        cells = [column]
+        for title, _, _ in views:
+            table = tables[title]["mean"][1]
+            s = table[column] if table else {"r": float("nan"), "p": float("nan"), "n": 0}
+            cells += [_num(s["r"], "+.2f"), _num(s["p"], ".3f"), str(s["n"])]
+            if math.isfinite(s["p"]) and s["p"] < ALPHA:
+                strict = " (also after Bonferroni over the properties)" if s["p"] < ALPHA / len(COLUMNS) else ""
+                beyond.append(f"{column} over {title}: r = {s['r']:+.2f}, p = {s['p']:.3f}{strict}")
+        for t in tasks:
+            table = tables["all"][t][1]
+            cells.append(_num(table[column]["r"], "+.2f") if table else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    n_small = len(tables["a–n"]["mean"][0])
+    if beyond:
+        lines += ["Beyond noise at p < 0.05: " + "; ".join(beyond) + f". With {len(COLUMNS)} properties "
+                  "tested, about one p < 0.05 in twenty is expected by chance.", ""]
+    else:
+        lines += [f"**No property correlates with accuracy beyond noise** (no p < 0.05; {n_small} of the 14 "
+                  "small datasets measured).", ""]
+    for _, slug, _ in views:
+        if (report / f"correlation-{slug}" / "correlation.png").exists():
+            lines += [f"![correlation {slug}](correlation-{slug}/correlation.png)", ""]
+    return lines
+
+
+def _num(v, fmt: str) -> str:
+    return "–" if v is None or not math.isfinite(v) else format(v, fmt)
+
+
+def recipe_section(preset: StudyPreset, groups: dict, tasks: list[str], report: Path,
+                   plots: bool = True) -> list[str]:
+    """Gain over step0 vs pre-training CPU time per (kind, input, steps), table and plot."""
+    lines = ["## Gain over step0 vs CPU time", "",
+             "Gain in points over `step0` of the same seed and input size (mean over seeds ± seed "
+             "std; fold spread of the paired per-fold differences in brackets); CPU minutes of "
+             "pre-training per run (mean over seeds). **Bold**: beyond noise (see the study table).", "",
+             "| kind | input | steps | seeds | CPU min / run | " + " | ".join(f"gain {t}" for t in tasks) + " | mean gain |",
+             "|---|---|---:|---|---:|" + "---:|" * len(tasks) + "---:|"]
+    points = []
+    for (label, shape, steps), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0)):
+        if g["role"] != "pattern":
+            continue
+        s0 = groups.get(("step0", shape, None), {})
+        cpu_min = float(np.mean(g["cpu_s"])) / 60 if g["cpu_s"] else float("nan")
+        cells, gains, strong = [label, shape, str(steps), ",".join(map(str, sorted(g["seeds"]))), f"{cpu_min:.0f}"], [], []
+        for t in tasks:
+            e = g.get(t)
+            if e is None:
+                cells.append("–")
+                continue
+            text = f"{_pct(e['gain'], True)} ± {_pct(e['gain_seed_std'])} ({_pct(e['gain_fold_std'])})"
+            ok = beyond_noise(e, s0.get(t, {}).get("acc_seed_std", float("nan")))
+            cells.append(f"**{text}**" if ok else text)
+            gains.append(e["gain"])
+            strong.append(ok)
+        mean_gain = float(np.mean(gains)) if gains else float("nan")
+        cells.append(_pct(mean_gain, True))
+        lines.append("| " + " | ".join(cells) + " |")
+        points.append({"label": label, "shape": shape, "steps": steps, "cpu_min": cpu_min,
+                       "gain": {t: g[t]["gain"] for t in tasks if t in g},
+                       "std": {t: g[t]["gain_seed_std"] for t in tasks if t in g},
+                       "mean_gain": mean_gain, "beats": bool(strong) and all(strong) and mean_gain > 0,
+                       "complete": len(gains) == len(tasks)})
+    lines.append("")
+    if points and plots and recipe_plot(points, tasks, report / "recipe.png"):
+        lines += ["![gain vs CPU time](recipe.png)", ""]
+    winners = sorted((p for p in points if p["beats"] and p["complete"]), key=lambda p: p["cpu_min"])
+    if winners:
+        w = winners[0]
+        lines += [f"**Cheapest recipe that beats step0 beyond seed and fold spread on every task:** "
+                  f"{w['label']}, input {w['shape']}, {w['steps']} steps ({w['cpu_min']:.0f} CPU minutes per "
+                  f"run, mean gain {_pct(w['mean_gain'], True)} points).", ""]
+    elif points:
+        lines += ["**No recipe measured so far beats step0 beyond seed and fold spread on every task.** "
+                  "Run the study at the recipe with the largest mean gain per CPU minute and report its "
+                  "gains over step0, which may be zero.", ""]
+    return lines
+
+
+def recipe_plot(points: list[dict], tasks: list[str], out: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for label, shape in sorted({(p["label"], p["shape"]) for p in points}):
+            line = sorted((p for p in points if p["label"] == label and p["shape"] == shape and task in p["gain"]),
+                          key=lambda p: p["cpu_min"])
+            if not line:
+                continue
+            ys = [100 * p["gain"][task] for p in line]
+            err = [100 * p["std"][task] if math.isfinite(p["std"][task]) else 0.0 for p in line]
+            ax.errorbar([p["cpu_min"] for p in line], ys, yerr=err, marker="o", capsize=3,
+                        label=f"{label} {shape}")
+            for p, y in zip(line, ys):
+                ax.annotate(str(p["steps"]), (p["cpu_min"], y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0, color="grey", linewidth=1)
+        ax.set_xlabel("pre-training CPU minutes per run")
+        ax.set_ylabel("gain over step0 (points)")
+        ax.set_title(task, fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return True
+
+
+def sheets_section(preset: StudyPreset, report: Path) -> list[str]:
+    sheets = {p.stem: p for p in (report / "sheets").glob("*.png")}
+    if not sheets:
+        return []
+    lines = ["## Contact sheets", "", "The first 16 images of every dataset (64 px thumbnails).", ""]
+    for kind in [k for k in preset.kinds if k in sheets]:
+        lines += [f"**{_name(preset, kind)}**", "", f"![{kind}](sheets/{kind}.png)", ""]
+    return lines
+
+
+def commands_section(preset: StudyPreset) -> list[str]:
+    return ["## Commands", "", "```bash",
+            f"python -m tools.reproduce --preset {preset.name} --work runs/{preset.name} "
+            f"--report docs/report-{preset.name} --parallel 2",
+            f"git add docs/report-{preset.name} && git commit -m 'study: more units'   # after every sitting",
+            "```", "",
+            "A rerun (on this or any machine with the committed folder) skips the units whose rows are "
+            "in `results.jsonl`; `--max-units N` or `--hours H` stop it cleanly after some units.", ""]
+
+
+def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = None,
+                       note: str | None = None, plots: bool = True) -> Path:
+    """Write ``REPORT/report.md`` (and, with ``plots``, its PNGs) from the committed files;
+    returns its path."""
+    report = Path(report)
+    report.mkdir(parents=True, exist_ok=True)
+    rows = read_rows(report / RESULTS)
+    tasks = [t.name for t in preset.tasks]
+    groups = summarise(rows, tasks)
+    stats = [json.loads(p.read_text()) for p in sorted((report / "stats").glob("*.json"))]
+    stats = [s for s in stats if s.get("name") in preset.kinds]
+    lines, missing = header(preset, rows, failed or {}, note)
+    if preset.mode == "recipe":
+        lines += recipe_section(preset, groups, tasks, report, plots)
+        for shape in preset.input_sizes:
+            s0 = groups.get(("step0", shape, None))
+            if s0:
+                lines += [f"step0 at {shape}: " + "; ".join(
+                    f"{t} {_pct(s0[t]['acc'])} (seed std {_pct(s0[t]['acc_seed_std'])})" for t in tasks if t in s0), ""]
+    else:
+        acc = kind_accuracy(preset, groups, tasks)
+        lines += study_table(preset, groups, tasks) + seed_table(preset, rows, groups, tasks)
+        lines += ranking_table(preset, acc, tasks) + properties_section(preset, stats)
+        lines += correlation_section(preset, stats, acc, tasks, report, plots)
+        lines += sheets_section(preset, report)
+    lines += ["## Missing units", ""] + (missing or ["None."]) + [""]
+    lines += commands_section(preset)
+    path = report / "report.md"
+    write_bytes_atomic(path, "\n".join(lines).encode())
+    return path
