@@ -14,6 +14,10 @@ Every step is cached: ``WORK/steps/NAME.done`` is written atomically after it su
 rerun skips finished steps and resumes unfinished ones. ``--lock FILE`` holds an exclusive
 ``flock`` per step (and per pre-training piece); ``--stop-after M`` starts no new step after M
 minutes, so a long preset can be run in several sittings.
+
+The study presets (``cpu-study``: the 17 datasets at one budget; ``cpu-recipe``: the budget
+search) run in units instead, resumable across machines through the committed
+``REPORT/results.jsonl`` (:mod:`tools.study`, report by :mod:`tools.study_report`).
 """
 
 from __future__ import annotations
@@ -336,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     if args.preset in STUDY_PRESETS:
         return study_main(args)
+    if args.preset not in PRESETS:
+        print(f"reproduce: error: unknown preset {args.preset!r}; expected one of "
+              f"{', '.join([*PRESETS, *STUDY_PRESETS])}", file=sys.stderr)
+        return 2
     try:
         for name in ("minutes", "steps", "n_images", "piece_minutes", "stop_after"):
             value = getattr(args, name)

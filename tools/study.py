@@ -74,6 +74,18 @@ class UnitRunner:
         return {"wall_s": time.monotonic() - started, "cpu_s": cpu}
 
     def run(self, unit: Unit) -> list[dict]:
+        """Run ``unit`` unless its rows are in the results file; refuses while another process
+        of this work folder runs the same unit (two trainings of one checkpoint folder)."""
+        import fcntl
+
+        with open(self._lock(f"unit-{unit.name}"), "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StepError(f"unit {unit.name} is being run by another process in {self.work}") from None
+            return self._run(unit)
+
+    def _run(self, unit: Unit) -> list[dict]:
         results = self.report / RESULTS
         if unit_done(read_rows(results), unit, self.preset):
             self.log(f"[skip] {unit.name}: rows already in {results}")
@@ -179,9 +191,13 @@ class UnitRunner:
                    "--device", p.device, "--threads", str(p.threads), "--workers", str(p.workers),
                    "--no-progress", "--save-every", str(p.save_every),
                    "--log-every", str(1 if unit.steps < 20 else 10)]
+        stalls = 0
         while (before := self._ckpt_step(out)) < unit.steps:
             spent = self.timed(command, f"pretrain-{unit.name}.log")
-            if self._ckpt_step(out) <= before:
+            # config.json is written before train_state.pt, so after a kill between the two the
+            # resumed piece repeats steps config.json already counts: one piece may seem idle.
+            stalls = stalls + 1 if self._ckpt_step(out) <= before else 0
+            if stalls >= 2:
                 raise StepError(f"pretrain of {unit.name} made no progress past step {before}; "
                                 f"see {self.work / 'logs' / f'pretrain-{unit.name}.log'}")
             progress = {k: progress[k] + spent[k] for k in ("cpu_s", "wall_s")}
@@ -282,7 +298,8 @@ class SubprocessLauncher:
 def run_study(preset: StudyPreset, work: Path, report: Path, data_root: Path, *, kinds=None, parallel: int = 1,
               max_units: int | None = None, hours: float | None = None, launcher=None, log=print,
               poll_seconds: float = 1.0) -> dict:
-    """Run the pending units (``parallel`` at a time), then write the report.
+    """Run the pending units (``parallel`` at a time, each through ``launcher.start(unit)``,
+    which returns an object with ``poll()``: a child process by default).
 
     Starts no new unit after ``max_units`` units or ``hours`` hours; re-plans after every
     finished unit (the extra seeds of the extreme kinds appear once all first seeds are in).

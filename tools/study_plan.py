@@ -102,6 +102,11 @@ def extreme_kinds(preset: StudyPreset, rows: list[dict]) -> tuple[list[str], lis
     return ranked[:k], ranked[len(ranked) - k:] if k else []
 
 
+def _pixels(shape: str) -> int:
+    height, _, width = shape.partition("x")
+    return int(height) * int(width)
+
+
 def plan_units(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
     """Every unit of the study in run order, given the rows already in the results file (the
     extra seeds of the extreme kinds appear once every first seed is in)."""
@@ -110,10 +115,12 @@ def plan_units(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
         units += [_unit(preset, "step0", "step0", None, s, None, shape) for s in preset.step0_seeds]
     if preset.logmel:
         units.append(_unit(preset, "logmel", "logmel-stats", None, 0, None, preset.input_sizes[0]))
-    for steps in preset.steps:
-        for shape in preset.input_sizes:
-            for kind in preset.kinds:
-                units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds]
+    # cheapest runs first: the cost of a run grows with steps x input pixels
+    grid = sorted(((steps, shape) for steps in preset.steps for shape in preset.input_sizes),
+                  key=lambda c: (c[0] * _pixels(c[1]), c[0]))
+    for steps, shape in grid:
+        for kind in preset.kinds:
+            units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds]
     if preset.audio:
         units += [_unit(preset, "audio", audio_label(preset), None, s, preset.steps[0], preset.input_sizes[0])
                   for s in preset.seeds]

@@ -182,6 +182,9 @@ def _costs(rows: list[dict]) -> tuple[float, float, list[str]]:
     wall = sum((r.get("pretrain_wall_s") or 0) + (r.get("eval_wall_s") or 0) + (r.get("render_s") or 0)
                for r in units.values())
     machines = sorted({r.get("machine", "?") for r in units.values()})
+    finished = sorted(r["finished"] for r in units.values() if r.get("finished"))
+    if finished:
+        machines.append(f"units finished between {finished[0]} and {finished[-1]} (UTC)")
     return cpu, wall, machines
 
 
@@ -235,7 +238,8 @@ def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str
         g = groups.get(key)
         if g is None:
             if key[0] in preset.kinds:
-                lines.append(f"| {_name(preset, key[0])} | – | – | " + " | ".join("– | –" for _ in tasks) + " | – |")
+                lines.append(f"| {_name(preset, key[0])} | – | {preset.epochs(key[0], steps):.1f} | "
+                             + " | ".join("– | –" for _ in tasks) + " | – |")
             continue
         cells = [_name(preset, key[0]), ",".join(str(s) for s in sorted(g["seeds"]))]
         cells.append(f"{preset.epochs(g['kind'], steps):.1f}" if g["kind"] else "–")
@@ -393,7 +397,8 @@ def recipe_section(preset: StudyPreset, groups: dict, tasks: list[str], report: 
     lines = ["## Gain over step0 vs CPU time", "",
              "Gain in points over `step0` of the same seed and input size (mean over seeds ± seed "
              "std; fold spread of the paired per-fold differences in brackets); CPU minutes of "
-             "pre-training per run (mean over seeds). **Bold**: beyond noise (see the study table).", "",
+             "pre-training per run (mean over seeds). **Bold**: beyond noise (paired t-test over folds p < "
+             "0.05 and larger than twice the seed spread of `step0` and of the recipe).", "",
              "| kind | input | steps | seeds | CPU min / run | " + " | ".join(f"gain {t}" for t in tasks) + " | mean gain |",
              "|---|---|---:|---|---:|" + "---:|" * len(tasks) + "---:|"]
     points = []
@@ -505,8 +510,12 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
         for shape in preset.input_sizes:
             s0 = groups.get(("step0", shape, None))
             if s0:
-                lines += [f"step0 at {shape}: " + "; ".join(
+                lines += [f"step0 at {shape} (accuracy %): " + "; ".join(
                     f"{t} {_pct(s0[t]['acc'])} (seed std {_pct(s0[t]['acc_seed_std'])})" for t in tasks if t in s0), ""]
+        logmel = next((g for (label, _, _), g in groups.items() if label == "logmel-stats"), None)
+        if logmel:
+            lines += ["logmel-stats (accuracy %): " + "; ".join(
+                f"{t} {_pct(logmel[t]['acc'])} ± {_pct(logmel[t]['acc_fold_std'])}" for t in tasks if t in logmel), ""]
     else:
         acc = kind_accuracy(preset, groups, tasks)
         lines += study_table(preset, groups, tasks) + seed_table(preset, rows, groups, tasks)

@@ -99,6 +99,9 @@ def test_recipe_units_pair_every_shape_and_step_count_with_step0_of_the_same_sha
     assert len(names) == 2 * 3 + 1 + 3 * 2 * 2 * 3
     assert "step0-128x512-s2" in names and "fractaldb-128x512-10000-s1" in names and "logmel-stats" in names
     assert len(set(names)) == len(names)
+    grid = list(dict.fromkeys(n.rsplit("-", 1)[0].split("-", 1)[1] for n in names if n.startswith("fractaldb")))
+    assert grid == ["128x128-1000", "128x128-3000", "128x512-1000", "128x128-10000", "128x512-3000",
+                    "128x512-10000"]  # cheapest first
 
 
 def test_units_already_in_the_committed_results_file_are_skipped(tmp_path):
@@ -207,7 +210,7 @@ def test_partial_report_of_the_cpu_study_says_what_is_missing(tmp_path):
     assert "- `visualatom-s0`" in missing and "- `logmel-stats`" in missing and "- `fractaldb-s0`" not in missing
     row = next(line for line in text.splitlines() if line.startswith("| (o) fractaldb |"))
     assert "+2.0 ± 0.0" in row  # 90 vs 88 on every fold
-    assert "| (p) visualatom | – |" in text
+    assert "| (p) visualatom | – | 0.8 | – |" in text
 
 
 def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
@@ -284,7 +287,7 @@ def test_study_smoke_end_to_end_survives_a_kill(tmp_path):
     first = subprocess.run(command + ["--max-units", "2"], capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
     assert {r["unit"] for r in read_rows(report / RESULTS)} == {"step0-s0", "step0-s1"}
-    assert "PARTIAL STUDY: 2 of 8" in (report / "report.md").read_text()
+    assert "PARTIAL STUDY: 2 of 6" in (report / "report.md").read_text()
     process = subprocess.Popen(command + ["--kinds", "stat-spectrum"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
