@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
 from tools.reproduce_presets import CLIPS_PER_LABEL, PRESETS, Preset, get_preset
-from tools.steps import StepError, cpu_lock, read_marker, run_command, run_step, write_json_atomic
+from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, read_marker, run_command,
+                         run_step, write_json_atomic)
 from tools.study_presets import STUDY_PRESETS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,10 +165,7 @@ class Pipeline:
 
     @staticmethod
     def _ckpt_step(out: Path) -> int:
-        try:
-            return int(json.loads((out / "config.json").read_text()).get("step", 0))
-        except (OSError, ValueError):
-            return 0
+        return checkpoint_step(out)
 
     def evaluate(self, ckpt: str, name: str, group: str, task: str, root: str, seed: int = 0) -> dict:
         p = self.preset
@@ -187,17 +184,7 @@ class Pipeline:
 
     def make_mini_fsdd(self) -> dict:
         """``WORK/fsdd-mini/DIGIT/*.wav``: the first CLIPS_PER_LABEL clips of every digit."""
-        source = self.data / "fsdd" / "recordings"
-        files = sorted(source.glob("*.wav"))
-        if not files:
-            raise StepError(f"{source} holds no FSDD recordings")
-        out = self.work / "fsdd-mini"
-        for digit in range(10):
-            mine = [f for f in files if f.name.startswith(f"{digit}_")][:CLIPS_PER_LABEL]
-            (out / str(digit)).mkdir(parents=True, exist_ok=True)
-            for f in mine:
-                shutil.copyfile(f, out / str(digit) / f.name)
-        return {"clips": 10 * CLIPS_PER_LABEL}
+        return copy_mini_fsdd(self.data, self.work / "fsdd-mini", CLIPS_PER_LABEL)
 
     # --- the whole run ------------------------------------------------------------------------
     def run(self) -> dict:

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -86,3 +87,27 @@ def run_command(command: list[str], log_path: Path, env: dict | None = None) -> 
         tail = log_path.read_text(errors="replace").splitlines()[-5:]
         raise StepError(f"{' '.join(command[:4])} ... exited {code}; see {log_path}: "
                         + " | ".join(line.strip() for line in tail))
+
+
+def copy_mini_fsdd(data: Path, out: Path, clips_per_label: int) -> dict:
+    """``OUT/DIGIT/*.wav``: the first ``clips_per_label`` FSDD recordings (sorted by name) of
+    every digit, copied from ``DATA/fsdd/recordings``."""
+    source = Path(data) / "fsdd" / "recordings"
+    files = sorted(source.glob("*.wav"))
+    if not files:
+        raise StepError(f"{source} holds no FSDD recordings")
+    for digit in range(10):
+        mine = [f for f in files if f.name.startswith(f"{digit}_")][:clips_per_label]
+        (out / str(digit)).mkdir(parents=True, exist_ok=True)
+        for f in mine:
+            shutil.copyfile(f, out / str(digit) / f.name)
+    return {"clips": sum(1 for _ in out.rglob("*.wav"))}
+
+
+def checkpoint_step(out: Path) -> int:
+    """The step of the pre-training checkpoint in ``out`` (its ``config.json``); 0 when there
+    is none yet or it cannot be read."""
+    try:
+        return int(json.loads((Path(out) / "config.json").read_text()).get("step", 0))
+    except (OSError, ValueError):
+        return 0

@@ -21,32 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import shutil
 import subprocess
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tools.steps import StepError, cpu_lock, run_command, run_step, write_json_atomic
+from tools.report import machine_text
+from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, run_command, run_step,
+                         write_json_atomic)
 from tools.study_plan import RESULTS, Unit, append_rows, plan_units, read_rows, select, unit_done
 from tools.study_presets import STUDY_PRESETS, StudyPreset, StudyTask
 #: Clips per digit of the ``fsdd-mini`` task (built from FSDD in the work folder).
 MINI_CLIPS = 6
 
-
-def machine_text() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}"
 
 
 # --- one unit (runs in its own process) ---------------------------------------------------------
@@ -119,16 +108,7 @@ class UnitRunner:
         return folder / f"{name}.lock"
 
     def make_mini_fsdd(self) -> dict:
-        source = self.data / "fsdd" / "recordings"
-        files = sorted(source.glob("*.wav"))
-        if not files:
-            raise StepError(f"{source} holds no FSDD recordings")
-        out = self.work / "fsdd-mini"
-        for digit in range(10):
-            (out / str(digit)).mkdir(parents=True, exist_ok=True)
-            for f in [f for f in files if f.name.startswith(f"{digit}_")][:MINI_CLIPS]:
-                shutil.copyfile(f, out / str(digit) / f.name)
-        return {"clips": sum(1 for _ in out.rglob("*.wav"))}
+        return copy_mini_fsdd(self.data, self.work / "fsdd-mini", MINI_CLIPS)
 
     def render(self, kind: str) -> dict:
         from generators.params import make_params
@@ -208,10 +188,7 @@ class UnitRunner:
 
     @staticmethod
     def _ckpt_step(out: Path) -> int:
-        try:
-            return int(json.loads((out / "config.json").read_text()).get("step", 0))
-        except (OSError, ValueError):
-            return 0
+        return checkpoint_step(out)
 
     def task_file(self) -> Path:
         lines = []
