@@ -19,20 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from finetune.task import UserError
+from generators.atomic import append_json_lines
 
 
 def append_result(path: Path, record: dict) -> None:
-    """Append one JSON line (creating folders); a line is written in one call so concurrent
-    appends of short lines do not interleave. After a torn last line (a writer killed mid-line)
-    the record starts on a new line, so only the torn line is lost."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record}
-    with open(path, "a+b") as f:
-        torn = False
-        if f.seek(0, 2) > 0:
-            f.seek(-1, 2)
-            torn = f.read(1) != b"\n"  # a writer killed mid-line left this tail
-        f.write((("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n").encode())
+    """Append one JSON line, time-stamped (creating folders); see
+    :func:`generators.atomic.append_json_lines` for what a torn last line or a concurrent
+    writer does."""
+    append_json_lines(path, [{"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record}])
 
 
 def read_results(path: Path, report=lambda msg: print(msg, file=sys.stderr)) -> list[dict]:

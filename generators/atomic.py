@@ -120,3 +120,20 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 def write_json_atomic(path: str | Path, data: Any, **dumps: Any) -> None:
     """``json.dumps(data, **dumps)`` plus a final newline, written atomically (UTF-8)."""
     write_bytes_atomic(path, (json.dumps(data, **dumps) + "\n").encode())
+
+
+def append_json_lines(path: str | Path, records: list[dict]) -> None:
+    """Append ``records`` as JSON lines (sorted keys) in one write, then fsync: the lines are in
+    the file all or none, and concurrent appends of short blocks do not interleave. A torn last
+    line left by a writer killed mid-line is ended with a newline first, so only it is lost."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
+    with open(path, "a+b") as f:
+        if f.seek(0, 2) > 0:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":
+                blob = b"\n" + blob
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())

@@ -148,7 +148,7 @@ class Pipeline:
                     break
                 piece = ["--minutes", f"{min(left, p.piece_minutes):.4f}"]
             else:
-                done = self._ckpt_step(out)
+                done = checkpoint_step(out)
                 if done >= p.steps:
                     break
                 per_piece = max(1, int(p.piece_minutes * 60 * 100 / p.batch_size))  # ~100 img/s
@@ -162,10 +162,6 @@ class Pipeline:
                 write_json_atomic(progress_path, progress)
         config = json.loads((out / "config.json").read_text())
         return {"ckpt": str(out), "step": config.get("step"), "images_seen": config.get("images_seen")}
-
-    @staticmethod
-    def _ckpt_step(out: Path) -> int:
-        return checkpoint_step(out)
 
     def evaluate(self, ckpt: str, name: str, group: str, task: str, root: str, seed: int = 0) -> dict:
         p = self.preset

@@ -172,11 +172,11 @@ class UnitRunner:
                    "--no-progress", "--save-every", str(p.save_every),
                    "--log-every", str(1 if unit.steps < 20 else 10)]
         stalls = 0
-        while (before := self._ckpt_step(out)) < unit.steps:
+        while (before := checkpoint_step(out)) < unit.steps:
             spent = self.timed(command, f"pretrain-{unit.name}.log")
             # config.json is written before train_state.pt, so after a kill between the two the
             # resumed piece repeats steps config.json already counts: one piece may seem idle.
-            stalls = stalls + 1 if self._ckpt_step(out) <= before else 0
+            stalls = stalls + 1 if checkpoint_step(out) <= before else 0
             if stalls >= 2:
                 raise StepError(f"pretrain of {unit.name} made no progress past step {before}; "
                                 f"see {self.work / 'logs' / f'pretrain-{unit.name}.log'}")
@@ -185,10 +185,6 @@ class UnitRunner:
         config = json.loads((out / "config.json").read_text())
         return {"step": config.get("step"), "images_seen": config.get("images_seen"),
                 "pretrain_cpu_s": round(progress["cpu_s"], 1), "pretrain_wall_s": round(progress["wall_s"], 1)}
-
-    @staticmethod
-    def _ckpt_step(out: Path) -> int:
-        return checkpoint_step(out)
 
     def task_file(self) -> Path:
         lines = []

@@ -7,10 +7,10 @@ Pure functions over a :class:`tools.study_presets.StudyPreset` and the rows of
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from generators.atomic import append_json_lines
 from tools.study_presets import StudyPreset
 
 RESULTS = "results.jsonl"
@@ -146,13 +146,4 @@ def select(units: list[Unit], kinds: tuple[str, ...] | None) -> list[Unit]:
 def append_rows(path: Path, rows: list[dict]) -> None:
     """Append ``rows`` as JSON lines in one write: a unit's rows are in the file all or none
     (a torn tail left by a killed writer is ended with a newline first)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode()
-    with open(path, "a+b") as f:
-        if f.seek(0, 2) > 0:
-            f.seek(-1, 2)
-            if f.read(1) != b"\n":
-                blob = b"\n" + blob
-        f.write(blob)
-        f.flush()
-        os.fsync(f.fileno())
+    append_json_lines(path, rows)
