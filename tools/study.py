@@ -192,6 +192,7 @@ class UnitRunner:
             lines += ["[[task]]", f"name = {json.dumps(t.name)}", f"task = {json.dumps(t.loader)}",
                       f"root = {json.dumps(str(self.data_path(t.root)))}"]
             lines += [f"folds = {t.folds}"] if t.folds else []
+            lines += [f"pooling = {json.dumps(t.pooling)}"] if t.pooling else []
             lines.append("")
         path = self.work / "tasks.toml"
         path.parent.mkdir(parents=True, exist_ok=True)

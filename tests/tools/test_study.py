@@ -22,10 +22,12 @@ from tools.study_report import paired_t_p, summarise, write_study_report
 
 
 def fake_rows(preset, unit, acc, folds=5, **extra):
-    """The rows a unit appends: one per task, with ``folds`` per-fold accuracies around ``acc``."""
+    """The rows a unit appends: one per task, with ``folds`` per-fold accuracies around ``acc`` (a
+    number, or a function of the task)."""
     rows = []
     for k, task in enumerate(preset.tasks):
-        split = [acc + 0.01 * ((i + k) % 3 - 1) for i in range(folds)]
+        centre = acc(task) if callable(acc) else acc
+        split = [centre + 0.01 * ((i + k) % 3 - 1) for i in range(folds)]
         rows.append({"unit": unit.name, "role": unit.role, "label": unit.label, "kind": unit.kind,
                      "letter": preset.letter(unit.kind) if unit.kind else None, "seed": unit.seed,
                      "input_size": unit.input_size, "steps": unit.steps, "task": task.name,
@@ -249,19 +251,37 @@ def test_paired_t_p_matches_scipy():
     assert paired_t_p(diffs) == pytest.approx(ttest_1samp(diffs, 0).pvalue)
 
 
-def test_recipe_report_plots_gain_against_cpu_time_and_names_the_cheapest_winner(tmp_path):
+def test_recipe_report_plots_gain_against_cpu_time_and_names_the_cheapest_winner_per_pooling(tmp_path):
     preset = get_study_preset("cpu-recipe", steps=(1000, 3000), input_sizes=("128x128",))
+    assert [(t.name, t.pooling) for t in preset.tasks] == [
+        ("fsdd", None), ("instruments", None), ("fsdd-mean", "mean"), ("instruments-mean", "mean")]
     report = tmp_path / "report"
     rows = []
     for u in plan_units(preset, []):
-        gain = {None: 0.0, 1000: 0.0, 3000: 0.05}[u.steps] if u.role != "logmel" else 0.02
-        rows += fake_rows(preset, u, 0.85 + gain + 0.001 * u.seed)
+        def acc(task, u=u):  # mean pooling gains from 1000 steps on, freq pooling only at 3000
+            gains = {None: 0.0, 1000: 0.05 if task.pooling == "mean" else 0.0, 3000: 0.05}
+            return 0.85 + (gains[u.steps] if u.role != "logmel" else 0.02) + 0.001 * u.seed
+        rows += fake_rows(preset, u, acc)
     append_rows(report / RESULTS, rows)
     text = write_study_report(preset, report).read_text()
     assert (report / "recipe.png").exists() and "![gain vs CPU time](recipe.png)" in text
     assert "| fractaldb | 128x128 | 3000 | 0,1,2 | 30 | **+5.0 ± 0.0 (0.0)** |" in text
-    assert ("Cheapest recipe that beats step0 beyond seed and fold spread on every task:** fractaldb, input "
-            "128x128, 3000 steps") in text
+    assert "| fractaldb | 128x128 | 1000 | 0,1,2 | 10 | +0.0 ± 0.0 (0.0) | +0.0 ± 0.0 (0.0) | **+5.0" in text
+    assert ("Cheapest recipe that beats step0 beyond seed and fold spread on every task of the freq-pooling "
+            "probe (fsdd, instruments):** fractaldb, input 128x128, 3000 steps") in text
+    assert ("Cheapest recipe that beats step0 beyond seed and fold spread on every task of the mean-pooling "
+            "probe (fsdd-mean, instruments-mean):** fractaldb, input 128x128, 1000 steps") in text
+
+
+def test_task_file_of_a_study_names_the_pooling_of_each_task(tmp_path):
+    import tomllib
+
+    runner = UnitRunner(get_study_preset("cpu-recipe"), tmp_path / "w", tmp_path / "r", tmp_path / "data")
+    tasks = tomllib.loads(runner.task_file().read_text())["task"]
+    assert [(t["name"], t["task"], t.get("pooling")) for t in tasks] == [
+        ("fsdd", "fsdd", None), ("instruments", "csv", None), ("fsdd-mean", "fsdd", "mean"),
+        ("instruments-mean", "csv", "mean")]
+    assert tasks[2]["root"] == str(tmp_path / "data" / "fsdd")
 
 
 @pytest.mark.parametrize("args, message", [
