@@ -118,9 +118,8 @@ def plan_units(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
     # cheapest runs first: the cost of a run grows with steps x input pixels
     grid = sorted(((steps, shape) for steps in preset.steps for shape in preset.input_sizes),
                   key=lambda c: (c[0] * _pixels(c[1]), c[0]))
-    for steps, shape in grid:
-        for kind in preset.kinds:
-            units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds]
+    for steps, shape in grid:  # kinds inner: the first units of a grid cell render different kinds side by side
+        units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds for kind in preset.kinds]
     if preset.audio:
         units += [_unit(preset, "audio", audio_label(preset), None, s, preset.steps[0], preset.input_sizes[0])
                   for s in preset.seeds]

@@ -104,6 +104,9 @@ def test_recipe_units_pair_every_shape_and_step_count_with_step0_of_the_same_sha
     grid = list(dict.fromkeys(n.rsplit("-", 1)[0].split("-", 1)[1] for n in names if n.startswith("fractaldb")))
     assert grid == ["128x128-1000", "128x128-3000", "128x512-1000", "128x128-10000", "128x512-3000",
                     "128x512-10000"]  # cheapest first
+    first = [n for n in names if n.endswith("128x128-1000-s0") or n.endswith("128x128-1000-s1")]
+    assert first == ["fractaldb-128x128-1000-s0", "stat-spectrum-128x128-1000-s0",
+                     "fractaldb-128x128-1000-s1", "stat-spectrum-128x128-1000-s1"]  # two renders side by side
 
 
 def test_units_already_in_the_committed_results_file_are_skipped(tmp_path):
