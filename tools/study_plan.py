@@ -118,11 +118,15 @@ def plan_units(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
     # cheapest runs first: the cost of a run grows with steps x input pixels
     grid = sorted(((steps, shape) for steps in preset.steps for shape in preset.input_sizes),
                   key=lambda c: (c[0] * _pixels(c[1]), c[0]))
-    for steps, shape in grid:  # kinds inner: the first units of a grid cell render different kinds side by side
-        units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds for kind in preset.kinds]
-    if preset.audio:
-        units += [_unit(preset, "audio", audio_label(preset), None, s, preset.steps[0], preset.input_sizes[0])
-                  for s in preset.seeds]
+    # kinds with a reduced image count (the neural kinds, hours of rendering each) after the others
+    # and after the real-audio control, so a study cut short by --hours has the most kinds in
+    fast = [k for k in preset.kinds if k not in preset.kind_n]
+    slow = [k for k in preset.kinds if k in preset.kind_n]
+    for i, (steps, shape) in enumerate(grid):  # kinds inner: two parallel units render different kinds
+        units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds for kind in fast]
+        if i == 0 and preset.audio:
+            units += [_unit(preset, "audio", audio_label(preset), None, s, steps, shape) for s in preset.seeds]
+        units += [_unit(preset, "pattern", kind, kind, s, steps, shape) for s in preset.seeds for kind in slow]
     extremes = extreme_kinds(preset, rows)
     if extremes:
         for kind in dict.fromkeys(extremes[0] + extremes[1]):

@@ -145,10 +145,11 @@ STUDY_PRESETS = {
         name="cpu-study", mode="study",
         description="all 17 datasets a-q at one budget on a 2-core CPU: 128 px, cpu-tiny MAE, "
         "1300 steps x 64, lr 5e-4, one seed per kind, three for step0 and the two best and two "
-        "worst kinds; linear probe suite on FSDD and instruments, logmel-stats, real-audio MAE",
+        "worst kinds; linear probe suite on FSDD and instruments with freq and mean pooling, logmel-stats, "
+        "real-audio MAE",
         kinds=STUDY_KINDS, n_images=100_000, kind_n=NEURAL_N, kind_params=STUDY_KIND_PARAMS,
         size=128, model="cpu-tiny", batch_size=64, lr=5e-4, steps=(1300,), input_sizes=("128x128",),
-        audio=("fsdd/recordings",), leaky_tasks=("fsdd",)),
+        audio=("fsdd/recordings",), leaky_tasks=("fsdd", "fsdd-mean"), tasks=AUDIO_TASKS_TWO_POOLINGS),
     "cpu-recipe": StudyPreset(
         name="cpu-recipe", mode="recipe",
         description="the recipe search: FractalDB and stat-spectrum, seeds 0-2, 1k/3k/10k steps x "

@@ -67,9 +67,10 @@ def test_cpu_study_preset_lists_the_17_datasets_a_to_q_at_one_step_budget():
     assert (preset.threads, preset.workers, preset.size) == (1, 1, 128)
     assert preset.images("fractaldb") == 100_000 and preset.images("featvis-random") < 100_000
     assert preset.epochs("fractaldb", 1300) == pytest.approx(0.832)
-    assert [(t.name, t.loader, t.root) for t in preset.tasks] == [("fsdd", "fsdd", "fsdd"),
-                                                                  ("instruments", "csv", "instruments/meta.csv")]
-    assert preset.leaky_tasks == ("fsdd",) and preset.audio == ("fsdd/recordings",)
+    assert [(t.name, t.loader, t.root, t.pooling) for t in preset.tasks] == [
+        ("fsdd", "fsdd", "fsdd", None), ("instruments", "csv", "instruments/meta.csv", None),
+        ("fsdd-mean", "fsdd", "fsdd", "mean"), ("instruments-mean", "csv", "instruments/meta.csv", "mean")]
+    assert preset.leaky_tasks == ("fsdd", "fsdd-mean") and preset.audio == ("fsdd/recordings",)
     recipe = STUDY_PRESETS["cpu-recipe"]
     assert recipe.kinds == ("fractaldb", "stat-spectrum") and recipe.seeds == (0, 1, 2)
     assert recipe.input_sizes == ("128x128", "128x512") and recipe.steps == (1000, 3000, 10000)
@@ -81,8 +82,13 @@ def test_plan_adds_three_seeds_for_the_extreme_kinds_once_every_first_seed_is_in
     names = [u.name for u in first]
     assert names[:4] == ["step0-s0", "step0-s1", "step0-s2", "logmel-stats"]
     assert len(first) == 3 + 1 + 17 + 1 and "audio-fsdd-s0" in names and "fractaldb-s0" in names
+    # the six neural kinds (hours of rendering) last, after the real-audio control
+    assert names[4:] == [f"{k}-s0" for k in preset.kinds if k not in preset.kind_n] + ["audio-fsdd-s0"] + \
+        [f"{k}-s0" for k in preset.kinds if k in preset.kind_n]
+    assert names[-6:] == ["stylegan-random-s0", "stylegan-highfreq-s0", "stylegan-sparse-s0",
+                          "stylegan-oriented-s0", "featvis-random-s0", "featvis-deadleaves-s0"]
     rows = []
-    for u in first[:-2]:  # all but the last kind and the audio unit
+    for u in first[:-2]:  # all but the last two kinds
         rows += fake_rows(preset, u, 0.9)
     assert extreme_kinds(preset, rows) is None and len(plan_units(preset, rows)) == 22
     score = {k: 0.5 + 0.01 * i for i, k in enumerate(preset.kinds)}  # q best, a worst
