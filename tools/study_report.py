@@ -206,7 +206,7 @@ def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None
              + f"; epochs per run = steps x batch / images (in the tables); render overrides: "
                f"{json.dumps(preset.kind_params) if preset.kind_params else 'none'}.",
              f"- Evaluation: `python -m finetune suite` (linear probe on whole clips in chunks, "
-             f"frequency-preserving pooling, last block, `--norm {preset.probe_norm}`), accuracy % "
+             f"{pooling_text(preset)}, last block, `--norm {preset.probe_norm}`), accuracy % "
              f"mean ± std over folds, on {', '.join(t.name for t in preset.tasks)}. `step0` = the "
              f"untrained encoder of the same seed (`random:SEED`, identical to a run's `step0/`), "
              f"seeds {list(preset.step0_seeds)}.",
@@ -219,17 +219,38 @@ def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None
     return lines, missing
 
 
+def pooling_text(preset: StudyPreset) -> str:
+    """How the preset's tasks pool the encoder's tokens, in words."""
+    groups = probes(preset, [t.name for t in preset.tasks])
+    words = {"freq": "frequency-preserving pooling", "mean": "mean pooling"}
+    if len(groups) == 1:
+        return words.get(next(iter(groups)), f"{next(iter(groups))} pooling")
+    return "; ".join(f"{words.get(p, p + ' pooling')} on {', '.join(ts)}" for p, ts in groups.items())
+
+
+def probe_means(preset: StudyPreset, tasks: list[str]) -> dict[str, list[str]]:
+    """``{column: tasks}`` of the means the tables average: ``mean`` over every task, or one
+    ``mean POOLING`` per probe when the tasks use several poolings (a mean across two protocols
+    would mix a probe that separates the kinds with one that does not)."""
+    groups = probes(preset, tasks)
+    if len(groups) <= 1:
+        return {"mean": list(tasks)}
+    return {f"mean {p}": ts for p, ts in groups.items()}
+
+
 def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str]:
     shape, steps = preset.input_sizes[0], preset.steps[0]
     s0 = groups.get(("step0", shape, None), {})
-    head = "| dataset | seeds | epochs | " + " | ".join(f"{t} acc | {t} gain" for t in tasks) + " | mean gain |"
+    means = probe_means(preset, tasks)
+    head = "| dataset | seeds | epochs | " + " | ".join(f"{t} acc | {t} gain" for t in tasks) + " | " + \
+        " | ".join(f"{m} gain" for m in means) + " |"
     lines = ["## Accuracy and gain over step0", "",
              "Accuracy % (mean over seeds ± mean fold std) and gain over `step0` of the same seed in "
              "points (± fold spread of the paired per-fold differences). **Bold** gains are beyond "
              "noise: paired t-test over folds p < 0.05 and larger than twice the seed spread of "
              "`step0` (and of the kind, where it has several seeds). `leaky`: the pre-training "
              "audio contains that task's clips (unlabelled), so only the other column is fair.", "",
-             head, "|---|---|---:|" + "---:|---:|" * len(tasks) + "---:|"]
+             head, "|---|---|---:|" + "---:|---:|" * len(tasks) + "---:|" * len(means)]
     step0_std = {t: s0.get(t, {}).get("acc_seed_std", float("nan")) for t in tasks}
     order = [("step0", shape, None), ("logmel-stats", shape, None)]
     order += [(k, shape, steps) for k in preset.kinds]
@@ -239,11 +260,11 @@ def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str
         if g is None:
             if key[0] in preset.kinds:
                 lines.append(f"| {_name(preset, key[0])} | – | {preset.epochs(key[0], steps):.1f} | "
-                             + " | ".join("– | –" for _ in tasks) + " | – |")
+                             + " | ".join("– | –" for _ in tasks) + " |" + " – |" * len(means))
             continue
         cells = [_name(preset, key[0]), ",".join(str(s) for s in sorted(g["seeds"]))]
         cells.append(f"{preset.epochs(g['kind'], steps):.1f}" if g["kind"] else "–")
-        gains = []
+        gains = {}
         for t in tasks:
             e = g.get(t)
             if e is None:
@@ -259,9 +280,11 @@ def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str
                 if beyond_noise(e, step0_std[t]):
                     gain = f"**{gain}**"
                 if t not in g["leaky"] and math.isfinite(e["gain"]):
-                    gains.append(e["gain"])
+                    gains[t] = e["gain"]
             cells += [acc, gain]
-        cells.append(_pct(np.mean(gains), True) if gains and g["role"] != "step0" else "–")
+        for m_tasks in means.values():
+            m = [gains[t] for t in m_tasks if t in gains]
+            cells.append(_pct(np.mean(m), True) if m and g["role"] != "step0" else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -295,10 +318,11 @@ def seed_table(preset: StudyPreset, rows: list[dict], groups: dict, tasks: list[
 
 
 def kind_accuracy(preset: StudyPreset, groups: dict, tasks: list[str]) -> dict[str, dict[str, float]]:
-    """``{task or "mean": {kind: accuracy 0-1}}`` of the kinds evaluated at the study's budget
-    (the mean over tasks only for kinds with every task)."""
+    """``{task, "mean" or "mean POOLING": {kind: accuracy 0-1}}`` of the kinds evaluated at the
+    study's budget (a mean only for kinds with all of its tasks; see :func:`probe_means`)."""
     shape, steps = preset.input_sizes[0], preset.steps[0]
-    out = {t: {} for t in [*tasks, "mean"]}
+    means = {"mean": list(tasks), **probe_means(preset, tasks)}
+    out = {t: {} for t in [*tasks, *means]}
     for kind in preset.kinds:
         g = groups.get((kind, shape, steps))
         if g is None:
@@ -306,19 +330,23 @@ def kind_accuracy(preset: StudyPreset, groups: dict, tasks: list[str]) -> dict[s
         for t in tasks:
             if t in g:
                 out[t][kind] = g[t]["acc"]
-        if all(t in g for t in tasks):
-            out["mean"][kind] = float(np.mean([g[t]["acc"] for t in tasks]))
+        for m, m_tasks in means.items():
+            if all(t in g for t in m_tasks):
+                out[m][kind] = float(np.mean([g[t]["acc"] for t in m_tasks]))
     return out
 
 
 def ranking_table(preset: StudyPreset, acc: dict, tasks: list[str]) -> list[str]:
-    lines = ["## Ranking", "", "Rank 1 = highest accuracy; ordered by the mean accuracy over the tasks.", "",
-             "| rank | dataset | " + " | ".join(f"{t} (rank)" for t in tasks) + " | mean |",
-             "|---:|---|" + "---:|" * len(tasks) + "---:|"]
-    ranks = {t: {k: i + 1 for i, k in enumerate(sorted(acc[t], key=lambda k: -acc[t][k]))} for t in tasks}
+    means = [m for m in probe_means(preset, tasks) if m != "mean"]
+    columns = [*tasks, *means]
+    lines = ["## Ranking", "", "Rank 1 = highest accuracy; ordered by the mean accuracy over the tasks"
+             + (f" (the per-probe means in the columns {', '.join(means)})" if means else "") + ".", "",
+             "| rank | dataset | " + " | ".join(f"{t} (rank)" for t in columns) + " | mean |",
+             "|---:|---|" + "---:|" * len(columns) + "---:|"]
+    ranks = {t: {k: i + 1 for i, k in enumerate(sorted(acc[t], key=lambda k: -acc[t][k]))} for t in columns}
     for i, kind in enumerate(sorted(acc["mean"], key=lambda k: -acc["mean"][k]), 1):
         cells = [str(i), _name(preset, kind)]
-        cells += [f"{_pct(acc[t][kind])} ({ranks[t][kind]})" if kind in acc[t] else "–" for t in tasks]
+        cells += [f"{_pct(acc[t][kind])} ({ranks[t][kind]})" if kind in acc[t] else "–" for t in columns]
         cells.append(_pct(acc["mean"][kind]))
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
@@ -338,32 +366,48 @@ def properties_section(preset: StudyPreset, stats: list[dict]) -> list[str]:
 
 def correlation_section(preset: StudyPreset, stats: list[dict], acc: dict, tasks: list[str],
                         report: Path, plots: bool = True) -> list[str]:
-    """Fig.-3-style Pearson r and p per property over a-n and over all kinds, with scatter plots."""
+    """Fig.-3-style Pearson r and p per property over a-n and over all kinds, with scatter plots;
+    one table per pooling probe when the tasks use several (see :func:`probe_means`)."""
+    means = probe_means(preset, tasks)
+    lines = ["## Properties vs accuracy (Fig. 3 at this scale)", "",
+             "Pearson r and two-sided p between each property and the mean accuracy over the tasks "
+             "(one point per dataset), over the 14 small datasets a–n as the paper does, and over all "
+             "datasets as a second view; per-task r in the last columns"
+             + ("; one table per pooling, as the two probes measure different things" if len(means) > 1 else "")
+             + ".", ""]
+    for key, m_tasks in means.items():
+        probe = key.partition(" ")[2]
+        if probe:
+            lines += [f"### {probe} pooling ({', '.join(m_tasks)})", ""]
+        lines += _correlation_table(preset, stats, acc, key, m_tasks, report,
+                                    f"correlation-{probe}" if probe else "correlation", plots)
+    return lines
+
+
+def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: str, tasks: list[str],
+                       report: Path, prefix: str, plots: bool) -> list[str]:
     from tools.correlate import COLUMNS, correlations, plot
 
-    lines = ["## Properties vs accuracy (Fig. 3 at this scale)", "",
-             "Pearson r and two-sided p between each property and the accuracy averaged over "
-             f"{', '.join(tasks)} (one point per dataset), over the 14 small datasets a–n as the paper "
-             "does, and over all datasets as a second view; per-task r in the last columns.", ""]
     views = [("a–n", "a-n", [k for k in preset.kinds if k in SMALL_KINDS]), ("all", "all", list(preset.kinds))]
     tables = {}
     for title, slug, kinds in views:
         per = {}
-        for key in ["mean", *tasks]:
-            rows = property_rows([s for s in stats if s["name"] in kinds], {k: v for k, v in acc[key].items() if k in kinds})
-            per[key] = (rows, correlations(rows) if rows else None)
+        for column in [key, *tasks]:
+            rows = property_rows([s for s in stats if s["name"] in kinds],
+                                 {k: v for k, v in acc[column].items() if k in kinds})
+            per[column] = (rows, correlations(rows) if rows else None)
         tables[title] = per
-        rows, table = per["mean"]
+        rows, table = per[key]
         if plots and rows and len(rows) >= 3:
-            plot(rows, table, "mean audio", report / f"correlation-{slug}", singles=False)
+            plot(rows, table, f"{key} audio", report / f"{prefix}-{slug}", singles=False)
     head = "| property | " + " | ".join(f"r {v} | p {v} | n {v}" for v, _, _ in views) + " | " + \
         " | ".join(f"r {t} (all)" for t in tasks) + " |"
-    lines += [head, "|---|" + "---:|---:|---:|" * len(views) + "---:|" * len(tasks)]
+    lines = [head, "|---|" + "---:|---:|---:|" * len(views) + "---:|" * len(tasks)]
     beyond = []
     for column in COLUMNS:
         cells = [column]
         for title, _, _ in views:
-            table = tables[title]["mean"][1]
+            table = tables[title][key][1]
             s = table[column] if table else {"r": float("nan"), "p": float("nan"), "n": 0}
             cells += [_num(s["r"], "+.2f"), _num(s["p"], ".3f"), str(s["n"])]
             if math.isfinite(s["p"]) and s["p"] < ALPHA:
@@ -374,7 +418,7 @@ def correlation_section(preset: StudyPreset, stats: list[dict], acc: dict, tasks
             cells.append(_num(table[column]["r"], "+.2f") if table else "–")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    n_small = len(tables["a–n"]["mean"][0])
+    n_small = len(tables["a–n"][key][0])
     if beyond:
         lines += ["Beyond noise at p < 0.05: " + "; ".join(beyond) + f". With {len(COLUMNS)} properties "
                   "tested, about one p < 0.05 in twenty is expected by chance.", ""]
@@ -382,8 +426,8 @@ def correlation_section(preset: StudyPreset, stats: list[dict], acc: dict, tasks
         lines += [f"**No property correlates with accuracy beyond noise** (no p < 0.05; {n_small} of the 14 "
                   "small datasets measured).", ""]
     for _, slug, _ in views:
-        if (report / f"correlation-{slug}" / "correlation.png").exists():
-            lines += [f"![correlation {slug}](correlation-{slug}/correlation.png)", ""]
+        if (report / f"{prefix}-{slug}" / "correlation.png").exists():
+            lines += [f"![{prefix} {slug}]({prefix}-{slug}/correlation.png)", ""]
     return lines
 
 

@@ -242,14 +242,22 @@ def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
                  ("spectrum_slope", "edge_density", "intensity_entropy", "png_ratio", "self_similarity")}
         (report / "stats" / f"{k}.json").write_text(json.dumps({"name": k, "properties": props, "diversity": 0.2}))
     text = write_study_report(preset, report, plots=False).read_text()  # plots: see test_correlate
-    rows = summarise(read_rows(report / RESULTS), ["fsdd", "instruments"])
-    mean_acc = {k: np.mean([rows[(k, "128x128", 1300)][t]["acc"] for t in ("fsdd", "instruments")]) for k in preset.kinds}
-    line = next(ln for ln in text.splitlines() if ln.startswith("| spectrum_slope |")).split("|")
-    for kinds, r_cell, p_cell in ((SMALL_KINDS, 2, 3), (preset.kinds, 5, 6)):
-        r, p = pearsonr([slope[k] for k in kinds], [mean_acc[k] for k in kinds])
-        assert float(line[r_cell]) == pytest.approx(r, abs=0.005) and float(line[p_cell]) == pytest.approx(p, abs=0.0005)
-    assert line[4].strip() == "14" and line[7].strip() == "17"
+    tasks = [t.name for t in preset.tasks]
+    rows = summarise(read_rows(report / RESULTS), tasks)
+    # one table per pooling probe, each over the mean of its own tasks
+    for probe, probe_tasks in (("freq", ("fsdd", "instruments")), ("mean", ("fsdd-mean", "instruments-mean"))):
+        section = text.split(f"### {probe} pooling ({', '.join(probe_tasks)})")[1]
+        mean_acc = {k: np.mean([rows[(k, "128x128", 1300)][t]["acc"] for t in probe_tasks]) for k in preset.kinds}
+        line = next(ln for ln in section.splitlines() if ln.startswith("| spectrum_slope |")).split("|")
+        for kinds, r_cell, p_cell in ((SMALL_KINDS, 2, 3), (preset.kinds, 5, 6)):
+            r, p = pearsonr([slope[k] for k in kinds], [mean_acc[k] for k in kinds])
+            assert float(line[r_cell]) == pytest.approx(r, abs=0.005)
+            assert float(line[p_cell]) == pytest.approx(p, abs=0.0005)
+        assert line[4].strip() == "14" and line[7].strip() == "17"
     assert "spectrum_slope over a–n" in text and set(COLUMNS) >= {"spectrum_slope"}
+    assert "frequency-preserving pooling on fsdd, instruments; mean pooling on fsdd-mean, instruments-mean" in text
+    head = next(ln for ln in text.splitlines() if ln.startswith("| rank | dataset |"))
+    assert head.endswith("| mean freq (rank) | mean mean (rank) | mean |")
     assert "PARTIAL STUDY: 22 of 30 planned units" in text  # the extreme kinds' extra seeds are due
 
 
