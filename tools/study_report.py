@@ -289,6 +289,64 @@ def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str
     return lines + [""]
 
 
+#: Families of pattern kinds, by name prefix, for the summary's family means.
+FAMILIES = (("deadleaves-", "dead leaves"), ("stat-", "statistical"), ("stylegan-", "StyleGAN"),
+            ("featvis-", "feature visualisation"))
+
+
+def family(kind: str) -> str:
+    """The family of a kind (``formula`` for FractalDB, VisualAtom and shader programs)."""
+    return next((name for prefix, name in FAMILIES if kind.startswith(prefix)), "formula")
+
+
+def summary_section(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str]:
+    """What is beyond noise, task by task: how many kinds beat step0 beyond noise, fall below it
+    beyond noise or stay within it, the best kind, the controls' gains, and the mean gain per
+    family of kinds (first seeds and extra seeds alike: the group's mean)."""
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    s0 = groups.get(("step0", shape, None), {})
+    kinds = {k: groups[(k, shape, steps)] for k in preset.kinds if (k, shape, steps) in groups}
+    audio = next((g for g in groups.values() if g["role"] == "audio"), None)
+    logmel = groups.get(("logmel-stats", shape, None))
+    lines = ["## What is beyond noise", "",
+             "Per task: the kinds measured so far whose gain over `step0` is beyond noise (the rule of "
+             "the table below), above or below, and those within noise; the best kind; the gains of "
+             "the controls. Family means are plain means of the kinds' gains.", "",
+             "| task | kinds | above step0 | below step0 | within noise | best kind (gain) | logmel-stats | real audio |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    fams = sorted({family(k) for k in kinds}, key=lambda f: [family(k) for k in preset.kinds].index(f))
+    fam_gain: dict[str, dict[str, float]] = {f: {} for f in fams}
+    for t in tasks:
+        std = s0.get(t, {}).get("acc_seed_std", float("nan"))
+        measured = {k: g[t] for k, g in kinds.items() if t in g and math.isfinite(g[t]["gain"])}
+        up = [k for k, e in measured.items() if e["gain"] > 0 and beyond_noise(e, std)]
+        down = [k for k, e in measured.items() if e["gain"] < 0 and beyond_noise(e, std)]
+        best = max(measured, key=lambda k: measured[k]["gain"]) if measured else None
+
+        def control(g):
+            if g is None or t not in g or not math.isfinite(g[t]["gain"]):
+                return "–"
+            text = _pct(g[t]["gain"], True) + (" leaky" if t in g["leaky"] else "")
+            return f"**{text}**" if beyond_noise(g[t], std) else text
+
+        lines.append(f"| {t} | {len(measured)} | {len(up)} | {len(down)} | {len(measured) - len(up) - len(down)} | "
+                     + (f"{_name(preset, best)} ({_pct(measured[best]['gain'], True)})" if best else "–")
+                     + f" | {control(logmel)} | {control(audio)} |")
+        for f in fams:
+            gains = [e["gain"] for k, e in measured.items() if family(k) == f]
+            if gains:
+                fam_gain[f][t] = float(np.mean(gains))
+    lines.append("")
+    if fams:
+        lines += ["Mean gain over `step0` per family (points):", "",
+                  "| family | kinds | " + " | ".join(tasks) + " |", "|---|---:|" + "---:|" * len(tasks)]
+        for f in fams:
+            n = sum(family(k) == f for k in kinds)
+            lines.append(f"| {f} | {n} | " + " | ".join(_pct(fam_gain[f].get(t, float("nan")), True) for t in tasks) + " |")
+        lines.append("")
+    return lines
+
+
 def seed_table(preset: StudyPreset, rows: list[dict], groups: dict, tasks: list[str]) -> list[str]:
     shape, steps = preset.input_sizes[0], preset.steps[0]
     extremes = extreme_kinds(preset, rows)
@@ -585,6 +643,7 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
                 f"{t} {_pct(logmel[t]['acc'])} ± {_pct(logmel[t]['acc_fold_std'])}" for t in tasks if t in logmel), ""]
     else:
         acc = kind_accuracy(preset, groups, tasks)
+        lines += summary_section(preset, groups, tasks)
         lines += study_table(preset, groups, tasks) + seed_table(preset, rows, groups, tasks)
         lines += ranking_table(preset, acc, tasks) + properties_section(preset, stats)
         lines += correlation_section(preset, stats, acc, tasks, report, plots)

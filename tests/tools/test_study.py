@@ -222,6 +222,29 @@ def test_partial_report_of_the_cpu_study_says_what_is_missing(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| (o) fractaldb |"))
     assert "+2.0 ± 0.0" in row  # 90 vs 88 on every fold
     assert "| (p) visualatom | – | 0.8 | – |" in text
+    # the summary counts both measured kinds as above step0 beyond noise (+2 on every fold)
+    assert "| fsdd | 2 | 2 | 0 | 0 | (e) stat-spectrum (+2.0) | – | – |" in text
+    families = text.split("Mean gain over `step0` per family")[1]
+    assert "| statistical | 1 | +2.0 |" in families and "| formula | 1 | +2.0 |" in families
+    assert "| dead leaves |" not in families
+
+
+def test_summary_counts_kinds_below_step0_and_within_noise_separately(tmp_path):
+    preset = STUDY_PRESETS["cpu-study"]
+    report = tmp_path / "report"
+    units = [u for u in plan_units(preset, []) if u.role == "step0" or u.kind in
+             ("deadleaves-squares", "deadleaves-oriented", "stylegan-random")]
+    acc = {"deadleaves-squares": 0.85, "deadleaves-oriented": 0.88, "stylegan-random": 0.95}
+    rows = [r for u in units for r in fake_rows(preset, u, acc.get(u.kind, 0.88))]
+    for r in rows:  # the oriented kind: noisy per-fold differences around zero
+        if r["label"] == "deadleaves-oriented":
+            r["split_acc"] = [a + d for a, d in zip(r["split_acc"], (0.03, -0.03, 0.02, -0.02, 0.0))]
+            r["acc_mean"] = float(np.mean(r["split_acc"]))
+    append_rows(report / RESULTS, rows)
+    text = write_study_report(preset, report, plots=False).read_text()
+    assert "| fsdd | 3 | 1 | 1 | 1 | (i) stylegan-random (+7.0) |" in text
+    families = text.split("Mean gain over `step0` per family")[1]
+    assert "| dead leaves | 2 | -1.5 |" in families and "| StyleGAN | 1 | +7.0 |" in families
 
 
 def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
