@@ -457,7 +457,9 @@ def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: s
         tables[title] = per
         rows, table = per[key]
         if plots and rows and len(rows) >= 3:
-            plot(rows, table, f"{key} audio", report / f"{prefix}-{slug}", singles=False)
+            probe = key.partition(" ")[2]
+            label = f"audio ({probe} pooling, task mean)" if probe else "mean audio"
+            plot(rows, table, label, report / f"{prefix}-{slug}", singles=False)
     head = "| property | " + " | ".join(f"r {v} | p {v} | n {v}" for v, _, _ in views) + " | " + \
         " | ".join(f"r {t} (all)" for t in tasks) + " |"
     lines = [head, "|---|" + "---:|---:|---:|" * len(views) + "---:|" * len(tasks)]
