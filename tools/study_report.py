@@ -223,9 +223,10 @@ def pooling_text(preset: StudyPreset) -> str:
     """How the preset's tasks pool the encoder's tokens, in words."""
     groups = probes(preset, [t.name for t in preset.tasks])
     words = {"freq": "frequency-preserving pooling", "mean": "mean pooling"}
+    names = {p: words.get(p, f"{p} pooling") for p in groups}
     if len(groups) == 1:
-        return words.get(next(iter(groups)), f"{next(iter(groups))} pooling")
-    return "; ".join(f"{words.get(p, p + ' pooling')} on {', '.join(ts)}" for p, ts in groups.items())
+        return next(iter(names.values()))
+    return "; ".join(f"{names[p]} on {', '.join(ts)}" for p, ts in groups.items())
 
 
 def probe_means(preset: StudyPreset, tasks: list[str]) -> dict[str, list[str]]:
@@ -314,7 +315,7 @@ def summary_section(preset: StudyPreset, groups: dict, tasks: list[str]) -> list
              "the controls. Family means are plain means of the kinds' gains.", "",
              "| task | kinds | above step0 | below step0 | within noise | best kind (gain) | logmel-stats | real audio |",
              "|---|---:|---:|---:|---:|---|---:|---:|"]
-    fams = sorted({family(k) for k in kinds}, key=lambda f: [family(k) for k in preset.kinds].index(f))
+    fams = list(dict.fromkeys(family(k) for k in kinds))  # in the preset's order of kinds
     fam_gain: dict[str, dict[str, float]] = {f: {} for f in fams}
     for t in tasks:
         std = s0.get(t, {}).get("acc_seed_std", float("nan"))
@@ -437,14 +438,17 @@ def correlation_section(preset: StudyPreset, stats: list[dict], acc: dict, tasks
         probe = key.partition(" ")[2]
         if probe:
             lines += [f"### {probe} pooling ({', '.join(m_tasks)})", ""]
-        lines += _correlation_table(preset, stats, acc, key, m_tasks, report,
-                                    f"correlation-{probe}" if probe else "correlation", plots)
+        lines += _correlation_table(preset, stats, acc, key, m_tasks, report, probe, plots)
     return lines
 
 
 def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: str, tasks: list[str],
-                       report: Path, prefix: str, plots: bool) -> list[str]:
+                       report: Path, probe: str, plots: bool) -> list[str]:
+    """The table (and plots) of one accuracy column ``key`` of :func:`kind_accuracy`; ``probe`` is
+    its pooling, or "" when the study has one probe."""
     from tools.correlate import COLUMNS, correlations, plot
+
+    prefix = f"correlation-{probe}" if probe else "correlation"
 
     views = [("a–n", "a-n", [k for k in preset.kinds if k in SMALL_KINDS]), ("all", "all", list(preset.kinds))]
     tables = {}
@@ -457,7 +461,6 @@ def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: s
         tables[title] = per
         rows, table = per[key]
         if plots and rows and len(rows) >= 3:
-            probe = key.partition(" ")[2]
             label = f"audio ({probe} pooling, task mean)" if probe else "mean audio"
             plot(rows, table, label, report / f"{prefix}-{slug}", singles=False)
     head = "| property | " + " | ".join(f"r {v} | p {v} | n {v}" for v, _, _ in views) + " | " + \
