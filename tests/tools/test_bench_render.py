@@ -45,7 +45,8 @@ def test_batched_and_one_at_a_time_with_one_and_two_processes(capsys):
             assert row[f"x{n}"] == pytest.approx(row[f"w{n}"] / row[f"w{n}@1"], rel=2e-2)
         assert row["start2"] >= 0
         best = max(row["w1"], row["w2"])
-        assert row["h_105k"] >= 105_000 / best / 3600 * 0.999      # plus the class search
+        # plus the class search; both sides are printed with 3 decimals, so allow half a unit
+        assert row["h_105k"] >= 105_000 / best / 3600 * 0.999 - 5e-4
 
 
 def test_batch_size_sweep_gives_one_row_per_size(capsys):
