@@ -300,6 +300,15 @@ def family(kind: str) -> str:
     return next((name for prefix, name in FAMILIES if kind.startswith(prefix)), "formula")
 
 
+def split_by_noise(kinds: dict[str, dict], task: str, step0_seed_std: float) -> tuple[dict, list[str], list[str]]:
+    """``(measured, above, below)``: the task entries of the kinds (``{kind: group}``) with a
+    finite gain, and the kinds whose gain is above or below step0 beyond noise."""
+    measured = {k: g[task] for k, g in kinds.items() if task in g and math.isfinite(g[task]["gain"])}
+    up = [k for k, e in measured.items() if e["gain"] > 0 and beyond_noise(e, step0_seed_std)]
+    down = [k for k, e in measured.items() if e["gain"] < 0 and beyond_noise(e, step0_seed_std)]
+    return measured, up, down
+
+
 def summary_section(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str]:
     """What is beyond noise, task by task: how many kinds beat step0 beyond noise, fall below it
     beyond noise or stay within it, the best kind, the controls' gains, and the mean gain per
@@ -319,9 +328,7 @@ def summary_section(preset: StudyPreset, groups: dict, tasks: list[str]) -> list
     fam_gain: dict[str, dict[str, float]] = {f: {} for f in fams}
     for t in tasks:
         std = s0.get(t, {}).get("acc_seed_std", float("nan"))
-        measured = {k: g[t] for k, g in kinds.items() if t in g and math.isfinite(g[t]["gain"])}
-        up = [k for k, e in measured.items() if e["gain"] > 0 and beyond_noise(e, std)]
-        down = [k for k, e in measured.items() if e["gain"] < 0 and beyond_noise(e, std)]
+        measured, up, down = split_by_noise(kinds, t, std)
         best = max(measured, key=lambda k: measured[k]["gain"]) if measured else None
 
         def control(g):
@@ -378,10 +385,10 @@ def versus_control(rows: list[dict], role: str, tasks: list[str]) -> dict[str, d
     return out
 
 
-def paper_section(preset: StudyPreset, rows: list[dict], groups: dict, tasks: list[str]) -> list[str]:
+def paper_section(preset: StudyPreset, rows: list[dict], groups: dict, acc: dict, tasks: list[str]) -> list[str]:
     """How the measured ordering compares with the claims of :data:`PAPER`: synthetic
     pre-training against none (``step0``), against real-audio pre-training at the same budget on
-    the tasks its audio does not contain, and which patterns lead."""
+    the tasks its audio does not contain, and which patterns lead (``acc``: :func:`kind_accuracy`)."""
     shape, steps = preset.input_sizes[0], preset.steps[0]
     s0 = groups.get(("step0", shape, None), {})
     kinds = {k: groups[(k, shape, steps)] for k in preset.kinds if (k, shape, steps) in groups}
@@ -397,11 +404,8 @@ def paper_section(preset: StudyPreset, rows: list[dict], groups: dict, tasks: li
         return lines + ["No pattern kind measured yet.", ""]
     parts = []
     for t in tasks:
-        std = s0.get(t, {}).get("acc_seed_std", float("nan"))
-        measured = [g[t] for g in kinds.values() if t in g and math.isfinite(g[t]["gain"])]
-        up = sum(e["gain"] > 0 and beyond_noise(e, std) for e in measured)
-        down = sum(e["gain"] < 0 and beyond_noise(e, std) for e in measured)
-        parts.append(f"{t} {up} above, {down} below, {len(measured) - up - down} within noise")
+        measured, up, down = split_by_noise(kinds, t, s0.get(t, {}).get("acc_seed_std", float("nan")))
+        parts.append(f"{t} {len(up)} above, {len(down)} below, {len(measured) - len(up) - len(down)} within noise")
     lines += ["- **Synthetic pre-training against none** (`step0`, the rule of the tables above), "
               f"per task, of the {len(kinds)} kinds measured: " + "; ".join(parts) + ".", ""]
     audio = next((g for g in groups.values() if g["role"] == "audio"), None)
@@ -428,7 +432,6 @@ def paper_section(preset: StudyPreset, rows: list[dict], groups: dict, tasks: li
                          f"{_pct(diffs[best][0], True)}, p = {diffs[best][1]:.3f}) | {above} | "
                          f"{len(diffs) - above - below} | {below} |")
         lines.append("")
-    acc = kind_accuracy(preset, groups, tasks)
     for key, m_tasks in probe_means(preset, tasks).items():
         order = sorted(acc[key], key=lambda k: -acc[key][k])
         if len(order) < 2:
@@ -749,7 +752,7 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
         lines += study_table(preset, groups, tasks) + seed_table(preset, rows, groups, tasks)
         lines += ranking_table(preset, acc, tasks) + properties_section(preset, stats)
         lines += correlation_section(preset, stats, acc, tasks, report, plots)
-        lines += paper_section(preset, rows, groups, tasks)
+        lines += paper_section(preset, rows, groups, acc, tasks)
         lines += sheets_section(preset, report)
     lines += ["## Missing units", ""] + (missing or ["None."]) + [""]
     lines += commands_section(preset)
