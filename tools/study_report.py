@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -174,13 +175,33 @@ def status_lines(preset: StudyPreset, rows: list[dict], failed: dict) -> tuple[l
     return lines, miss
 
 
+def _unit_wall(row: dict) -> float:
+    return (row.get("pretrain_wall_s") or 0) + (row.get("eval_wall_s") or 0) + (row.get("render_s") or 0)
+
+
+def machine_hours(rows: list[dict]) -> float:
+    """Hours during which at least one unit ran: the union of the intervals ``[finished - unit
+    wall time, finished]`` of the units (units run side by side count once; a unit resumed across
+    sittings is taken as one interval ending when it finished, so this is an upper bound)."""
+    spans = []
+    for r in {r["unit"]: r for r in rows}.values():
+        if r.get("finished"):
+            end = datetime.strptime(r["finished"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            spans.append((end - _unit_wall(r), end))
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total / 3600
+
+
 def _costs(rows: list[dict]) -> tuple[float, float, list[str]]:
     units = {}
     for r in rows:
         units[r["unit"]] = r
     cpu = sum((r.get("pretrain_cpu_s") or 0) + (r.get("eval_cpu_s") or 0) for r in units.values())
-    wall = sum((r.get("pretrain_wall_s") or 0) + (r.get("eval_wall_s") or 0) + (r.get("render_s") or 0)
-               for r in units.values())
+    wall = sum(_unit_wall(r) for r in units.values())
     machines = sorted({r.get("machine", "?") for r in units.values()})
     finished = sorted(r["finished"] for r in units.values() if r.get("finished"))
     if finished:
@@ -212,7 +233,8 @@ def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None
              f"seeds {list(preset.step0_seeds)}.",
              f"- Cost so far: {cpu / 3600:.1f} CPU hours (pre-training + evaluation, from the units' "
              f"own CPU time), {wall / 3600:.1f} hours of unit wall time (render + pre-training + "
-             f"evaluation; units run side by side overlap).",
+             f"evaluation; units run side by side overlap), about {machine_hours(rows):.1f} hours of "
+             f"machine time (the union of the units' run intervals).",
              f"- Machine(s): {'; '.join(machines) if machines else 'none yet'}.", ""]
     if note:
         lines += [f"**Note.** {note}", ""]

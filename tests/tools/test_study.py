@@ -18,7 +18,7 @@ from tools.reproduce import main
 from tools.study import UnitRunner, run_study
 from tools.study_plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
 from tools.study_presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
-from tools.study_report import paired_t_p, summarise, write_study_report
+from tools.study_report import machine_hours, paired_t_p, summarise, write_study_report
 
 
 def fake_rows(preset, unit, acc, folds=5, **extra):
@@ -227,6 +227,18 @@ def test_partial_report_of_the_cpu_study_says_what_is_missing(tmp_path):
     families = text.split("Mean gain over `step0` per family")[1]
     assert "| statistical | 1 | +2.0 |" in families and "| formula | 1 | +2.0 |" in families
     assert "| dead leaves |" not in families
+
+
+def test_machine_time_counts_units_run_side_by_side_once():
+    def row(unit, finished, wall):
+        return {"unit": unit, "task": "fsdd", "finished": finished, "pretrain_wall_s": wall - 100,
+                "eval_wall_s": 100.0}
+    rows = [row("a", "2026-01-01T01:00:00Z", 3600),   # 00:00-01:00
+            row("b", "2026-01-01T01:30:00Z", 3600),   # 00:30-01:30, overlaps a
+            row("c", "2026-01-01T03:00:00Z", 1800),   # 02:30-03:00, after an idle half hour
+            row("a", "2026-01-01T01:00:00Z", 3600)]   # a second task row of unit a counts once
+    assert machine_hours(rows) == pytest.approx(2.0)
+    assert machine_hours([]) == 0.0
 
 
 def test_summary_counts_kinds_below_step0_and_within_noise_separately(tmp_path):
