@@ -18,7 +18,7 @@ from tools.reproduce import main
 from tools.study import UnitRunner, run_study
 from tools.study_plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
 from tools.study_presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
-from tools.study_report import machine_hours, paired_t_p, summarise, write_study_report
+from tools.study_report import machine_hours, paired_t_p, summarise, versus_control, write_study_report
 
 
 def fake_rows(preset, unit, acc, folds=5, **extra):
@@ -397,6 +397,21 @@ def test_paper_section_compares_kinds_with_real_audio_on_the_fair_tasks_only(tmp
     assert "| fsdd |" not in section and "| fsdd-mean |" not in section
     assert "fsdd 1 above, 1 below, 1 within noise" in section
     assert "first (o) fractaldb; last (a) deadleaves-squares (3 kinds with every task)" in section
+
+
+def test_versus_control_compares_on_the_seeds_both_have_and_reports_the_kind_accuracy_there():
+    def row(role, label, seed, folds):
+        return {"unit": f"{label}-s{seed}", "role": role, "label": label, "seed": seed, "task": "t",
+                "split_acc": folds, "acc_mean": float(np.mean(folds))}
+    rows = [row("audio", "audio", 0, [0.70, 0.72, 0.74]),
+            row("pattern", "k", 0, [0.75, 0.78, 0.78]),
+            row("pattern", "k", 1, [0.50, 0.50, 0.50]),   # no real-audio run of seed 1: left out
+            row("pattern", "only-s1", 1, [0.90, 0.90, 0.90])]
+    out = versus_control(rows, "audio", ["t"])
+    diff, p, acc = out["t"]["k"]
+    assert diff == pytest.approx(0.05) and acc == pytest.approx(0.77)
+    assert p == pytest.approx(paired_t_p([0.05, 0.06, 0.04]))
+    assert "only-s1" not in out["t"]
 
 
 def test_paper_section_says_the_real_audio_comparison_is_pending_without_it(tmp_path):
