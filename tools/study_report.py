@@ -19,7 +19,7 @@ import numpy as np
 
 from generators.atomic import write_bytes_atomic
 from tools.study_plan import RESULTS, extreme_kinds, plan_units, read_rows, unit_done
-from tools.study_presets import SMALL_KINDS, StudyPreset
+from tools.study_presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
 
 #: A property's correlation is called beyond noise below this p (and below it divided by the
 #: number of properties, Bonferroni, for the stricter reading).
@@ -739,10 +739,28 @@ def sheets_section(preset: StudyPreset, report: Path) -> list[str]:
     return lines
 
 
+def override_flags(preset: StudyPreset) -> str:
+    """The ``tools.reproduce`` flags that turn the named preset into ``preset`` (the grid,
+    images and seed overrides a report was written with), e.g. ``" --grid-steps 1000,3000"``."""
+    base = STUDY_PRESETS.get(preset.name)
+    if base is None:
+        return ""
+    flags = []
+    if preset.steps != base.steps:
+        flags.append(f"--grid-steps {','.join(str(s) for s in preset.steps)}")
+    if preset.input_sizes != base.input_sizes:
+        flags.append(f"--input-sizes {','.join(preset.input_sizes)}")
+    if preset.n_images != base.n_images:
+        flags.append(f"--n-images {preset.n_images}")
+    if preset.step0_seeds != base.step0_seeds:
+        flags.append(f"--extreme-seeds {len(preset.step0_seeds)}")
+    return "".join(" " + f for f in flags)
+
+
 def commands_section(preset: StudyPreset) -> list[str]:
     return ["## Commands", "", "```bash",
             f"python -m tools.reproduce --preset {preset.name} --work runs/{preset.name} "
-            f"--report docs/report-{preset.name} --parallel 2",
+            f"--report docs/report-{preset.name}{override_flags(preset)} --parallel 2",
             f"git add docs/report-{preset.name} && git commit -m 'study: more units'   # after every sitting",
             "```", "",
             "A rerun (on this or any machine with the committed folder) skips the units whose rows are "

@@ -18,7 +18,7 @@ from tools.reproduce import main
 from tools.study import UnitRunner, run_study
 from tools.study_plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
 from tools.study_presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
-from tools.study_report import machine_hours, paired_t_p, summarise, versus_control, write_study_report
+from tools.study_report import machine_hours, override_flags, paired_t_p, summarise, versus_control, write_study_report
 
 
 def fake_rows(preset, unit, acc, folds=5, **extra):
@@ -323,6 +323,17 @@ def test_recipe_report_plots_gain_against_cpu_time_and_names_the_cheapest_winner
             "probe (fsdd, instruments):** fractaldb, input 128x128, 3000 steps") in text
     assert ("Cheapest recipe that beats step0 beyond seed and fold spread on every task of the mean-pooling "
             "probe (fsdd-mean, instruments-mean):** fractaldb, input 128x128, 1000 steps") in text
+    # the report's command reproduces the grid it covers, not the preset's full grid
+    assert ("python -m tools.reproduce --preset cpu-recipe --work runs/cpu-recipe --report docs/report-cpu-recipe "
+            "--grid-steps 1000,3000 --input-sizes 128x128 --parallel 2") in text
+
+
+def test_report_command_names_only_the_flags_that_differ_from_the_preset():
+    assert override_flags(get_study_preset("cpu-study")) == ""
+    assert override_flags(get_study_preset("cpu-recipe", input_sizes=("128x512",))) == " --input-sizes 128x512"
+    assert override_flags(get_study_preset("cpu-study", n_images=5000, step0_seeds=(0, 1, 2, 3, 4))) == (
+        " --n-images 5000 --extreme-seeds 5")
+    assert override_flags(replace(get_study_preset("cpu-study"), name="custom")) == ""
 
 
 def test_task_file_of_a_study_names_the_pooling_of_each_task(tmp_path):
