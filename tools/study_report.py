@@ -568,6 +568,22 @@ def correlation_section(preset: StudyPreset, stats: list[dict], acc: dict, tasks
     return lines
 
 
+def correlation_verdict(beyond: list[tuple[str, bool]], n: int) -> list[str]:
+    """The plain statement under a Fig.-3 table: ``beyond`` lists ``(text, survives)`` for every
+    correlation with p < 0.05, ``survives`` when p < 0.05 / ``n`` (Bonferroni over the ``n``
+    properties tested)."""
+    strict = [text for text, survives in beyond if survives]
+    lines = ["p < 0.05 before correcting for the number of properties tested: "
+             + "; ".join(text for text, _ in beyond) + ".", ""]
+    if strict:
+        rest = " The others above are not." if len(strict) < len(beyond) else ""
+        return lines + [f"**Beyond noise after Bonferroni correction over the {n} properties** (p < "
+                        f"{ALPHA / n:.4f}): " + "; ".join(strict) + "." + rest, ""]
+    return lines + [f"**No correlation is beyond noise after Bonferroni correction over the {n} properties** "
+                    f"(p < {ALPHA / n:.4f}): with {n} properties tested, the chance that at least one gives "
+                    f"p < 0.05 by chance alone is {1 - (1 - ALPHA) ** n:.0%} (for independent tests).", ""]
+
+
 def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: str, tasks: list[str],
                        report: Path, probe: str, plots: bool) -> list[str]:
     """The table (and plots) of one accuracy column ``key`` of :func:`kind_accuracy`; ``probe`` is
@@ -600,8 +616,8 @@ def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: s
             s = table[column] if table else {"r": float("nan"), "p": float("nan"), "n": 0}
             cells += [_num(s["r"], "+.2f"), _num(s["p"], ".3f"), str(s["n"])]
             if math.isfinite(s["p"]) and s["p"] < ALPHA:
-                strict = " (also after Bonferroni over the properties)" if s["p"] < ALPHA / len(COLUMNS) else ""
-                beyond.append(f"{column} over {title}: r = {s['r']:+.2f}, p = {s['p']:.3f}{strict}")
+                beyond.append((f"{column} over {title}: r = {s['r']:+.2f}, p = {s['p']:.3f}",
+                               s["p"] < ALPHA / len(COLUMNS)))
         for t in tasks:
             table = tables["all"][t][1]
             cells.append(_num(table[column]["r"], "+.2f") if table else "–")
@@ -609,8 +625,7 @@ def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: s
     lines.append("")
     n_small = len(tables["a–n"][key][0])
     if beyond:
-        lines += ["Beyond noise at p < 0.05: " + "; ".join(beyond) + f". With {len(COLUMNS)} properties "
-                  "tested, about one p < 0.05 in twenty is expected by chance.", ""]
+        lines += correlation_verdict(beyond, len(COLUMNS))
     else:
         lines += [f"**No property correlates with accuracy beyond noise** (no p < 0.05; {n_small} of the 14 "
                   "small datasets measured).", ""]

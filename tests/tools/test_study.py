@@ -18,7 +18,7 @@ from tools.reproduce import main
 from tools.study import UnitRunner, run_study
 from tools.study_plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
 from tools.study_presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
-from tools.study_report import machine_hours, override_flags, paired_t_p, summarise, versus_control, write_study_report
+from tools.study_report import correlation_verdict, machine_hours, override_flags, paired_t_p, summarise, versus_control, write_study_report
 
 
 def fake_rows(preset, unit, acc, folds=5, **extra):
@@ -290,10 +290,23 @@ def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
             assert float(line[p_cell]) == pytest.approx(p, abs=0.0005)
         assert line[4].strip() == "14" and line[7].strip() == "17"
     assert "spectrum_slope over a–n" in text and set(COLUMNS) >= {"spectrum_slope"}
+    assert f"**Beyond noise after Bonferroni correction over the {len(COLUMNS)} properties** (p < " in text
     assert "frequency-preserving pooling on fsdd, instruments; mean pooling on fsdd-mean, instruments-mean" in text
     head = next(ln for ln in text.splitlines() if ln.startswith("| rank | dataset |"))
     assert head.endswith("| mean freq (rank) | mean mean (rank) | mean |")
     assert "PARTIAL STUDY: 22 of 30 planned units" in text  # the extreme kinds' extra seeds are due
+
+
+def test_correlation_verdict_says_which_survive_bonferroni_and_when_none_does():
+    lines = correlation_verdict([("png_ratio over a–n: r = +0.58, p = 0.030", False),
+                                 ("self_similarity over a–n: r = +0.62, p = 0.019", False)], 9)
+    assert lines[0].startswith("p < 0.05 before correcting for the number of properties tested: png_ratio")
+    assert lines[2] == ("**No correlation is beyond noise after Bonferroni correction over the 9 properties** "
+                        "(p < 0.0056): with 9 properties tested, the chance that at least one gives p < 0.05 "
+                        "by chance alone is 37% (for independent tests).")
+    lines = correlation_verdict([("a over all: r = +0.90, p = 0.001", True), ("b over all: r = +0.5, p = 0.04", False)], 9)
+    assert lines[2] == ("**Beyond noise after Bonferroni correction over the 9 properties** (p < 0.0056): "
+                        "a over all: r = +0.90, p = 0.001. The others above are not.")
 
 
 def test_paired_t_p_matches_scipy():
