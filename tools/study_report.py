@@ -21,8 +21,8 @@ from generators.atomic import write_bytes_atomic
 from tools.study_plan import RESULTS, extreme_kinds, plan_units, read_rows, unit_done
 from tools.study_presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
 
-#: A property's correlation is called beyond noise below this p (and below it divided by the
-#: number of properties, Bonferroni, for the stricter reading).
+#: A gain or a difference counts below this p; a property's correlation is called beyond noise
+#: below it divided by the number of properties tested (Bonferroni, :func:`correlation_verdict`).
 ALPHA = 0.05
 
 
@@ -568,11 +568,11 @@ def correlation_section(preset: StudyPreset, stats: list[dict], acc: dict, tasks
     return lines
 
 
-def correlation_verdict(beyond: list[tuple[str, bool]], n: int) -> list[str]:
-    """The plain statement under a Fig.-3 table: ``beyond`` lists ``(text, survives)`` for every
-    correlation with p < 0.05, ``survives`` when p < 0.05 / ``n`` (Bonferroni over the ``n``
+def correlation_verdict(beyond: list[tuple[str, float]], n: int) -> list[str]:
+    """The plain statement under a Fig.-3 table: ``beyond`` lists ``(text, p)`` for every
+    correlation with p < ALPHA; one survives when p < ALPHA / ``n`` (Bonferroni over the ``n``
     properties tested)."""
-    strict = [text for text, survives in beyond if survives]
+    strict = [text for text, p in beyond if p < ALPHA / n]
     lines = ["p < 0.05 before correcting for the number of properties tested: "
              + "; ".join(text for text, _ in beyond) + ".", ""]
     if strict:
@@ -616,8 +616,7 @@ def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: s
             s = table[column] if table else {"r": float("nan"), "p": float("nan"), "n": 0}
             cells += [_num(s["r"], "+.2f"), _num(s["p"], ".3f"), str(s["n"])]
             if math.isfinite(s["p"]) and s["p"] < ALPHA:
-                beyond.append((f"{column} over {title}: r = {s['r']:+.2f}, p = {s['p']:.3f}",
-                               s["p"] < ALPHA / len(COLUMNS)))
+                beyond.append((f"{column} over {title}: r = {s['r']:+.2f}, p = {s['p']:.3f}", s["p"]))
         for t in tasks:
             table = tables["all"][t][1]
             cells.append(_num(table[column]["r"], "+.2f") if table else "–")

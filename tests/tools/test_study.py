@@ -18,7 +18,8 @@ from tools.reproduce import main
 from tools.study import UnitRunner, run_study
 from tools.study_plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
 from tools.study_presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
-from tools.study_report import correlation_verdict, machine_hours, override_flags, paired_t_p, summarise, versus_control, write_study_report
+from tools.study_report import (correlation_verdict, machine_hours, override_flags, paired_t_p, summarise,
+                                versus_control, write_study_report)
 
 
 def fake_rows(preset, unit, acc, folds=5, **extra):
@@ -298,13 +299,13 @@ def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
 
 
 def test_correlation_verdict_says_which_survive_bonferroni_and_when_none_does():
-    lines = correlation_verdict([("png_ratio over a–n: r = +0.58, p = 0.030", False),
-                                 ("self_similarity over a–n: r = +0.62, p = 0.019", False)], 9)
+    lines = correlation_verdict([("png_ratio over a–n: r = +0.58, p = 0.030", 0.030),
+                                 ("self_similarity over a–n: r = +0.62, p = 0.019", 0.019)], 9)
     assert lines[0].startswith("p < 0.05 before correcting for the number of properties tested: png_ratio")
     assert lines[2] == ("**No correlation is beyond noise after Bonferroni correction over the 9 properties** "
                         "(p < 0.0056): with 9 properties tested, the chance that at least one gives p < 0.05 "
                         "by chance alone is 37% (for independent tests).")
-    lines = correlation_verdict([("a over all: r = +0.90, p = 0.001", True), ("b over all: r = +0.5, p = 0.04", False)], 9)
+    lines = correlation_verdict([("a over all: r = +0.90, p = 0.001", 0.001), ("b over all: r = +0.5, p = 0.04", 0.04)], 9)
     assert lines[2] == ("**Beyond noise after Bonferroni correction over the 9 properties** (p < 0.0056): "
                         "a over all: r = +0.90, p = 0.001. The others above are not.")
 
