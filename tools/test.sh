@@ -12,6 +12,17 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
     echo "not root: skipping apt-get; shader tests need libegl1 libgl1 libgl1-mesa-dri" >&2
 fi
+# The [train] extras take about 6.1 GiB in .venv (torch 2.14.1 is a CUDA build, with its NVIDIA
+# libraries); say so up front rather than fail half-way through pip with ENOSPC.
+need_kib=$((6300 * 1024))
+if ! compgen -G '.venv/lib/python3*/site-packages/torch' >/dev/null; then
+    free_kib=$(df -Pk . | awk 'NR == 2 {print $4}')
+    if [ "$free_kib" -lt "$need_kib" ]; then
+        echo "tools/test.sh: installing the [train,dev] extras needs about 6.2 GiB free here;" \
+             "$((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 {print $6}')" >&2
+        exit 1
+    fi
+fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[train,dev]'
