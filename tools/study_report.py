@@ -154,13 +154,14 @@ def _name(preset: StudyPreset, label: str) -> str:
     return f"({letter}) {label}" if letter else label
 
 
-def status_lines(preset: StudyPreset, rows: list[dict], failed: dict) -> tuple[list[str], list[str]]:
-    """The status paragraph and the list of missing units."""
+def status_lines(preset: StudyPreset, rows: list[dict], failed: dict) -> tuple[list[str], list[str], bool]:
+    """The status paragraph, the list of missing units, and whether the study is complete."""
     units = plan_units(preset, rows)
     missing = [u.name for u in units if not unit_done(rows, u, preset)]
     extremes_known = extreme_kinds(preset, rows) is not None
+    complete = not (missing or (preset.mode == "study" and preset.extremes and not extremes_known))
     lines = []
-    if missing or (preset.mode == "study" and preset.extremes and not extremes_known):
+    if not complete:
         text = (f"**PARTIAL STUDY: {len(units) - len(missing)} of {len(units)} planned units are in "
                 f"`{RESULTS}`; {len(missing)} missing** (listed under \"Missing units\").")
         if preset.mode == "study" and preset.extremes and preset.extra_seeds and not extremes_known:
@@ -172,7 +173,7 @@ def status_lines(preset: StudyPreset, rows: list[dict], failed: dict) -> tuple[l
     else:
         lines.append(f"**Complete: all {len(units)} planned units are in `{RESULTS}`.**")
     miss = [f"- `{name}`" + (f" failed: {failed[name]}" if name in failed else "") for name in missing]
-    return lines, miss
+    return lines, miss, complete
 
 
 def _unit_wall(row: dict) -> float:
@@ -210,7 +211,7 @@ def _costs(rows: list[dict]) -> tuple[float, float, list[str]]:
 
 
 def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None) -> tuple[list[str], list[str]]:
-    status, missing = status_lines(preset, rows, failed)
+    status, missing, complete = status_lines(preset, rows, failed)
     cpu, wall, machines = _costs(rows)
     shapes = ", ".join(preset.input_sizes)
     steps = ", ".join(str(s) for s in preset.steps)
@@ -231,7 +232,7 @@ def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None
              f"mean ± std over folds, on {', '.join(t.name for t in preset.tasks)}. `step0` = the "
              f"untrained encoder of the same seed (`random:SEED`, identical to a run's `step0/`), "
              f"seeds {list(preset.step0_seeds)}.",
-             f"- Cost so far: {cpu / 3600:.1f} CPU hours (pre-training + evaluation, from the units' "
+             f"- {'Cost' if complete else 'Cost so far'}: {cpu / 3600:.1f} CPU hours (pre-training + evaluation, from the units' "
              f"own CPU time), {wall / 3600:.1f} hours of unit wall time (render + pre-training + "
              f"evaluation; units run side by side overlap), about {machine_hours(rows):.1f} hours of "
              f"machine time (the union of the units' run intervals).",

@@ -153,6 +153,7 @@ def test_a_killed_study_resumes_with_the_missing_units_and_max_units_stops_clean
     assert rest.started[0] == "fractaldb-s0" and set(result["failed"]) == {"audio-fsdd-mini-s0"}
     text = write_study_report(preset, report, failed=result["failed"]).read_text()
     assert "PARTIAL STUDY: 7 of 8 planned units" in text and "- `audio-fsdd-mini-s0` failed: exit 1" in text
+    assert "- Cost so far: " in text and "- Cost: " not in text
 
 
 def _tone_fsdd(root):
@@ -396,7 +397,9 @@ def test_study_smoke_end_to_end_survives_a_kill(tmp_path):
     assert second.returncode == 0, second.stdout + second.stderr
     rows = read_rows(report / RESULTS)
     assert sorted(r["unit"] for r in rows) == sorted(u.name for u in plan_units(STUDY_PRESETS["study-smoke"], rows))
-    assert "Complete: all 8 planned units" in (report / "report.md").read_text()
+    text = (report / "report.md").read_text()
+    assert "Complete: all 8 planned units" in text
+    assert "- Cost: " in text and "Cost so far" not in text
     assert "[skip] render-stat-spectrum" in (work / "logs" / "unit-stat-spectrum-s0.log").read_text()
 
 
