@@ -232,10 +232,10 @@ def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None
              f"mean ± std over folds, on {', '.join(t.name for t in preset.tasks)}. `step0` = the "
              f"untrained encoder of the same seed (`random:SEED`, identical to a run's `step0/`), "
              f"seeds {list(preset.step0_seeds)}.",
-             f"- {'Cost' if complete else 'Cost so far'}: {cpu / 3600:.1f} CPU hours (pre-training + evaluation, from the units' "
-             f"own CPU time), {wall / 3600:.1f} hours of unit wall time (render + pre-training + "
-             f"evaluation; units run side by side overlap), about {machine_hours(rows):.1f} hours of "
-             f"machine time (the union of the units' run intervals).",
+             f"- {'Cost' if complete else 'Cost so far'}: {cpu / 3600:.1f} CPU hours (pre-training + "
+             f"evaluation, from the units' own CPU time), {wall / 3600:.1f} hours of unit wall time "
+             f"(render + pre-training + evaluation; units run side by side overlap), about "
+             f"{machine_hours(rows):.1f} hours of machine time (the union of the units' run intervals).",
              f"- Machine(s): {'; '.join(machines) if machines else 'none yet'}.", ""]
     if note:
         lines += [f"**Note.** {note}", ""]
@@ -574,7 +574,7 @@ def correlation_verdict(beyond: list[tuple[str, float]], n: int) -> list[str]:
     correlation with p < ALPHA; one survives when p < ALPHA / ``n`` (Bonferroni over the ``n``
     properties tested)."""
     strict = [text for text, p in beyond if p < ALPHA / n]
-    lines = ["p < 0.05 before correcting for the number of properties tested: "
+    lines = [f"p < {ALPHA:g} before correcting for the number of properties tested: "
              + "; ".join(text for text, _ in beyond) + ".", ""]
     if strict:
         rest = " The others above are not." if len(strict) < len(beyond) else ""
@@ -582,7 +582,7 @@ def correlation_verdict(beyond: list[tuple[str, float]], n: int) -> list[str]:
                         f"{ALPHA / n:.4f}): " + "; ".join(strict) + "." + rest, ""]
     return lines + [f"**No correlation is beyond noise after Bonferroni correction over the {n} properties** "
                     f"(p < {ALPHA / n:.4f}): with {n} properties tested, the chance that at least one gives "
-                    f"p < 0.05 by chance alone is {1 - (1 - ALPHA) ** n:.0%} (for independent tests).", ""]
+                    f"p < {ALPHA:g} by chance alone is {1 - (1 - ALPHA) ** n:.0%} (for independent tests).", ""]
 
 
 def _correlation_table(preset: StudyPreset, stats: list[dict], acc: dict, key: str, tasks: list[str],

@@ -14,12 +14,12 @@ else
 fi
 # The [train] extras take about 6.1 GiB in .venv (torch 2.14.1 is a CUDA build, with its NVIDIA
 # libraries); say so up front rather than fail half-way through pip with ENOSPC.
-need_kib=$((6300 * 1024))
+need_mib=6300
 if ! compgen -G '.venv/lib/python3*/site-packages/torch' >/dev/null; then
-    free_kib=$(df -Pk . | awk 'NR == 2 {print $4}')
-    if [ "$free_kib" -lt "$need_kib" ]; then
-        echo "tools/test.sh: installing the [train,dev] extras needs about 6.2 GiB free here;" \
-             "$((free_kib / 1024)) MiB free on $(df -P . | awk 'NR == 2 {print $6}')" >&2
+    read -r free_kib mount < <(df -Pk . | awk 'NR == 2 {print $4, $6}')
+    if [ "$free_kib" -lt $((need_mib * 1024)) ]; then
+        echo "tools/test.sh: installing the [train,dev] extras needs about $need_mib MiB free here;" \
+             "$((free_kib / 1024)) MiB free on $mount" >&2
         exit 1
     fi
 fi
