@@ -336,7 +336,7 @@ def stats(args: tuple[str, ...]) -> None:
 
     \b
     Torch-free: measured against the stored log-mel reference. `synthgen stats --help` lists
-    its options; `python -m tools.stats --audio DIR` (training install) computes a reference
+    its options; `python -m tools.analysis.stats --audio DIR` (training install) computes a reference
     from real audio. Example:
       synthgen stats data/fractaldb data/visualatom --n 200 --json stats.json
     """

@@ -11,7 +11,7 @@ spectrogram-like as the average spectrogram; ~1 = typical spread of real spectro
 
 The reference is ``generators/logmel_reference.json`` (FSDD, see ``docs/analysis.md`` for the
 command that made it). Computing a reference from audio needs the log-mel front end (torch):
-``python -m tools.stats --audio DIR`` does that with this module's :func:`main` and a
+``python -m tools.analysis.stats --audio DIR`` does that with this module's :func:`main` and a
 ``reference_from_audio`` function. This module imports only numpy, scipy and Pillow, so
 ``synthgen stats`` works on a base (render-node) install.
 """
@@ -171,7 +171,7 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: ``reference_from_audio(folder, seed=...) -> reference dict`` (``tools.stats``: torch).
+#: ``reference_from_audio(folder, seed=...) -> reference dict`` (``tools.analysis.stats``: torch).
 AudioReference = Callable[..., dict]
 
 
@@ -190,7 +190,7 @@ def get_parser(prog: str = "synthgen stats", error_prefix: str = "synthgen: erro
         prog=prog,
         description="Image properties of synthgen shard datasets (JSON + markdown table).",
         epilog=f"examples:\n  {prog} shards/fractaldb shards/stat-spectrum --json s.json --md s.md\n"
-               "  python -m tools.stats --audio data/fsdd/recordings --write-reference ref.json",
+               "  python -m tools.analysis.stats --audio data/fsdd/recordings --write-reference ref.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.error_prefix = error_prefix
     p.add_argument("folders", nargs="*", metavar="DIR", help="shard directories")
@@ -200,7 +200,7 @@ def get_parser(prog: str = "synthgen stats", error_prefix: str = "synthgen: erro
                    help=f"side images are resized to before measuring (default {DEFAULT_SIZE})")
     p.add_argument("--audio", metavar="DIR", help="compute the log-mel reference from this audio "
                    "folder instead of the stored one (needs the training install: "
-                   "python -m tools.stats --audio DIR)")
+                   "python -m tools.analysis.stats --audio DIR)")
     p.add_argument("--reference", metavar="JSON", default=str(DEFAULT_REFERENCE),
                    help="stored reference stats (default generators/logmel_reference.json)")
     p.add_argument("--write-reference", metavar="JSON", help="with --audio: save the reference here")
@@ -214,9 +214,9 @@ def main(argv: list[str] | None = None, prog: str = "synthgen",
     """Run the command; errors are one line ``{prog}: error: ...`` and exit code 2.
 
     Without ``reference_from_audio`` (the torch-free ``synthgen stats``), ``--audio`` is an
-    error that points to ``python -m tools.stats``.
+    error that points to ``python -m tools.analysis.stats``.
     """
-    args = get_parser(f"{prog} stats" if prog == "synthgen" else f"python -m tools.{prog}",
+    args = get_parser(f"{prog} stats" if prog == "synthgen" else f"python -m tools.analysis.{prog}",
                       f"{prog}: error:").parse_args(argv)
     try:
         if args.n < 2 or args.size < 16:
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None, prog: str = "synthgen",
         if args.audio:
             if reference_from_audio is None:
                 raise StatsError("--audio needs the log-mel front end (torch): run "
-                                 "`python -m tools.stats --audio DIR ...` with the training "
+                                 "`python -m tools.analysis.stats --audio DIR ...` with the training "
                                  "install (pip install 'synthgen[train]')")
             if not Path(args.audio).is_dir():
                 raise StatsError(f"--audio {args.audio} is not a folder")

@@ -1,1 +1,2 @@
-"""Benchmarks, image statistics and reports."""
+"""Benchmarks, image statistics, reproduction runs and studies, grouped by job: ``bench``,
+``analysis``, ``reproduce``, ``study``; ``steps`` and ``sections`` are shared by the last two."""

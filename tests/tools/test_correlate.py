@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tools.correlate import correlate, join, main, pearson
+from tools.analysis.correlate import correlate, join, main, pearson
 
 
 def test_pearson_of_a_line_is_one_and_of_a_reversed_line_minus_one():

@@ -1,4 +1,4 @@
-"""tools/gpu_check.py: runs end to end (a CPU-against-CPU dry run) and refuses without a GPU."""
+"""tools/bench/gpu_check.py: runs end to end (a CPU-against-CPU dry run) and refuses without a GPU."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ TINY = ["--param", "stylegan-sparse:channel_base=256", "--param", "stylegan-spar
 
 
 def test_dry_run_on_cpu_passes_with_identical_images(tmp_path):
-    from tools.gpu_check import main
+    from tools.bench.gpu_check import main
 
     out = tmp_path / "check.json"
     code = main(["--kinds", "stylegan-sparse,featvis-random", "--n", "4", "--size", "32",
@@ -34,7 +34,7 @@ def test_dry_run_on_cpu_passes_with_identical_images(tmp_path):
 def test_without_a_gpu_it_says_so_in_one_line():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    result = subprocess.run([sys.executable, "-m", "tools.gpu_check", "--n", "2"],
+    result = subprocess.run([sys.executable, "-m", "tools.bench.gpu_check", "--n", "2"],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("gpu_check: error:") and "no CUDA GPU" in result.stderr

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from tests.helpers import shared_data
-from tools.reproduce import main
-from tools.reproduce_presets import PRESETS, get_preset
+from tools.reproduce.cli import main
+from tools.reproduce.presets import PRESETS, get_preset
 from tools.steps import StepError, marker, read_marker, run_command, run_step
 
 
@@ -89,8 +89,8 @@ def test_smoke_preset_end_to_end_and_rerun_skips_everything(tmp_path):
 
 
 def test_units_cover_every_expected_step_once(tmp_path):
-    from tools.report import expected_steps
-    from tools.reproduce import Pipeline
+    from tools.reproduce.report import expected_steps
+    from tools.reproduce.cli import Pipeline
 
     preset = get_preset("cpu", seeds=(0, 1))
     pipeline = Pipeline(preset, tmp_path / "w", tmp_path / "r", tmp_path, lock="x", lock_per="run")
@@ -116,10 +116,10 @@ def _lock_is_free(path) -> bool:
 @pytest.mark.parametrize("hold_minutes, free_between", [(0.0, True), (10.0, False)])
 def test_unit_lock_is_held_per_kind_or_kept_for_lock_hold(tmp_path, hold_minutes, free_between,
                                                           monkeypatch):
-    import tools.reproduce
-    from tools.reproduce import Pipeline
+    import tools.reproduce.cli
+    from tools.reproduce.cli import Pipeline
 
-    monkeypatch.setattr(tools.reproduce, "YIELD_SECONDS", 0.0)
+    monkeypatch.setattr(tools.reproduce.cli, "YIELD_SECONDS", 0.0)
     lock = tmp_path / "cpu.lock"
     pipeline = Pipeline(get_preset("smoke"), tmp_path / "w", tmp_path / "r", tmp_path, lock=str(lock),
                         lock_per="run", lock_hold=hold_minutes, log=lambda m: None)

@@ -17,7 +17,7 @@ from generators.stats import (DEFAULT_REFERENCE, compute_stats, load_reference, 
                               markdown_table, sample_dataset)
 from generators.image_properties import mean_pairwise_distance, resize_gray, to_gray
 from tests.helpers import run_synthgen, shared_data
-from tools.stats import main
+from tools.analysis.stats import main
 
 
 def render(out: Path, kind: str, n: int, *items: str) -> Path:
@@ -120,12 +120,12 @@ def test_synthgen_stats_measures_without_torch_and_points_audio_to_tools(spectru
     audio = run_synthgen("stats", "--audio", spectrum_dir)
     assert audio.returncode == 2
     assert audio.stderr.strip() == (
-        "synthgen: error: --audio needs the log-mel front end (torch): run `python -m tools.stats "
+        "synthgen: error: --audio needs the log-mel front end (torch): run `python -m tools.analysis.stats "
         "--audio DIR ...` with the training install (pip install 'synthgen[train]')")
 
 
 def test_stats_imports_neither_torch_nor_matplotlib():
-    code = ("import sys, generators.stats, tools.stats; "
+    code = ("import sys, generators.stats, tools.analysis.stats; "
             "print(any(m in sys.modules for m in ('torch', 'matplotlib')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -133,7 +133,7 @@ def test_stats_imports_neither_torch_nor_matplotlib():
 
 def test_logmel_image_of_a_real_clip_is_a_unit_range_spectrogram():
     recordings = shared_data("fsdd", "recordings")
-    from tools.logmel_images import logmel_image
+    from tools.analysis.logmel_images import logmel_image
 
     image = logmel_image(sorted(recordings.glob("*.wav"))[0], frames=64)
     assert image.shape == (128, 64)

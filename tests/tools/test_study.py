@@ -14,12 +14,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tools.reproduce import main
-from tools.study import UnitRunner, run_study
-from tools.study_plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
-from tools.study_presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
-from tools.study_report import (correlation_verdict, machine_hours, override_flags, paired_t_p, summarise,
-                                versus_control, write_study_report)
+from tools.reproduce.cli import main
+from tools.study.run import UnitRunner, run_study
+from tools.study.plan import RESULTS, append_rows, extreme_kinds, plan_units, read_rows, select
+from tools.study.presets import LETTERS, SMALL_KINDS, STUDY_PRESETS, get_study_preset
+from tools.study.report import write_study_report
+from tools.study.sections import correlation_verdict, override_flags
+from tools.study.stats import summarise
 
 
 def fake_rows(preset, unit, acc, folds=5, **extra):
@@ -168,7 +169,7 @@ def _tone_fsdd(root):
 
 
 def test_a_unit_killed_during_evaluation_resumes_without_rendering_or_training_again(tmp_path, monkeypatch):
-    import tools.study
+    import tools.study.run
 
     preset = replace(STUDY_PRESETS["study-smoke"], n_images=16, stats_n=8)
     data = _tone_fsdd(tmp_path / "data")
@@ -187,17 +188,17 @@ def test_a_unit_killed_during_evaluation_resumes_without_rendering_or_training_a
         else:
             if kill["eval"]:
                 kill["eval"] = False
-                raise tools.study.StepError("killed")
+                raise tools.study.run.StepError("killed")
             results = command[command.index("--results") + 1]
             os.makedirs(os.path.dirname(results), exist_ok=True)
             with open(results, "a") as f:
                 f.write(json.dumps({"task": "fsdd-mini", "name": "x", "acc_mean": 0.5, "acc_std": 0.1, "split_acc": [0.4, 0.6]}) + "\n")
 
-    monkeypatch.setattr(tools.study, "run_command", fake_command)
+    monkeypatch.setattr(tools.study.run, "run_command", fake_command)
     work, report, log = tmp_path / "work", tmp_path / "report", []
     unit = next(u for u in plan_units(preset, []) if u.name == "stat-spectrum-s0")
     runner = UnitRunner(preset, work, report, data, log=log.append)
-    with pytest.raises(tools.study.StepError, match="killed"):
+    with pytest.raises(tools.study.run.StepError, match="killed"):
         runner.run(unit)
     assert calls == ["pretrain", "pretrain", "finetune"]  # 4 steps in pieces of 2
     assert not (report / RESULTS).exists() and (report / "stats" / "stat-spectrum.json").exists()
@@ -231,18 +232,6 @@ def test_partial_report_of_the_cpu_study_says_what_is_missing(tmp_path):
     assert "| dead leaves |" not in families
 
 
-def test_machine_time_counts_units_run_side_by_side_once():
-    def row(unit, finished, wall):
-        return {"unit": unit, "task": "fsdd", "finished": finished, "pretrain_wall_s": wall - 100,
-                "eval_wall_s": 100.0}
-    rows = [row("a", "2026-01-01T01:00:00Z", 3600),   # 00:00-01:00
-            row("b", "2026-01-01T01:30:00Z", 3600),   # 00:30-01:30, overlaps a
-            row("c", "2026-01-01T03:00:00Z", 1800),   # 02:30-03:00, after an idle half hour
-            row("a", "2026-01-01T01:00:00Z", 3600)]   # a second task row of unit a counts once
-    assert machine_hours(rows) == pytest.approx(2.0)
-    assert machine_hours([]) == 0.0
-
-
 def test_summary_counts_kinds_below_step0_and_within_noise_separately(tmp_path):
     preset = STUDY_PRESETS["cpu-study"]
     report = tmp_path / "report"
@@ -264,7 +253,7 @@ def test_summary_counts_kinds_below_step0_and_within_noise_separately(tmp_path):
 def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
     from scipy.stats import pearsonr
 
-    from tools.correlate import COLUMNS
+    from tools.analysis.correlate import COLUMNS
 
     preset = STUDY_PRESETS["cpu-study"]
     report = tmp_path / "report"
@@ -309,13 +298,6 @@ def test_correlation_verdict_says_which_survive_bonferroni_and_when_none_does():
     lines = correlation_verdict([("a over all: r = +0.90, p = 0.001", 0.001), ("b over all: r = +0.5, p = 0.04", 0.04)], 9)
     assert lines[2] == ("**Beyond noise after Bonferroni correction over the 9 properties** (p < 0.0056): "
                         "a over all: r = +0.90, p = 0.001. The others above are not.")
-
-
-def test_paired_t_p_matches_scipy():
-    from scipy.stats import ttest_1samp
-
-    diffs = [0.02, 0.05, 0.01, 0.04, 0.03]
-    assert paired_t_p(diffs) == pytest.approx(ttest_1samp(diffs, 0).pvalue)
 
 
 def test_recipe_report_plots_gain_against_cpu_time_and_names_the_cheapest_winner_per_pooling(tmp_path):
@@ -425,21 +407,6 @@ def test_paper_section_compares_kinds_with_real_audio_on_the_fair_tasks_only(tmp
     assert "| fsdd |" not in section and "| fsdd-mean |" not in section
     assert "fsdd 1 above, 1 below, 1 within noise" in section
     assert "first (o) fractaldb; last (a) deadleaves-squares (3 kinds with every task)" in section
-
-
-def test_versus_control_compares_on_the_seeds_both_have_and_reports_the_kind_accuracy_there():
-    def row(role, label, seed, folds):
-        return {"unit": f"{label}-s{seed}", "role": role, "label": label, "seed": seed, "task": "t",
-                "split_acc": folds, "acc_mean": float(np.mean(folds))}
-    rows = [row("audio", "audio", 0, [0.70, 0.72, 0.74]),
-            row("pattern", "k", 0, [0.75, 0.78, 0.78]),
-            row("pattern", "k", 1, [0.50, 0.50, 0.50]),   # no real-audio run of seed 1: left out
-            row("pattern", "only-s1", 1, [0.90, 0.90, 0.90])]
-    out = versus_control(rows, "audio", ["t"])
-    diff, p, acc = out["t"]["k"]
-    assert diff == pytest.approx(0.05) and acc == pytest.approx(0.77)
-    assert p == pytest.approx(paired_t_p([0.05, 0.06, 0.04]))
-    assert "only-s1" not in out["t"]
 
 
 def test_paper_section_says_the_real_audio_comparison_is_pending_without_it(tmp_path):

@@ -48,7 +48,7 @@ from generators.registry import list_kinds, get_kind
 from generators.render import RenderConfig, render_dataset, sample_all_classes
 from generators.sample import decode_png, encode_png
 from generators.shards import AtomicTarWriter
-from tools.kind_overrides import kind_overrides
+from tools.bench.kind_overrides import kind_overrides
 
 
 def baseline_seconds(shard_dir: Path, png_level: int, out: Path) -> float:

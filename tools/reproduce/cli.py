@@ -8,7 +8,7 @@ linear probe on each task (``python -m finetune linear``). Baselines: the untrai
 log-mel statistics (``--ckpt logmel-stats``) and MAE pre-training on real audio (the same
 budget; note it sees the evaluation clips unlabelled when that audio is the task's own).
 Finally ``REPORT/report.md`` with the accuracy table, bar plot, property table, Fig.-3-style
-correlation plots, contact sheets and loss curves (``tools.report``).
+correlation plots, contact sheets and loss curves (:mod:`tools.reproduce.report`).
 
 Every step is cached: ``WORK/steps/NAME.done`` is written atomically after it succeeds, so a
 rerun skips finished steps and resumes unfinished ones. ``--lock FILE`` holds an exclusive
@@ -17,7 +17,7 @@ minutes, so a long preset can be run in several sittings.
 
 The study presets (``cpu-study``: the 17 datasets at one budget; ``cpu-recipe``: the budget
 search) run in units instead, resumable across machines through the committed
-``REPORT/results.jsonl`` (:mod:`tools.study`, report by :mod:`tools.study_report`).
+``REPORT/results.jsonl`` (:mod:`tools.study.run`, report by :mod:`tools.study.report`).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-from tools.reproduce_presets import CLIPS_PER_LABEL, PRESETS, Preset, get_preset
+from tools.reproduce.presets import CLIPS_PER_LABEL, PRESETS, Preset, get_preset
 from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, read_marker, run_command,
                          run_step, write_json_atomic)
-from tools.study_presets import STUDY_PRESETS
+from tools.study.presets import STUDY_PRESETS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO / ".." / "shared" / "data"
 YIELD_SECONDS = 3.0
 
@@ -196,7 +196,7 @@ class Pipeline:
             self._locked_unit(self.unit_steps("audio"), self._audio)
         self._locked_unit(self.unit_steps("baselines"), self._baselines)
         self._release()
-        from tools.report import write_report
+        from tools.reproduce.report import write_report
 
         report = write_report(self.work, self.report, p, self.failed)
         self.log(f"report: {report}")
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                         log=lambda m: print(m, flush=True), lock_per=args.lock_per,
                         lock_hold=args.lock_hold)
     if args.report_only:
-        from tools.report import write_report
+        from tools.reproduce.report import write_report
 
         print(f"report: {write_report(args.work, args.report, preset, {}, args.note)}")
         return 0
@@ -371,10 +371,10 @@ def _int_list(text: str, option: str) -> tuple[int, ...]:
 
 def study_main(args) -> int:
     """A unit-based study preset: run the pending units, then write REPORT/report.md."""
-    from tools.study import run_study
-    from tools.study_plan import BASELINES
-    from tools.study_presets import get_study_preset
-    from tools.study_report import write_study_report
+    from tools.study.run import run_study
+    from tools.study.plan import BASELINES
+    from tools.study.presets import get_study_preset
+    from tools.study.report import write_study_report
 
     try:
         for name in ("n_images", "stop_after", "max_units", "hours", "extreme_seeds"):

@@ -19,8 +19,8 @@ Prints one row per kind and a JSON summary (``--json``); exits 0 when every kind
 one fails, 2 with a one-line message when torch sees no GPU.
 
 Example (about 3-6 minutes on one GPU and a few CPU cores, most of it the CPU reference):
-    python tools/gpu_check.py --n 32 --size 256 --json gpu_check.json
-    python tools/gpu_check.py --kinds featvis-random --n 16 --param featvis-random:steps=128
+    python tools/bench/gpu_check.py --n 32 --size 256 --json gpu_check.json
+    python tools/bench/gpu_check.py --kinds featvis-random --n 16 --param featvis-random:steps=128
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from generators.image_properties import spectrum_slope, to_gray
 from generators.params import make_params
 from generators.registry import get_kind
 from generators.sample import batches, render_samples, sample_class_params
-from tools.kind_overrides import kind_overrides
+from tools.bench.kind_overrides import kind_overrides
 
 KINDS = ("stylegan-random", "stylegan-highfreq", "stylegan-sparse", "stylegan-oriented",
          "featvis-random", "featvis-deadleaves")

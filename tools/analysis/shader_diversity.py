@@ -17,7 +17,7 @@ different sizes are compared fairly by also averaging over random subsets the si
 smallest set.
 
 Example:
-    python tools/shader_diversity.py --classes 1000 --size 128
+    python tools/analysis/shader_diversity.py --classes 1000 --size 128
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a study consists of, and its results file: units, their order, which are done.
 
-Pure functions over a :class:`tools.study_presets.StudyPreset` and the rows of
+Pure functions over a :class:`tools.study.presets.StudyPreset` and the rows of
 ``REPORT/results.jsonl`` (see :mod:`tools.study`), shared by the runner and the report.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generators.atomic import append_json_lines
-from tools.study_presets import StudyPreset
+from tools.study.presets import StudyPreset
 
 RESULTS = "results.jsonl"
 #: Special names of ``--kinds`` that select the baseline units.

@@ -1,9 +1,9 @@
-"""``python -m tools.stats DIR [DIR ...]``: ``synthgen stats`` plus references from real audio.
+"""``python -m tools.analysis.stats DIR [DIR ...]``: ``synthgen stats`` plus references from real audio.
 
 The statistics themselves live in :mod:`generators.stats` (torch-free, so ``synthgen stats``
 runs on render nodes). This module adds ``--audio DIR``: the log-mel reference computed now
 from the audio in DIR through ``pretrain.frontend`` (torch, imported only then, by
-:mod:`tools.logmel_images`).
+:mod:`tools.analysis.logmel_images`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from generators.stats import main as stats_main
 
 def compute_reference(audio_dir: str | Path, n: int = 300, seed: int = 0, frames: int = 128) -> dict:
     """Statistics of log-mel spectrogram images of ``n`` clips of ``audio_dir`` (imports torch)."""
-    from tools.logmel_images import sample_logmel_images
+    from tools.analysis.logmel_images import sample_logmel_images
 
     try:
         grays, _ = sample_logmel_images(audio_dir, n, seed, frames)

@@ -1,20 +1,20 @@
-"""The markdown report of ``tools.reproduce``: built from whatever its work folder holds.
+"""The markdown report of ``python -m tools.reproduce``: built from whatever its work folder holds.
 
 Sections: set-up and real budget, accuracy table + bar plot (``finetune.results``), pre-training
 runs (steps and images reached, wall time), loss curves, image properties (``generators.stats``),
-property-vs-accuracy correlation (``tools.correlate``), contact sheets, step timings, and what
-is missing. Rewritten from scratch on every call, so a partial run gives a partial report.
+property-vs-accuracy correlation (``tools.analysis.correlate``), contact sheets, step timings, and what
+is missing. Rewritten from scratch on every call (:func:`tools.sections.write_markdown`), so a partial
+run gives a partial report.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 from generators.atomic import write_json_atomic
+from tools.sections import machine_text, note_section, sheets_section, write_markdown
 from tools.steps import read_marker
 
 
@@ -69,22 +69,6 @@ def step_rows(work: Path) -> list[str]:
     return rows
 
 
-def machine_text() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
-    return f"{cores} cores, {cpu}, Python {platform.python_version()}"
-
-
 def setup_section(preset, note: str | None) -> list[str]:
     """Title, how the report was made, the preset, budget, data, evaluation and machine."""
     lines = [f"# Reproduction report: preset `{preset.name}`", "",
@@ -102,9 +86,7 @@ def setup_section(preset, note: str | None) -> list[str]:
              f"the evaluation clips unlabelled when the audio is the task's own, so it is an "
              f"optimistic in-domain reference).",
              f"- Machine: {machine_text()}.", ""]
-    if note:
-        lines += [f"**Note.** {note}", ""]
-    return lines
+    return lines + note_section(note)
 
 
 def accuracy_section(records: list[dict], report: Path) -> list[str]:
@@ -143,8 +125,8 @@ def properties_section(stats: list[dict]) -> list[str]:
 
 
 def correlation_section(stats: list[dict], records: list[dict], report: Path) -> list[str]:
-    """Per task, property-vs-accuracy correlations (``tools.correlate``); writes ``stats.json``."""
-    from tools.correlate import correlate
+    """Per task, property-vs-accuracy correlations (``tools.analysis.correlate``); writes ``stats.json``."""
+    from tools.analysis.correlate import correlate
 
     lines = ["## Properties vs accuracy", ""]
     if not (stats and records):
@@ -161,17 +143,6 @@ def correlation_section(stats: list[dict], records: list[dict], report: Path) ->
                   f"![correlation]({folder.name}/correlation.png)", ""]
     return lines + ["With one point per kind, r rests on a handful of datasets: read it as a "
                     "description of this run, not as evidence of a law.", ""]
-
-
-def sheets_section(report: Path) -> list[str]:
-    """The contact sheets already in ``REPORT/sheets``."""
-    sheets = sorted((report / "sheets").glob("*.png"))
-    if not sheets:
-        return []
-    lines = ["## Contact sheets", "", "The first 16 images of every dataset (64 px thumbnails).", ""]
-    for sheet in sheets:
-        lines += [f"**{sheet.stem}**", "", f"![{sheet.stem}](sheets/{sheet.name})", ""]
-    return lines
 
 
 def missing_section(work: Path, preset, failed: dict) -> list[str]:
@@ -191,13 +162,10 @@ def write_report(work: Path, report: Path, preset, failed: dict, note: str | Non
     report.mkdir(parents=True, exist_ok=True)
     records = _read_jsonl(work / "results.jsonl")
     stats = [json.loads(p.read_text()) for p in sorted((work / "stats").glob("*.json"))]
-    lines = (setup_section(preset, note) + accuracy_section(records, report)
-             + pretraining_section(work, report) + properties_section(stats)
-             + correlation_section(stats, records, report) + sheets_section(report)
-             + ["## Steps", ""] + step_rows(work) + [""] + missing_section(work, preset, failed))
-    path = report / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return write_markdown(report / "report.md", [
+        setup_section(preset, note), accuracy_section(records, report), pretraining_section(work, report),
+        properties_section(stats), correlation_section(stats, records, report), sheets_section(report),
+        ["## Steps", ""] + step_rows(work) + [""], missing_section(work, preset, failed)])
 
 
 def _missing(work: Path, preset) -> list[str]:

@@ -1,4 +1,4 @@
-"""``python -m tools.correlate``: dataset properties vs downstream accuracy (like Fig. 3 of the
+"""``python -m tools.analysis.correlate``: dataset properties vs downstream accuracy (like Fig. 3 of the
 synthetic-pattern audio pre-training studies), with Pearson r.
 
 Joins the JSON of ``synthgen stats`` (one entry per dataset, key ``name``) with the JSON
@@ -200,7 +200,7 @@ def correlate(stats: list[dict], results: list[dict], task: str, out: Path) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.correlate",
+    p = argparse.ArgumentParser(prog="python -m tools.analysis.correlate",
                                 description="Scatter plots and Pearson r: dataset properties vs accuracy.")
     p.add_argument("--stats", required=True, type=Path, help="JSON from synthgen stats --json")
     p.add_argument("--results", required=True, type=Path, help="JSON lines of python -m finetune")

@@ -1,7 +1,7 @@
-"""Log-mel spectrograms of real audio as [0, 1] images, the reference of ``python -m tools.stats --audio``.
+"""Log-mel spectrograms of real audio as [0, 1] images, the reference of ``python -m tools.analysis.stats --audio``.
 
 Only this module touches the audio front end, and only when called: it imports
-``pretrain.frontend`` (and so torch) lazily, keeping ``tools.stats`` torch-free at import
+``pretrain.frontend`` (and so torch) lazily, keeping ``tools.analysis.stats`` torch-free at import
 (``generators.stats``, the statistics themselves, never imports it).
 
 Each clip goes through the evaluation front end (``pretrain.frontend.load_audio`` with peak

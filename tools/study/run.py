@@ -28,11 +28,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from tools.report import machine_text
+from tools.sections import machine_text
 from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, run_command, run_step,
                          write_json_atomic)
-from tools.study_plan import RESULTS, Unit, append_rows, plan_units, read_rows, select, unit_done
-from tools.study_presets import STUDY_PRESETS, StudyPreset, StudyTask
+from tools.study.plan import RESULTS, Unit, append_rows, plan_units, read_rows, select, unit_done
+from tools.study.presets import STUDY_PRESETS, StudyPreset, StudyTask
 #: Clips per digit of the ``fsdd-mini`` task (built from FSDD in the work folder).
 MINI_CLIPS = 6
 

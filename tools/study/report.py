@@ -1,0 +1,46 @@
+"""``REPORT/report.md`` of a study (:mod:`tools.study.run`), written from the committed files alone:
+``REPORT/results.jsonl`` (the units' rows), ``REPORT/stats/*.json`` (image properties) and
+``REPORT/sheets/*.png`` (contact sheets). Rewritten from scratch on every call; a partial study
+gives a partial report that says at its top how many units are missing and lists them.
+
+The numbers are :mod:`tools.study.stats`, the sections :mod:`tools.study.sections`; the report is
+written by the section mechanism both report writers share (:func:`tools.sections.write_markdown`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tools.sections import sheets_section, write_markdown
+from tools.study.plan import RESULTS, read_rows
+from tools.study.presets import StudyPreset
+from tools.study.sections import (commands_section, correlation_section, dataset_name, header, missing_section,
+                                  paper_section, properties_section, ranking_table, recipe_controls,
+                                  recipe_section, seed_table, study_table, summary_section)
+from tools.study.stats import kind_accuracy, summarise
+
+
+def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = None,
+                       note: str | None = None, plots: bool = True) -> Path:
+    """Write ``REPORT/report.md`` (and, with ``plots``, its PNGs) from the committed files;
+    returns its path."""
+    report = Path(report)
+    report.mkdir(parents=True, exist_ok=True)
+    rows = read_rows(report / RESULTS)
+    tasks = [t.name for t in preset.tasks]
+    groups = summarise(rows, tasks)
+    stats = [json.loads(p.read_text()) for p in sorted((report / "stats").glob("*.json"))]
+    stats = [s for s in stats if s.get("name") in preset.kinds]
+    head, missing = header(preset, rows, failed or {}, note)
+    if preset.mode == "recipe":
+        body = [recipe_section(preset, groups, tasks, report, plots), recipe_controls(preset, groups, tasks)]
+    else:
+        acc = kind_accuracy(preset, groups, tasks)
+        body = [summary_section(preset, groups, tasks), study_table(preset, groups, tasks),
+                seed_table(preset, rows, groups, tasks), ranking_table(preset, acc, tasks),
+                properties_section(preset, stats), correlation_section(preset, stats, acc, tasks, report, plots),
+                paper_section(preset, rows, groups, acc, tasks),
+                sheets_section(report, preset.kinds, lambda kind: dataset_name(preset, kind))]
+    return write_markdown(report / "report.md",
+                          [head, *body, missing_section(missing), commands_section(preset)])

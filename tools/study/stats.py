@@ -1,0 +1,255 @@
+"""The numbers of a study report, as pure functions of the rows of ``REPORT/results.jsonl``
+(:mod:`tools.study.plan`) and the preset: accuracy over seeds, paired gains over ``step0`` with
+their seed and fold spread, paired t-tests, the beyond-noise rule, comparisons with a control,
+family means, the properties-vs-accuracy rows and the cost of the units. Nothing here reads or
+writes a file or formats text; :mod:`tools.study.sections` turns these numbers into markdown.
+
+Gains are paired: a unit trained with seed ``s`` is compared with ``step0`` of seed ``s`` (the
+same architecture and initialisation, untrained) at the same input size, fold by fold; the fold
+spread of a gain is the std over folds of those paired differences.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import numpy as np
+
+from tools.study.presets import StudyPreset
+
+
+#: A gain or a difference counts below this p; a property's correlation is called beyond noise
+#: below it divided by the number of properties tested (Bonferroni, :func:`correlation_verdict`).
+ALPHA = 0.05
+
+
+def paired_t_p(diffs) -> float:
+    """Two-sided p of a paired t-test of per-fold differences against 0 (NaN for < 2 folds)."""
+    from scipy import stats as sps
+
+    d = np.asarray(diffs, dtype=np.float64)
+    if len(d) < 2:
+        return float("nan")
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return 0.0 if d.mean() != 0 else 1.0
+    t = d.mean() / (sd / math.sqrt(len(d)))
+    return float(2 * sps.t.sf(abs(t), len(d) - 1))
+
+
+def _latest(rows: list[dict]) -> list[dict]:
+    """One row per (unit, task): a repeated unit's later row wins."""
+    out = {}
+    for r in rows:
+        out[(r["unit"], r["task"])] = r
+    return list(out.values())
+
+
+def summarise(rows: list[dict], tasks: list[str]) -> dict:
+    """Per group ``(label, input_size, steps)`` and task: accuracy over seeds, the gain over the
+    paired step0, its seed and fold spread and a paired t-test p over folds.
+
+    Returns ``{(label, input_size, steps): {"role", "kind", "letter", "seeds", "leaky": {task},
+    task: {...}}}`` where each task entry holds ``acc`` (mean over seeds), ``acc_fold_std`` (mean
+    of the per-seed fold std), ``seed_accs``, ``acc_seed_std``, ``gain``, ``gain_seed_std``,
+    ``gain_fold_std``, ``p`` and ``paired`` (False when step0 of a seed was missing and the mean
+    of the available step0 seeds stood in)."""
+    rows = _latest(rows)
+    step0 = {}
+    for r in rows:
+        if r["role"] == "step0":
+            step0[(r["input_size"], r["task"], r["seed"])] = r
+    groups: dict = {}
+    for r in rows:
+        key = (r["label"], r["input_size"], r.get("steps") if r["role"] in ("pattern", "audio") else None)
+        g = groups.setdefault(key, {"role": r["role"], "kind": r.get("kind"), "letter": r.get("letter"),
+                                    "seeds": set(), "leaky": set(), "cpu_s": [], "_rows": []})
+        g["seeds"].add(r["seed"])
+        g["_rows"].append(r)
+        if r.get("leaky"):
+            g["leaky"].add(r["task"])
+    for key, g in groups.items():
+        g["cpu_s"] = list({r["unit"]: r.get("pretrain_cpu_s") or 0.0 for r in g["_rows"]}.values())
+        for task in tasks:
+            mine = sorted((r for r in g["_rows"] if r["task"] == task), key=lambda r: r["seed"])
+            if not mine:
+                continue
+            accs = np.array([r["acc_mean"] for r in mine])
+            gains, fold_diffs, paired = [], [], True
+            for r in mine:
+                base = step0.get((r["input_size"], task, r["seed"]))
+                if base is None or r["role"] == "logmel":
+                    pool = [v for (shape, t, _), v in step0.items() if shape == r["input_size"] and t == task]
+                    if not pool:
+                        continue
+                    paired = False
+                    base_acc = float(np.mean([v["acc_mean"] for v in pool]))
+                    base_folds = _mean_folds([v.get("split_acc") for v in pool])
+                else:
+                    base_acc, base_folds = base["acc_mean"], base.get("split_acc")
+                gains.append(r["acc_mean"] - base_acc)
+                folds = r.get("split_acc")
+                if folds and base_folds and len(folds) == len(base_folds):
+                    fold_diffs.append(np.asarray(folds) - np.asarray(base_folds))
+            entry = {"acc": float(accs.mean()), "acc_fold_std": float(np.mean([r["acc_std"] for r in mine])),
+                     "seed_accs": {r["seed"]: r["acc_mean"] for r in mine},
+                     "acc_seed_std": float(accs.std(ddof=1)) if len(accs) > 1 else float("nan"),
+                     "gain": float(np.mean(gains)) if gains else float("nan"),
+                     "gain_seed_std": float(np.std(gains, ddof=1)) if len(gains) > 1 else float("nan"),
+                     "gain_fold_std": float("nan"), "p": float("nan"), "paired": paired}
+            if fold_diffs and len({len(d) for d in fold_diffs}) == 1:
+                mean_diffs = np.mean(fold_diffs, axis=0)
+                entry["gain_fold_std"] = float(mean_diffs.std(ddof=1)) if len(mean_diffs) > 1 else float("nan")
+                entry["p"] = paired_t_p(mean_diffs) if g["role"] != "step0" else float("nan")
+            g[task] = entry
+        del g["_rows"]
+    return groups
+
+
+def _mean_folds(fold_lists) -> list[float] | None:
+    lists = [f for f in fold_lists if f]
+    if not lists or len({len(f) for f in lists}) != 1:
+        return None
+    return list(np.mean(lists, axis=0))
+
+
+def beyond_noise(entry: dict, step0_seed_std: float) -> bool:
+    """A gain counts when its paired t-test over folds gives p < ALPHA and it exceeds twice the
+    seed spread of step0 (and of the unit itself, where it has several seeds)."""
+    spread = max(v for v in (step0_seed_std, entry.get("gain_seed_std")) if v is not None and math.isfinite(v)) \
+        if any(v is not None and math.isfinite(v) for v in (step0_seed_std, entry.get("gain_seed_std"))) else 0.0
+    return bool(math.isfinite(entry["gain"]) and math.isfinite(entry["p"]) and entry["p"] < ALPHA
+                and abs(entry["gain"]) > 2 * spread)
+
+
+def property_rows(stats: list[dict], accuracy: dict[str, float]) -> list[dict]:
+    """Rows of :func:`tools.analysis.correlate.correlations` (``name``, ``accuracy`` 0-1, one value per
+    property column) for the datasets with both statistics and an accuracy."""
+    from tools.analysis.correlate import COLUMNS, stats_value
+
+    out = []
+    for entry in stats:
+        if entry["name"] in accuracy:
+            row = {"name": entry["name"], "accuracy": accuracy[entry["name"]], "n_runs": 1}
+            row.update({c: stats_value(entry, c) for c in COLUMNS})
+            out.append(row)
+    return out
+
+
+def _unit_wall(row: dict) -> float:
+    return (row.get("pretrain_wall_s") or 0) + (row.get("eval_wall_s") or 0) + (row.get("render_s") or 0)
+
+
+def machine_hours(rows: list[dict]) -> float:
+    """Hours during which at least one unit ran: the union of the intervals ``[finished - unit
+    wall time, finished]`` of the units (units run side by side count once; a unit resumed across
+    sittings is taken as one interval ending when it finished, so this is an upper bound)."""
+    spans = []
+    for r in {r["unit"]: r for r in rows}.values():
+        if r.get("finished"):
+            end = datetime.strptime(r["finished"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            spans.append((end - _unit_wall(r), end))
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total / 3600
+
+
+def costs(rows: list[dict]) -> tuple[float, float, list[str]]:
+    units = {}
+    for r in rows:
+        units[r["unit"]] = r
+    cpu = sum((r.get("pretrain_cpu_s") or 0) + (r.get("eval_cpu_s") or 0) for r in units.values())
+    wall = sum(_unit_wall(r) for r in units.values())
+    machines = sorted({r.get("machine", "?") for r in units.values()})
+    finished = sorted(r["finished"] for r in units.values() if r.get("finished"))
+    if finished:
+        machines.append(f"units finished between {finished[0]} and {finished[-1]} (UTC)")
+    return cpu, wall, machines
+
+
+#: Families of pattern kinds, by name prefix, for the summary's family means.
+FAMILIES = (("deadleaves-", "dead leaves"), ("stat-", "statistical"), ("stylegan-", "StyleGAN"),
+            ("featvis-", "feature visualisation"))
+
+
+def family(kind: str) -> str:
+    """The family of a kind (``formula`` for FractalDB, VisualAtom and shader programs)."""
+    return next((name for prefix, name in FAMILIES if kind.startswith(prefix)), "formula")
+
+
+def split_by_noise(kinds: dict[str, dict], task: str, step0_seed_std: float) -> tuple[dict, list[str], list[str]]:
+    """``(measured, above, below)``: the task entries of the kinds (``{kind: group}``) with a
+    finite gain, and the kinds whose gain is above or below step0 beyond noise."""
+    measured = {k: g[task] for k, g in kinds.items() if task in g and math.isfinite(g[task]["gain"])}
+    up = [k for k, e in measured.items() if e["gain"] > 0 and beyond_noise(e, step0_seed_std)]
+    down = [k for k, e in measured.items() if e["gain"] < 0 and beyond_noise(e, step0_seed_std)]
+    return measured, up, down
+
+
+def versus_control(rows: list[dict], role: str,
+                   tasks: list[str]) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """``{task: {kind: (difference, p, accuracy)}}``: each pattern kind's accuracy minus that of
+    the control with ``role`` (e.g. ``audio``), over the seeds both have, with a paired t-test p
+    over folds (per-fold differences averaged over those seeds), and the kind's accuracy over
+    those same seeds. Kinds or tasks without a shared seed are left out."""
+    rows = _latest(rows)
+    control = {(r["task"], r["seed"]): r for r in rows if r["role"] == role}
+    out: dict[str, dict[str, tuple[float, float, float]]] = {t: {} for t in tasks}
+    for t in tasks:
+        per_kind: dict[str, list] = {}
+        kind_acc: dict[str, list] = {}
+        for r in rows:
+            base = control.get((t, r["seed"]))
+            if r["role"] != "pattern" or r["task"] != t or base is None:
+                continue
+            folds, base_folds = r.get("split_acc"), base.get("split_acc")
+            if folds and base_folds and len(folds) == len(base_folds):
+                per_kind.setdefault(r["label"], []).append(np.asarray(folds) - np.asarray(base_folds))
+                kind_acc.setdefault(r["label"], []).append(float(np.mean(folds)))
+        for kind, diffs in per_kind.items():
+            if len({len(d) for d in diffs}) == 1:
+                mean = np.mean(diffs, axis=0)
+                out[t][kind] = (float(mean.mean()), paired_t_p(mean), float(np.mean(kind_acc[kind])))
+    return out
+
+
+def kind_accuracy(preset: StudyPreset, groups: dict, tasks: list[str]) -> dict[str, dict[str, float]]:
+    """``{task, "mean" or "mean POOLING": {kind: accuracy 0-1}}`` of the kinds evaluated at the
+    study's budget (a mean only for kinds with all of its tasks; see :func:`probe_means`)."""
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    means = {"mean": list(tasks), **probe_means(preset, tasks)}
+    out = {t: {} for t in [*tasks, *means]}
+    for kind in preset.kinds:
+        g = groups.get((kind, shape, steps))
+        if g is None:
+            continue
+        for t in tasks:
+            if t in g:
+                out[t][kind] = g[t]["acc"]
+        for m, m_tasks in means.items():
+            if all(t in g for t in m_tasks):
+                out[m][kind] = float(np.mean([g[t]["acc"] for t in m_tasks]))
+    return out
+
+
+def probes(preset: StudyPreset, tasks: list[str]) -> dict[str, list[str]]:
+    """``{pooling: [task names]}`` of the preset's tasks in ``tasks`` (``freq`` when a task names none)."""
+    out: dict[str, list[str]] = {}
+    for t in preset.tasks:
+        if t.name in tasks:
+            out.setdefault(t.pooling or "freq", []).append(t.name)
+    return out
+
+
+def probe_means(preset: StudyPreset, tasks: list[str]) -> dict[str, list[str]]:
+    """``{column: tasks}`` of the means the tables average: ``mean`` over every task, or one
+    ``mean POOLING`` per probe when the tasks use several poolings (a mean across two protocols
+    would mix a probe that separates the kinds with one that does not)."""
+    groups = probes(preset, tasks)
+    if len(groups) <= 1:
+        return {"mean": list(tasks)}
+    return {f"mean {p}": ts for p, ts in groups.items()}
