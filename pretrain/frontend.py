@@ -4,8 +4,11 @@ Pipeline (AudioMAE / M2D style, Huang et al. 2022; Niizumi et al. 2023):
 
     soundfile decode -> mono (mean of channels) -> scipy.signal.resample_poly to 16 kHz
     -> level normalisation -> torch.stft (400-sample = 25 ms Hann window, n_fft 512,
-    hop 160 = 10 ms, centred) -> power |X|^2 -> librosa.filters.mel (128 bins, 0-8 kHz,
+    hop 160 = 10 ms, centred) -> power |X|^2 -> mel filters (``generators.logmel.mel_filterbank``: 128 bins, 0-8 kHz,
     Slaney scale and area normalisation, librosa's defaults) -> log(x + 1e-6)
+
+``generators.logmel.log_mel`` is the same front end in numpy (the ``audio-*`` pattern kinds);
+both use that one filterbank.
 
 The result is a ``(n_mels, frames)`` float32 tensor: rows are frequency (low to high), columns
 are time. ``fix_length`` crops/pads it to a fixed number of frames (128 frames = 1.28 s is the
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from generators.logmel import mel_filterbank
 
 LEVELS = ("peak", "rms", "none")
 
@@ -146,10 +151,9 @@ def load_audio(path: str | Path, sample_rate: int = 16000, level: str = "peak") 
 
 @lru_cache(maxsize=8)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> torch.Tensor:
-    import librosa
-
-    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max)
-    return torch.from_numpy(fb.astype(np.float32))  # (n_mels, n_fft // 2 + 1)
+    # the one mel filterbank of the code base (equal to librosa.filters.mel's defaults)
+    fb = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max)
+    return torch.from_numpy(fb.copy())  # (n_mels, n_fft // 2 + 1)
 
 
 @lru_cache(maxsize=8)
