@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from finetune.loaders import LAYOUTS
+from finetune.loaders import task_help
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthgen" / "embeddings"
 
@@ -46,8 +46,7 @@ def _user_errors(fn):
 def task_options(fn):
     """Options shared by ``linear`` and ``full`` (one flag name means one thing)."""
     opts = [
-        click.option("--task", "task_name", required=True, help="task and the published layout expected under "
-                     "--root: " + "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items())),
+        click.option("--task", "task_name", required=True, help=task_help()),
         click.option("--root", required=True, type=click.Path(path_type=Path),
                      help="dataset folder in its published layout (csv: the CSV file)"),
         click.option("--folds", default=5, show_default=True, help="folds for the folder/csv loaders without folds"),

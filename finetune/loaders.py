@@ -1,26 +1,9 @@
 """Task loaders reading each dataset's published on-disk layout (no conversion step).
 
-==================  ==================================================================  ====================  ======
-task                layout under ``root`` (the published archives, unpacked)            protocol              clip s
-==================  ==================================================================  ====================  ======
-``esc50``           ``audio/*.wav`` + ``meta/esc50.csv`` (filename,fold,target,...)     5-fold CV             5.0
-``urbansound8k``    ``audio/foldN/*.wav`` + ``metadata/UrbanSound8K.csv``               10-fold CV            4.0
-``speechcommands``  V2: ``WORD/*.wav`` + ``validation_list.txt`` + ``testing_list.txt``  train/valid/test      1.0
-``spcv1``           V1, the same layout (30 words)                                      train/valid/test      1.0
-``gtzan``           ``[genres/]GENRE/GENRE.000NN.wav``                                  10-fold CV            30.0
-``nsynth``          ``nsynth-{train,valid,test}/examples.json`` + ``audio/*.wav``       train/valid/test      4.0
-``cremad``          ``[AudioWAV/]ACTOR_SENTENCE_EMOTION_LEVEL.wav``                     5-fold CV by actor    2.5
-``voxceleb1``       ``iden_split.txt`` + ``wav/idXXXXX/VIDEO/NNNNN.wav``                train/valid/test      8.2
-``voxforge``        ``LANG/SPEAKER-DATE-ID/wav/*.wav`` (de en es fr it ru archives)     70/15/15 by folder    5.8
-``surge``           ``TONE/NOTE.ogg`` (label: the note, file stem)                      80/10/10 by tone      4.0
-``fsdnoisy18k``     ``FSDnoisy18k.meta/{train,test}.csv`` + ``FSDnoisy18k.audio_*/``    train(10% valid)/test 8.25
-``fsd50k``          ``FSD50K.ground_truth/{dev,eval}.csv`` + ``FSD50K.{dev,eval}_audio/`` train/val/eval, mAP  7.6358
-``as20k``           ``{balanced_train,eval}_segments.csv`` + ``class_labels_indices.csv``  train/eval, mAP       10.0
-                    + ``audio/{balanced_train,eval}/[Y]YTID*.wav``
-``fsdd``            ``recordings/{digit}_{speaker}_{index}.wav`` [+ ``meta_5fold.csv``]  5-fold CV             own
-``folder``          ``LABEL/*.wav`` (any of .wav .flac .ogg)                            k-fold CV             own
-``csv``             a CSV with ``filename,label[,fold]`` (paths relative to the CSV)      CV or splits          own
-==================  ==================================================================  ====================  ======
+Each task is one record of :data:`TASKS` (:class:`TaskSpec`: loader, layout, protocol,
+published clip length, where the data comes from); :func:`load_task` (which applies the clip
+length), the ``--task`` help (:func:`task_help`) and the table of docs/finetune.md (:func:`tasks_table`) are
+derived from it, so adding a task is one loader function and one record.
 
 The clip lengths are those of the EVAR evaluation package's task table: every clip is cropped
 from its start or padded to it before it is embedded (``--clip-seconds`` overrides). Where EVAR
@@ -37,16 +20,13 @@ import json
 import re
 import sys
 import zlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from finetune.task import Clip, Task, UserError, assign_folds, cv_task, fixed_split_task
 from pretrain.frontend import AUDIO_SUFFIXES
 
-# published clip length per task in seconds (the EVAR task table); absent: each clip's own
-CLIP_SECONDS = {"esc50": 5.0, "urbansound8k": 4.0, "speechcommands": 1.0, "spcv1": 1.0, "voxceleb1": 8.2,
-                "voxforge": 5.8, "cremad": 2.5, "gtzan": 30.0, "nsynth": 4.0, "surge": 4.0,
-                "fsd50k": 7.6358, "fsdnoisy18k": 8.25, "as20k": 10.0}
 
 
 def read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -76,14 +56,14 @@ def missing_files(task: Task) -> list[int]:
 def load_esc50(root: Path) -> Task:
     rows = read_csv(root / "meta" / "esc50.csv", ("filename", "fold", "category"))
     audio = _dir(root / "audio", "ESC-50 audio")
-    return cv_task("esc50", [Clip(audio / r["filename"], r["category"], r["fold"]) for r in rows], CLIP_SECONDS["esc50"])
+    return cv_task("esc50", [Clip(audio / r["filename"], r["category"], r["fold"]) for r in rows])
 
 
 def load_urbansound8k(root: Path) -> Task:
     rows = read_csv(root / "metadata" / "UrbanSound8K.csv", ("slice_file_name", "fold", "class"))
     audio = _dir(root / "audio", "UrbanSound8K audio")
     return cv_task("urbansound8k", [Clip(audio / f"fold{r['fold']}" / r["slice_file_name"], r["class"], r["fold"])
-                                    for r in rows], CLIP_SECONDS["urbansound8k"])
+                                    for r in rows])
 
 
 def _read_list(path: Path) -> set[str]:
@@ -103,7 +83,7 @@ def load_speechcommands(root: Path, name: str = "speechcommands") -> Task:
             continue
         rel = f"{word}/{wav.name}"
         clips.append(Clip(wav, word, "test" if rel in test else "valid" if rel in valid else "train"))
-    return fixed_split_task(name, clips, CLIP_SECONDS[name])
+    return fixed_split_task(name, clips)
 
 
 def load_spcv1(root: Path) -> Task:
@@ -124,7 +104,7 @@ def load_gtzan(root: Path) -> Task:
         if not m:
             raise UserError(f"GTZAN file name {path.name} must look like GENRE.000NN.wav")
         clips.append(Clip(path, path.parent.name, str(int(m.group(1)) % 10 + 1)))
-    return cv_task("gtzan", clips, CLIP_SECONDS["gtzan"])
+    return cv_task("gtzan", clips)
 
 
 def load_nsynth(root: Path) -> Task:
@@ -144,7 +124,7 @@ def load_nsynth(root: Path) -> Task:
             if "instrument_family_str" not in ex:
                 raise UserError(f"{meta}: entry {note} has no instrument_family_str")
             clips.append(Clip(root / folder / "audio" / f"{note}.wav", ex["instrument_family_str"], split))
-    return fixed_split_task("nsynth", clips, CLIP_SECONDS["nsynth"])
+    return fixed_split_task("nsynth", clips)
 
 
 CREMAD_EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral",
@@ -161,7 +141,7 @@ def load_cremad(root: Path) -> Task:
         if len(parts) != 4 or not parts[0].isdigit() or parts[2] not in CREMAD_EMOTIONS:
             raise UserError(f"CREMA-D file name {path.name} must look like 1001_DFA_ANG_XX.wav")
         clips.append(Clip(path, CREMAD_EMOTIONS[parts[2]], str(int(parts[0]) % 5 + 1)))
-    return cv_task("cremad", clips, CLIP_SECONDS["cremad"])
+    return cv_task("cremad", clips)
 
 
 def load_voxceleb1(root: Path) -> Task:
@@ -179,7 +159,7 @@ def load_voxceleb1(root: Path) -> Task:
         if len(parts) != 2 or parts[0] not in names:
             raise UserError(f"{split_file} line {n}: expected '1|2|3 idXXXXX/VIDEO/NNNNN.wav', got {line!r}")
         clips.append(Clip(wav / parts[1], parts[1].split("/")[0], names[parts[0]]))
-    return fixed_split_task("voxceleb1", clips, CLIP_SECONDS["voxceleb1"])
+    return fixed_split_task("voxceleb1", clips)
 
 
 def _share(key: str, valid: float, test: float) -> str:
@@ -205,7 +185,7 @@ def load_voxforge(root: Path) -> Task:
     if not clips:
         raise UserError(f"VoxForge folder {root} has no LANG/SPEAKER-DATE-ID/wav/*.wav for languages "
                         f"{', '.join(VOXFORGE_LANGUAGES)}")
-    return fixed_split_task("voxforge", clips, CLIP_SECONDS["voxforge"])
+    return fixed_split_task("voxforge", clips)
 
 
 def load_surge(root: Path) -> Task:
@@ -215,7 +195,7 @@ def load_surge(root: Path) -> Task:
              for p in sorted(_dir(root, "Surge").glob("*/*")) if p.suffix.lower() in AUDIO_SUFFIXES]
     if not clips:
         raise UserError(f"Surge folder {root} has no TONE/NOTE.ogg files")
-    return fixed_split_task("surge", clips, CLIP_SECONDS["surge"])
+    return fixed_split_task("surge", clips)
 
 
 def load_fsdnoisy18k(root: Path) -> Task:
@@ -231,7 +211,7 @@ def load_fsdnoisy18k(root: Path) -> Task:
         n = seen[r["label"]] = seen.get(r["label"], -1) + 1
         clips.append(Clip(root / "FSDnoisy18k.audio_train" / r["fname"], r["label"], "valid" if n % 10 == 9 else "train"))
     clips += [Clip(root / "FSDnoisy18k.audio_test" / r["fname"], r["label"], "test") for r in test]
-    return fixed_split_task("fsdnoisy18k", clips, CLIP_SECONDS["fsdnoisy18k"])
+    return fixed_split_task("fsdnoisy18k", clips)
 
 
 def load_fsd50k(root: Path) -> Task:
@@ -248,7 +228,7 @@ def load_fsd50k(root: Path) -> Task:
             raise UserError(f"{truth / 'dev.csv'}: split {r['split']!r} of {r['fname']} must be train or val")
         clips.append(Clip(root / "FSD50K.dev_audio" / f"{r['fname']}.wav", _tags(r["labels"]), names[r["split"]]))
     clips += [Clip(root / "FSD50K.eval_audio" / f"{r['fname']}.wav", _tags(r["labels"]), "test") for r in ev]
-    return fixed_split_task("fsd50k", clips, CLIP_SECONDS["fsd50k"], multilabel=True)
+    return fixed_split_task("fsd50k", clips, multilabel=True)
 
 
 def _tags(field: str) -> tuple[str, ...]:
@@ -304,7 +284,7 @@ def load_as20k(root: Path) -> Task:
     if absent:
         print(f"as20k: {absent} listed clips have no audio file under {root / 'audio'} and are left out",
               file=sys.stderr)
-    return fixed_split_task("as20k", clips, CLIP_SECONDS["as20k"], multilabel=True)
+    return fixed_split_task("as20k", clips, multilabel=True)
 
 
 FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
@@ -356,40 +336,105 @@ def load_csv(csv_path: Path, folds: int = 5) -> Task:
     return cv_task(name, clips)
 
 
-LOADERS: dict[str, Callable[..., Task]] = {
-    "esc50": load_esc50, "urbansound8k": load_urbansound8k, "speechcommands": load_speechcommands,
-    "gtzan": load_gtzan, "nsynth": load_nsynth, "cremad": load_cremad, "voxceleb1": load_voxceleb1,
-    "fsdd": load_fsdd, "folder": load_folder, "csv": load_csv, "spcv1": load_spcv1, "voxforge": load_voxforge,
-    "surge": load_surge, "fsdnoisy18k": load_fsdnoisy18k, "fsd50k": load_fsd50k, "as20k": load_as20k,
-}
+def load_instruments(root: Path) -> Task:
+    """The instruments task: ``root/meta.csv`` (``filename,label,fold``, five folds) over
+    ``root/audio/{label}/{id}.flac``, read by the ``csv`` loader."""
+    return replace(load_csv(root / "meta.csv"), name="instruments")
 
 
-# the layout each loader expects, for --help
-LAYOUTS = {
-    "esc50": "audio/*.wav + meta/esc50.csv",
-    "urbansound8k": "audio/foldN/*.wav + metadata/UrbanSound8K.csv",
-    "speechcommands": "(V2) WORD/*.wav + validation_list.txt + testing_list.txt",
-    "spcv1": "(V1) WORD/*.wav + validation_list.txt + testing_list.txt",
-    "gtzan": "[genres/]GENRE/GENRE.000NN.wav",
-    "nsynth": "nsynth-{train,valid,test}/examples.json + audio/",
-    "cremad": "[AudioWAV/]ACTOR_SENTENCE_EMOTION_LEVEL.wav",
-    "voxceleb1": "iden_split.txt + wav/idXXXXX/VIDEO/NNNNN.wav",
-    "voxforge": "LANG/SPEAKER-DATE-ID/wav/*.wav",
-    "surge": "TONE/NOTE.ogg",
-    "fsdnoisy18k": "FSDnoisy18k.meta/{train,test}.csv + FSDnoisy18k.audio_{train,test}/",
-    "fsd50k": "FSD50K.ground_truth/{dev,eval}.csv + FSD50K.{dev,eval}_audio/",
-    "as20k": "{balanced_train,eval}_segments.csv + class_labels_indices.csv + audio/{balanced_train,eval}/",
-    "fsdd": "recordings/*.wav [+ meta_5fold.csv]",
-    "folder": "LABEL/*.wav",
-    "csv": "a CSV filename,label[,fold]",
-}
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: everything the CLI, the docs and the loaders say about it.
+
+    Attributes:
+        name: the ``--task`` value.
+        loader: ``loader(root, **options) -> Task``.
+        layout: what ``--root`` holds (markdown; the ``--help`` text drops the backticks).
+        protocol: how the clips are split (and scored, for multi-label tasks).
+        clip_seconds: the published clip length (the EVAR task table) every clip is cropped or
+            padded to; None: each clip's own length.
+        source: where the data comes from: its site and licence (markdown).
+    """
+
+    name: str
+    loader: Callable[..., Task]
+    layout: str
+    protocol: str
+    clip_seconds: float | None
+    source: str
+
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("esc50", load_esc50, "`audio/*.wav`, `meta/esc50.csv` (`filename,fold,target,category,...`)",
+             "5-fold CV", 5.0, "github.com/karolpiczak/ESC-50, CC BY-NC 3.0"),
+    TaskSpec("urbansound8k", load_urbansound8k, "`audio/foldN/*.wav`, `metadata/UrbanSound8K.csv`",
+             "10-fold CV", 4.0, "urbansounddataset.weebly.com, CC BY-NC 3.0"),
+    TaskSpec("speechcommands", load_speechcommands, "V2: `WORD/*.wav`, `validation_list.txt`, `testing_list.txt` "
+             "(35 words; `_background_noise_` ignored)", "train / valid / test", 1.0,
+             "Speech Commands V2 (Warden 2018, arXiv:1804.03209), CC BY 4.0"),
+    TaskSpec("spcv1", load_spcv1, "V1 (30 words), the same layout", "train / valid / test", 1.0,
+             "Speech Commands V1 (Warden 2018), CC BY 4.0"),
+    TaskSpec("gtzan", load_gtzan, "`[genres/]GENRE/GENRE.000NN.wav`", "10-fold CV, fold = track number mod 10", 30.0,
+             "marsyas.info (GTZAN genre collection), no licence stated"),
+    TaskSpec("nsynth", load_nsynth, "`nsynth-{train,valid,test}/examples.json` + `audio/` (label "
+             "`instrument_family_str`)", "train / valid / test", 4.0,
+             "magenta.tensorflow.org/datasets/nsynth, CC BY 4.0"),
+    TaskSpec("cremad", load_cremad, "`[AudioWAV/]ACTOR_SENTENCE_EMOTION_LEVEL.wav` (6 emotions)",
+             "5-fold CV by actor (speaker-independent)", 2.5,
+             "github.com/CheyneyComputerScience/CREMA-D, Open Database License"),
+    TaskSpec("voxceleb1", load_voxceleb1, "`iden_split.txt`, `wav/idXXXXX/VIDEO/NNNNN.wav` (speaker ID)",
+             "train / valid / test", 8.2, "robots.ox.ac.uk/~vgg/data/voxceleb, CC BY 4.0"),
+    TaskSpec("voxforge", load_voxforge, "`LANG/SPEAKER-DATE-ID/wav/*.wav`, LANG in de en es fr it ru (language ID)",
+             "70 / 15 / 15 % by archive folder (hash)", 5.8, "voxforge.org, GPL"),
+    TaskSpec("surge", load_surge, "`TONE/NOTE.ogg` (88 pitch classes = the file stem)",
+             "80 / 10 / 10 % by tone (hash)", 4.0,
+             "the Surge synthesizer pitch set as the EVAR package prepares it (github.com/nttcslab/eval-audio-repr); "
+             "licence: see there"),
+    TaskSpec("fsdnoisy18k", load_fsdnoisy18k, "`FSDnoisy18k.meta/{train,test}.csv` (`fname,label`), "
+             "`FSDnoisy18k.audio_{train,test}/`", "train (every 10th clip per class: valid) / test", 8.25,
+             "zenodo.org/record/2529934, CC BY 4.0"),
+    TaskSpec("fsd50k", load_fsd50k, "`FSD50K.ground_truth/{dev,eval}.csv` (`fname,labels,mids[,split]`), "
+             "`FSD50K.{dev,eval}_audio/`", "train / val / eval, **multi-label, mAP**", 7.6358,
+             "zenodo.org/record/4060432, CC BY 4.0 (clips CC0 / CC BY / CC BY-NC)"),
+    TaskSpec("as20k", load_as20k, "`balanced_train_segments.csv`, `eval_segments.csv`, `class_labels_indices.csv`, "
+             "`audio/{balanced_train,eval}/[Y]YTID*.wav` (absent videos left out and counted)",
+             "balanced train / eval, **multi-label, mAP**", 10.0,
+             "research.google.com/audioset (labels CC BY 4.0; the audio is fetched from YouTube)"),
+    TaskSpec("fsdd", load_fsdd, "`recordings/{digit}_{speaker}_{index}.wav`, `meta_5fold.csv` (`--fsdd-split "
+             "5fold`, default) or `meta.csv` (`--fsdd-split upstream`)", "5-fold CV (speaker-dependent)", None,
+             "github.com/Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0"),
+    TaskSpec("instruments", load_instruments, "`audio/{label}/{id}.flac`, `meta.csv` (`filename,label,fold`), "
+             "`ATTRIBUTION.csv`", "5-fold CV (6 clips per class per fold)", None,
+             "300 manually verified FSDKaggle2018 clips (Freesound; zenodo.org/record/2552860), "
+             "per clip CC BY (226) or CC0 (74)"),
+    TaskSpec("folder", load_folder, "`LABEL/*.wav` (.wav .flac .ogg)", "`--folds`-fold stratified CV", None,
+             "yours"),
+    TaskSpec("csv", load_csv, "`--root` is a CSV `filename,label[,fold]`, paths relative to it; `fold` = fold "
+             "numbers or train/valid/test", "CV or fixed split", None, "yours"),
+)}
+
+def task_help() -> str:
+    """The ``--task`` help of ``python -m finetune``: every task and its ``--root`` layout."""
+    return "task and the published layout expected under --root: " + "; ".join(
+        f"{name}: {spec.layout.replace('`', '')}" for name, spec in TASKS.items())
+
+
+def tasks_table() -> str:
+    """The markdown table of docs/finetune.md ("Tasks"), one row per record of :data:`TASKS`."""
+    rows = ["| task | layout under `--root` (the published archive, unpacked) | protocol | clip (s) | source, licence |",
+            "|---|---|---|---:|---|"]
+    rows += [f"| `{s.name}` | {s.layout} | {s.protocol} | "
+             f"{'own' if s.clip_seconds is None else s.clip_seconds} | {s.source} |" for s in TASKS.values()]
+    return "\n".join(rows) + "\n"
 
 
 def load_task(name: str, root: str | Path, **kwargs) -> Task:
     """``load_task("fsdd", "/data/fsdd")``; ``kwargs`` go to the loader (``folds=``, ``split=``)."""
-    if name not in LOADERS:
-        raise UserError(f"task {name!r} must be one of {', '.join(LOADERS)}")
+    spec = TASKS.get(name)
+    if spec is None:
+        raise UserError(f"task {name!r} must be one of {', '.join(TASKS)}")
     root = Path(root)
     if not root.exists():
         raise UserError(f"task root {root} does not exist")
-    return LOADERS[name](root, **kwargs)
+    task = spec.loader(root, **kwargs)
+    return task if spec.clip_seconds is None else task.with_clip_seconds(spec.clip_seconds)

@@ -168,9 +168,10 @@ def test_real_fsdd_layout():
 
 
 def test_task_clip_lengths_follow_the_published_table(tmp_path):
-    from finetune.loaders import CLIP_SECONDS
+    from finetune.loaders import TASKS
 
-    assert CLIP_SECONDS["esc50"] == 5.0 and CLIP_SECONDS["fsd50k"] == 7.6358 and CLIP_SECONDS["as20k"] == 10.0
+    assert TASKS["esc50"].clip_seconds == 5.0 and TASKS["fsd50k"].clip_seconds == 7.6358
+    assert TASKS["as20k"].clip_seconds == 10.0
     _fsdd_fixture(tmp_path)
     assert load_task("fsdd", tmp_path).clip_seconds is None  # FSDD: each clip's own length
     assert load_task("fsdd", tmp_path).with_clip_seconds(2.0).clip_seconds == 2.0
@@ -268,3 +269,63 @@ def test_as20k_reads_audioset_csvs_and_leaves_out_absent_videos(tmp_path, capsys
     (tmp_path / "eval_segments.csv").write_text(head + 'abcdefghijk, 0.000, 10.000, "/m/nope"\n')
     with pytest.raises(UserError, match="label /m/nope not in class_labels_indices.csv"):
         load_task("as20k", tmp_path)
+
+
+def test_load_task_applies_the_published_clip_length_of_the_record(tmp_path):
+    rows = ["filename,fold,target,category,esc10,src_file,take"]
+    for fold in (1, 2):
+        write_wav(tmp_path / "audio" / f"{fold}-1-A-0.wav")
+        rows.append(f"{fold}-1-A-0.wav,{fold},0,dog,True,1,A")
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_text("\n".join(rows) + "\n")
+    assert load_task("esc50", tmp_path).clip_seconds == 5.0
+
+
+def test_adding_a_task_is_one_record(tmp_path, monkeypatch):
+    """A loader function and one TaskSpec: load_task, the --task help and the docs table follow."""
+    from finetune import loaders
+    from finetune.loaders import TaskSpec, task_help, tasks_table
+    from finetune.task import Clip, cv_task
+
+    def load_tones(root):
+        return cv_task("tones", [Clip(p, p.stem.split("-")[0], p.stem.split("-")[1])
+                                 for p in sorted(root.glob("*.wav"))])
+
+    for label in ("lo", "hi"):
+        for fold in (1, 2):
+            write_wav(tmp_path / f"{label}-{fold}.wav")
+    monkeypatch.setitem(loaders.TASKS, "tones", TaskSpec("tones", load_tones, "`LABEL-FOLD.wav`", "2-fold CV",
+                                                         0.5, "made here"))
+    task = load_task("tones", tmp_path)
+    assert task.classes == ("hi", "lo") and len(task.clips) == 4 and task.clip_seconds == 0.5
+    assert "tones: LABEL-FOLD.wav" in task_help()
+    assert "| `tones` | `LABEL-FOLD.wav` | 2-fold CV | 0.5 | made here |" in tasks_table()
+
+
+def test_docs_task_table_is_the_records_table():
+    from finetune.loaders import tasks_table
+    from tests.helpers import REPO
+
+    assert tasks_table() in (REPO / "docs" / "finetune.md").read_text(), \
+        "docs/finetune.md's task table differs from finetune.loaders.tasks_table(): paste it in"
+
+
+def test_instruments_reads_meta_csv_under_its_root(tmp_path):
+    rows = ["filename,label,fold"]
+    for label in ("cello", "flute"):
+        for fold in (1, 2, 3):
+            write_wav(tmp_path / "audio" / label / f"{label}{fold}.wav")
+            rows.append(f"audio/{label}/{label}{fold}.wav,{label},{fold}")
+    (tmp_path / "meta.csv").write_text("\n".join(rows) + "\n")
+    task = load_task("instruments", tmp_path)
+    assert task.name == "instruments" and task.classes == ("cello", "flute")
+    assert _folds(task) == [(f"fold{f}", 4, 2, 0) for f in (1, 2, 3)]
+    assert task.clip_seconds is None
+    with pytest.raises(UserError, match="meta.csv"):
+        load_task("instruments", tmp_path / "audio")
+
+
+def test_real_instruments_layout():
+    task = load_task("instruments", shared_data("instruments"))
+    assert len(task.clips) == 300 and len(task.classes) == 10
+    assert [len(s.test) for s in task.splits] == [60] * 5

@@ -70,8 +70,8 @@ def test_cpu_study_preset_lists_the_17_datasets_a_to_q_at_one_step_budget():
     assert preset.images("fractaldb") == 100_000 and preset.images("featvis-random") < 100_000
     assert preset.epochs("fractaldb", 1300) == pytest.approx(0.832)
     assert [(t.name, t.loader, t.root, t.pooling) for t in preset.tasks] == [
-        ("fsdd", "fsdd", "fsdd", None), ("instruments", "csv", "instruments/meta.csv", None),
-        ("fsdd-mean", "fsdd", "fsdd", "mean"), ("instruments-mean", "csv", "instruments/meta.csv", "mean")]
+        ("fsdd", "fsdd", "fsdd", None), ("instruments", "instruments", "instruments", None),
+        ("fsdd-mean", "fsdd", "fsdd", "mean"), ("instruments-mean", "instruments", "instruments", "mean")]
     assert preset.leaky_tasks == ("fsdd", "fsdd-mean") and preset.audio == ("fsdd/recordings",)
     recipe = STUDY_PRESETS["cpu-recipe"]
     assert recipe.kinds == ("fractaldb", "stat-spectrum") and recipe.seeds == (0, 1, 2)
@@ -339,9 +339,17 @@ def test_task_file_of_a_study_names_the_pooling_of_each_task(tmp_path):
     runner = UnitRunner(get_study_preset("cpu-recipe"), tmp_path / "w", tmp_path / "r", tmp_path / "data")
     tasks = tomllib.loads(runner.task_file().read_text())["task"]
     assert [(t["name"], t["task"], t.get("pooling")) for t in tasks] == [
-        ("fsdd", "fsdd", None), ("instruments", "csv", None), ("fsdd-mean", "fsdd", "mean"),
-        ("instruments-mean", "csv", "mean")]
+        ("fsdd", "fsdd", None), ("instruments", "instruments", None), ("fsdd-mean", "fsdd", "mean"),
+        ("instruments-mean", "instruments", "mean")]
     assert tasks[2]["root"] == str(tmp_path / "data" / "fsdd")
+    assert tasks[1]["root"] == str(tmp_path / "data" / "instruments")
+
+
+def test_every_study_task_is_a_record_of_the_task_table():
+    from finetune.loaders import TASKS
+
+    for preset in STUDY_PRESETS.values():
+        assert {t.loader for t in preset.tasks} <= set(TASKS), preset.name
 
 
 @pytest.mark.parametrize("args, message", [

@@ -51,12 +51,14 @@ class StudyTask:
     pooling: str | None = None
 
 
-AUDIO_TASKS = (StudyTask("fsdd", "fsdd", "fsdd"), StudyTask("instruments", "csv", "instruments/meta.csv"))
+#: The real-audio tasks of the studies: records of ``finetune.loaders.TASKS`` read from the folder
+#: of the same name under the data root.
+AUDIO_TASKS = (StudyTask("fsdd", "fsdd", "fsdd"), StudyTask("instruments", "instruments", "instruments"))
 #: The audio tasks probed with mean pooling too: at 1300 steps FractalDB pre-training is below
 #: step0 under the default freq pooling and well above it under mean pooling (docs/evaluation.md),
 #: so the recipe search measures both.
 AUDIO_TASKS_TWO_POOLINGS = AUDIO_TASKS + (StudyTask("fsdd-mean", "fsdd", "fsdd", pooling="mean"),
-                                          StudyTask("instruments-mean", "csv", "instruments/meta.csv",
+                                          StudyTask("instruments-mean", "instruments", "instruments",
                                                     pooling="mean"))
 
 
