@@ -10,8 +10,11 @@ Examples::
         --results results.jsonl --out report/
     python -m finetune table results.jsonl --out report/
 
-User mistakes (missing files or columns, unreadable audio, a checkpoint that does not fit)
-print one line ``finetune: error: ...`` naming the file or value and exit with status 2.
+User mistakes (missing files or columns, unreadable audio or audio holding NaN/inf samples, a
+file listed twice by a task, a CSV naming files outside its folder, a checkpoint that does not
+fit) print one line ``finetune: error: ...`` naming the file or value and exit with status 2.
+Output paths (``--results``, ``--state``, ``--cache``, ``--out``) are checked before any work
+starts: a folder given for a file, a read-only place, a symlink loop or a FIFO is refused.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from pathlib import Path
 import click
 
 from finetune.loaders import task_help
+from finetune.outputs import check_output_file, check_output_folder
+from finetune.task import MAX_CLIP_SECONDS
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthgen" / "embeddings"
 
@@ -58,8 +63,12 @@ def task_options(fn):
                      help="chunks: the whole clip in consecutive chunks of --frames (padding-only tokens "
                           "dropped); crop: the centre --frames only"),
         click.option("--clip-seconds", default=None, type=float,
-                     help="crop (from the start) or pad every clip to this length; default: the task's "
-                          "published length (EVAR's table), the clip's own for fsdd, folder and csv"),
+                     help="crop (from the start) or pad every clip to this length, in (0, "
+                          f"{MAX_CLIP_SECONDS:g}] s; default: the task's published length (EVAR's table), "
+                          "the clip's own for fsdd, folder and csv"),
+        click.option("--csv-paths-outside", is_flag=True,
+                     help="csv: allow file names that are absolute or lead out of the CSV's folder "
+                          "(refused by default, so a CSV cannot make the tools read other files)"),
         click.option("--n-mels", default=128, show_default=True, help="mel bins (input height)"),
         click.option("--level", default="peak", show_default=True, type=click.Choice(["peak", "rms", "none"]),
                      help="loudness normalisation"),
@@ -94,10 +103,13 @@ def _setup(threads: int, n_mels: int, frames: int, level: str, clip: str = "chun
         raise UserError(str(exc)) from None
 
 
-def _load(task_name: str, root: Path, folds: int, fsdd_split: str, clip_seconds: float | None = None):
+def _load(task_name: str, root: Path, folds: int, fsdd_split: str, clip_seconds: float | None = None,
+          csv_paths_outside: bool = False):
     from finetune.loaders import load_task
 
     kwargs = {"folds": folds} if task_name in ("folder", "csv") else {"split": fsdd_split} if task_name == "fsdd" else {}
+    if task_name == "csv" and csv_paths_outside:
+        kwargs["paths_outside"] = True
     task = load_task(task_name, root, **kwargs)
     return task if clip_seconds is None else task.with_clip_seconds(clip_seconds)
 
@@ -138,8 +150,8 @@ def main() -> None:
 @click.option("--cache", type=str, default=str(DEFAULT_CACHE), show_default=True,
               help="embedding cache folder ('' disables)")
 @_user_errors
-def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, n_mels, level,
-           skip_bad, threads, batch_size, results, name, groups, layer_specs, pooling, norm, cache):
+def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, csv_paths_outside,
+           n_mels, level, skip_bad, threads, batch_size, results, name, groups, layer_specs, pooling, norm, cache):
     """Linear probe of frozen encoders (or baselines) on one task."""
     from finetune.evaluate import linear_eval
     from finetune.features import compute_logmels
@@ -150,8 +162,10 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
     if len(groups) not in (0, 1, len(ckpts)):
         raise UserError(f"give one --group, or one per --ckpt ({len(ckpts)}), not {len(groups)}")
     group_of = dict(zip(ckpts, groups)) if len(groups) == len(ckpts) else {c: (groups or ("",))[0] for c in ckpts}
+    check_output_file(results, "--results")
+    check_output_folder(Path(cache) if cache else None, "--cache")
     cfg = _setup(threads, n_mels, frames, level, clip)
-    task = _load(task_name, root, folds, fsdd_split, clip_seconds)
+    task = _load(task_name, root, folds, fsdd_split, clip_seconds, csv_paths_outside)
     mels = None
     for ckpt in ckpts:
         for layers in (layer_specs if ckpt != "logmel-stats" else ("last",)):
@@ -177,8 +191,8 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
 @click.option("--state", type=click.Path(path_type=Path), default=None,
               help="progress file (.jsonl): finished splits are appended and read back by a rerun (resume)")
 @_user_errors
-def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, n_mels, level,
-         skip_bad, threads, batch_size, results, name, groups, epochs, lrs, layer_decay, weight_decay, freq_mask,
+def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, csv_paths_outside,
+         n_mels, level, skip_bad, threads, batch_size, results, name, groups, epochs, lrs, layer_decay, weight_decay, freq_mask,
          time_mask, mixup, max_splits, state):
     """Fine-tune encoder + linear head end to end on one task. The lr and the epoch are chosen
     on a validation split (the task's, or carved from the training folds), never on the test
@@ -194,13 +208,15 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
         raise UserError("--ckpt logmel-stats has no encoder to fine-tune; use a checkpoint or random")
     if max_splits is not None and max_splits < 1:
         raise UserError(f"--max-splits {max_splits} must be >= 1 (omit it for every split)")
+    check_output_file(results, "--results")
+    check_output_file(state, "--state")
     cfg = _setup(threads, n_mels, frames, level, clip)
     fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lrs[0], weight_decay=weight_decay,
                       layer_decay=layer_decay, freq_mask=freq_mask, time_mask=time_mask, mixup=mixup, seed=seed)
     for lr in lrs:
         if lr <= 0:
             raise UserError(f"--lr {lr} must be > 0")
-    task = _load(task_name, root, folds, fsdd_split, clip_seconds)
+    task = _load(task_name, root, folds, fsdd_split, clip_seconds, csv_paths_outside)
     if task.multilabel:
         raise UserError(f"full fine-tuning supports single-label tasks; {task.name} is multi-label (use linear)")
     first = resolve_encoder(ckpt, cfg, preset, seed)  # fail early on a bad checkpoint
@@ -251,12 +267,15 @@ def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, p
 
     if len(groups) not in (0, len(ckpts)):
         raise UserError(f"give one --group per --ckpt ({len(ckpts)}), not {len(groups)}")
+    check_output_file(results, "--results")
+    check_output_folder(out, "--out")
+    check_output_folder(Path(cache) if cache else None, "--cache")
     tasks = read_task_file(task_file)
 
     def evaluate(task, settings, pending):
         cfg = _setup(threads, n_mels, frames, level, settings["clip"])
         loaded = _load(task.task, task.root, settings.get("folds", 5), settings.get("fsdd_split", "5fold"),
-                       settings.get("clip_seconds"))
+                       settings.get("clip_seconds"), settings.get("csv_paths_outside", False))
         mels = None
         for ckpt in pending:  # a generator: each record is saved as soon as it is done
             record = linear_eval(loaded, ckpt, cfg, preset=preset, seed=seed, layers=settings["layers"],
@@ -282,10 +301,8 @@ def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, p
 def table(results, out):
     """Render RESULTS (.jsonl) as a markdown table and a bar plot."""
     from finetune.results import render
-    from finetune.task import UserError
 
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder for results.md and results.png")
+    check_output_folder(out, "--out")
     md, png = render(results, out)
     click.echo(md.read_text())
     click.echo(f"wrote {md} and {png}", err=True)

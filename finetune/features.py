@@ -99,7 +99,10 @@ def compute_logmels(task: Task, cfg: FeatureConfig, *, skip_bad: bool = False,
         if i in bad:
             continue
         try:
-            spec = log_mel(load_audio(clip.path, cfg.frontend.sample_rate, cfg.level), cfg.frontend)
+            wave = load_audio(clip.path, cfg.frontend.sample_rate, cfg.level)
+            if not np.isfinite(wave).all():  # one NaN would make every loss and embedding NaN
+                raise AudioError(f"audio file {clip.path} holds non-finite samples (NaN or inf)")
+            spec = log_mel(wave, cfg.frontend)
             specs.append(apply_clip_length(spec, length))
         except AudioError as exc:
             if not skip_bad:
@@ -122,6 +125,17 @@ def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, split: str) -> s
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+def check_finite(x: np.ndarray, encoder: Encoder, mels: LogMels) -> np.ndarray:
+    """``x`` (embeddings of ``mels``' clips) if finite, else ``UserError`` naming a clip."""
+    finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise UserError(f"encoder {encoder.name} gives non-finite embeddings (NaN or inf) for "
+                        f"{mels.task.clips[bad].path} and {int((~finite).sum()) - 1} other clip(s); "
+                        f"are its weights finite?")
+    return x
+
+
 def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers: tuple[int, ...],
                      pooling: str, cache_dir: Path | None, batch_size: int = 64, norm: str = "split",
                      report: Callable[[str], None] = report_stderr) -> tuple[dict[str, np.ndarray], dict]:
@@ -139,7 +153,7 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
         path = cache_dir / f"{key}.npz" if cache_dir else None
         cached = load_entry(path, key, report) if path is not None else None
         if cached is not None:
-            done[name] = cached
+            done[name] = check_finite(cached, encoder, mels)
             continue
         standardizer = fit_standardizer(mels.specs, train, cfg.clip, cfg.frames)
         done[name], info = embed_clips(encoder, mels.specs, standardizer, cfg.clip, batch_size,
@@ -149,6 +163,7 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
         chunks += info["chunks"]
         report(f"embedded {mels.task.name} ({name}): {len(mels.specs)} clips ({info['chunks']} chunks) in "
                f"{info['seconds']:.1f} s, {len(mels.specs) / max(info['seconds'], 1e-9):.1f} clips/s")
+        check_finite(done[name], encoder, mels)
         if path is not None:
             save_entry(path, key, done[name])
     grid_f = encoder.grid[0]

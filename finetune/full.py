@@ -42,6 +42,7 @@ from finetune.chunks import embed_clips, fit_standardizer, pooled
 from finetune.encoder import Encoder
 from finetune.features import LogMels
 from finetune.task import Split, Task, UserError
+from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at
 from pretrain.frontend import fix_length
 
@@ -204,6 +205,9 @@ def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, 
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, schedule) * g["lr_scale"]
             loss = nn.functional.cross_entropy(model(x), target)
+            if not torch.isfinite(loss):
+                raise UserError(f"{split.name} lr {cfg.lr:g} epoch {epoch + 1}: the training loss is "
+                                f"{float(loss)} (non-finite inputs or weights, or --lr too high)")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -242,15 +246,48 @@ def state_key(encoder: Encoder, mels: LogMels, frames: int, cfg: FullConfig, lrs
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _read_state(state: Path | None) -> dict[str, dict]:
-    if state is None or not state.is_file():
+STATE_FIELDS = {"key": str, "split": str, "acc": float, "lr": float, "epoch": int, "cpu_seconds": float}
+
+
+def _state_problem(rec) -> str | None:
+    """Why ``rec`` is not a finished-split record (``None`` if it is one)."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, expected a finished-split object"
+    for key, kind in STATE_FIELDS.items():
+        value = rec.get(key)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = (isinstance(value, str) and value if kind is str
+              else number and value == int(value) and value >= 1 if kind is int
+              else number and math.isfinite(value) and value >= 0)
+        if not ok:
+            return f"{key} {value!r} must be {'a non-empty string' if kind is str else 'a number >= 0'}"
+    if not rec["acc"] <= 1:
+        return f"acc {rec['acc']!r} must be a fraction in [0, 1]"
+    return None
+
+
+def _read_state(state: Path | None, report: Callable[[str], None] = print) -> dict[str, dict]:
+    """Finished splits of a progress file by key. A line that is not JSON (torn: a run killed
+    while appending) is skipped with a warning, so that split is trained again; a JSON line of
+    the wrong shape is a ``UserError`` naming file and line."""
+    if state is None or not state.exists():
         return {}
+    from finetune.outputs import check_input_file
+
+    check_input_file(state, "--state")
     out = {}
-    for line in state.read_text().splitlines():
+    for n, line in enumerate(state.read_bytes().decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a torn last line: that split is trained again
+            report(f"warning: {state} line {n}: torn line (a run killed while writing?) skipped; "
+                   f"that split is trained again")
+            continue
+        problem = _state_problem(rec)
+        if problem:
+            raise UserError(f"{state} line {n}: {problem}; not a finetune progress file?")
         out[rec["key"]] = rec
     return out
 
@@ -262,7 +299,7 @@ def full_finetune(make_encoder: Callable[[], Encoder], mels: LogMels, frames: in
     are read back instead of trained, and each newly finished split is appended to it."""
     splits = mels.task.splits[:max_splits] if max_splits else mels.task.splits
     first = make_encoder()
-    done = _read_state(state)
+    done = _read_state(state, report)
     out = []
     for s in splits:
         key = state_key(first, mels, frames, cfg, lrs, s.name)
@@ -273,9 +310,7 @@ def full_finetune(make_encoder: Callable[[], Encoder], mels: LogMels, frames: in
         rec = {"key": key, **finetune_split(make_encoder, mels, s, frames, cfg, report, lrs)}
         report(f"{s.name}: test {100 * rec['acc']:.1f} % at lr {rec['lr']:g} epoch {rec['epoch']} "
                f"(valid {100 * rec['valid_acc']:.1f} %), {rec['cpu_seconds']:.0f} CPU s")
-        if state is not None:
-            state.parent.mkdir(parents=True, exist_ok=True)
-            with open(state, "a") as f:
-                f.write(json.dumps(rec, sort_keys=True) + "\n")
+        if state is not None:  # one write; a torn last line of a killed run is ended first
+            append_json_lines(state, [rec])
         out.append(rec)
     return out

@@ -25,6 +25,7 @@ its own log-mel mean/std, since the HEAR API gives no training statistics at emb
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from torch import nn
 
 from finetune.chunks import embed_clips, pooled, split_chunks
 from finetune.encoder import Encoder, load_checkpoint, random_encoder
+from finetune.task import UserError
 from pretrain.frontend import FrontendConfig, Standardizer, log_mel
 
 HOP_FRAMES = 4  # timestamp hop in log-mel frames (40 ms)
@@ -60,18 +62,44 @@ def load_model(model_file_path: str = "", preset: str = "cpu-tiny") -> HearModel
         return HearModel(random_encoder(preset, 128, 128, seed=0))
     path = Path(model_file_path)
     folder = path.parent if path.is_file() else path
-    cfg = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
-    height = int(cfg.get("timm_kwargs", {}).get("img_size", [128, 128])[0])
-    encoder = load_checkpoint(folder, height)
-    norm = cfg.get("audio_norm")
-    return HearModel(encoder, (float(norm["mean"]), float(norm["std"])) if norm else None,
-                     FrontendConfig(n_mels=height))
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise UserError(f"checkpoint file {cfg_path} does not exist")
+    try:
+        cfg = json.loads(cfg_path.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{cfg_path}: not valid JSON ({type(exc).__name__})") from None
+    kwargs = cfg.get("timm_kwargs") if isinstance(cfg, dict) else None
+    size = kwargs.get("img_size", [128, 128]) if isinstance(kwargs, dict) else None
+    if not (isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise UserError(f"{cfg_path}: not a checkpoint config (an object whose timm_kwargs.img_size is "
+                        f"[height, width] in positive integers)")
+    encoder = load_checkpoint(folder, size[0])
+    return HearModel(encoder, _audio_norm(cfg.get("audio_norm"), cfg_path), FrontendConfig(n_mels=size[0]))
+
+
+def _audio_norm(norm, cfg_path: Path) -> tuple[float, float] | None:
+    """``config.json``'s ``audio_norm`` as ``(mean, std)``; ``UserError`` unless both are finite
+    numbers and ``std > 0`` (a zero or NaN std would make every embedding non-finite)."""
+    if norm is None:
+        return None
+    values = [norm.get(k) for k in ("mean", "std")] if isinstance(norm, dict) else [None, None]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values) \
+            or not values[1] > 0:
+        raise UserError(f"{cfg_path}: audio_norm {norm!r} must be {{\"mean\": M, \"std\": S}} with finite "
+                        f"numbers and S > 0")
+    return float(values[0]), float(values[1])
 
 
 def _check_audio(audio: torch.Tensor) -> torch.Tensor:
     if not isinstance(audio, torch.Tensor) or audio.ndim != 2:
         raise ValueError(f"audio must be a (n_sounds, n_samples) tensor, got {getattr(audio, 'shape', type(audio))}")
-    return audio.detach().to("cpu", torch.float32)
+    audio = audio.detach().to("cpu", torch.float32)
+    if not torch.isfinite(audio).all():
+        bad = int((~torch.isfinite(audio)).any(dim=1).nonzero()[0])
+        raise ValueError(f"audio sound {bad} holds non-finite samples (NaN or inf)")
+    return audio
 
 
 def _specs(audio: torch.Tensor, model: HearModel) -> list[tuple[torch.Tensor, Standardizer]]:

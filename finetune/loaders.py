@@ -321,12 +321,32 @@ def load_folder(root: Path, folds: int = 5) -> Task:
                                                                                 assign_folds(labels, folds))])
 
 
-def load_csv(csv_path: Path, folds: int = 5) -> Task:
-    """Generic CSV with ``filename,label`` and optional ``fold`` (CV fold numbers, or
-    train/valid/test); paths are relative to the CSV's folder. Without ``fold``: stratified
-    ``folds``-fold CV."""
-    rows = read_csv(csv_path, ("filename", "label"))
+def load_csv(csv_path: Path, folds: int = 5, paths_outside: bool = False) -> Task:
+    """Generic CSV (UTF-8) with ``filename,label`` and optional ``fold`` (CV fold numbers, or
+    train/valid/test); paths are relative to the CSV's folder and must stay inside it (no
+    absolute paths, no ``..`` leading out) unless ``paths_outside``. Without ``fold``:
+    stratified ``folds``-fold CV."""
+    import os
+
+    try:
+        rows = read_csv(csv_path, ("filename", "label"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{csv_path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                        f"{exc.start}); save the CSV as UTF-8") from None
     base = csv_path.parent
+    for n, r in enumerate(rows, 1):
+        columns = [k for k in r if k is not None]
+        given = sum(r[k] is not None for k in columns) + len(r.get(None) or [])
+        if given != len(columns):
+            raise UserError(f"{csv_path}: data row {n} has {given} fields, the header has {len(columns)} "
+                            f"({', '.join(columns)})")
+        fname = r["filename"]
+        if not fname.strip():
+            raise UserError(f"{csv_path}: data row {n} has an empty filename")
+        outside = os.path.isabs(fname) or os.path.normpath(fname).split(os.sep)[0] == os.pardir
+        if outside and not paths_outside:
+            raise UserError(f"{csv_path}: data row {n}: filename {fname!r} is outside the CSV's folder "
+                            f"{base}; give paths relative to it (or pass --csv-paths-outside)")
     labels = [r["label"] for r in rows]
     fold = [r["fold"] for r in rows] if rows and "fold" in rows[0] else assign_folds(labels, folds)
     clips = [Clip(base / r["filename"], lab, f) for r, lab, f in zip(rows, labels, fold)]

@@ -12,12 +12,14 @@ per task; rows that share a ``group`` (e.g. three pre-training seeds) get an ext
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from finetune.outputs import check_input_file
 from finetune.task import UserError
 from generators.atomic import append_json_lines
 
@@ -32,10 +34,12 @@ def append_result(path: Path, record: dict) -> None:
 def read_results(path: Path, report=lambda msg: print(msg, file=sys.stderr)) -> list[dict]:
     """Records of a results file. A torn last line (a run killed while appending) is dropped
     with a warning through ``report``; a bad line elsewhere is a ``UserError`` naming it."""
-    if not path.is_file():
-        raise UserError(f"results file {path} does not exist")
+    check_input_file(path, "results file")
     out = []
-    lines = path.read_text().splitlines()
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"results file {path}: not UTF-8 text (byte offset {exc.start})") from None
     last = max((n for n, line in enumerate(lines, 1) if line.strip()), default=0)
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -48,10 +52,41 @@ def read_results(path: Path, report=lambda msg: print(msg, file=sys.stderr)) -> 
                        f"ignored")
                 continue
             raise UserError(f"{path} line {n}: not valid JSON") from None
-        if not {"task", "name", "acc_mean", "acc_std"} <= set(rec):
-            raise UserError(f"{path} line {n}: needs task, name, acc_mean and acc_std")
+        problem = record_problem(rec)
+        if problem:
+            raise UserError(f"{path} line {n}: {problem}")
         out.append(rec)
     return out
+
+
+def _fraction(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and 0 <= value <= 1)
+
+
+def record_problem(rec) -> str | None:
+    """What makes ``rec`` unfit for a table (``None`` if it is fine): ``task`` and ``name``
+    non-empty strings; ``acc_mean``, ``acc_std`` and every ``split_acc`` finite fractions in
+    [0, 1] (a percentage such as 57 would print as 5700.0); ``group``, ``method`` and ``metric``
+    strings when present."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, expected an object"
+    missing = [k for k in ("task", "name", "acc_mean", "acc_std") if k not in rec]
+    if missing:
+        return f"needs task, name, acc_mean and acc_std (missing {', '.join(missing)})"
+    for key in ("task", "name"):
+        if not isinstance(rec[key], str) or not rec[key]:
+            return f"{key} {rec[key]!r} must be a non-empty string"
+    for key in ("acc_mean", "acc_std"):
+        if not _fraction(rec[key]):
+            return f"{key} {rec[key]!r} must be a finite fraction in [0, 1] (0.57, not 57)"
+    split_acc = rec.get("split_acc", [])
+    if not isinstance(split_acc, list) or not all(_fraction(v) for v in split_acc):
+        return f"split_acc {split_acc!r} must be a list of finite fractions in [0, 1]"
+    for key in ("group", "method", "metric"):
+        if rec.get(key) is not None and not isinstance(rec[key], str):
+            return f"{key} {rec[key]!r} must be a string"
+    return None
 
 
 def _row_label(rec: dict) -> str:

@@ -39,7 +39,7 @@ else:  # Python 3.10
 from finetune.task import UserError
 
 OPTIONS = {"folds": int, "fsdd_split": str, "clip_seconds": float, "clip": str, "pooling": str, "layers": str,
-           "norm": str}
+           "norm": str, "csv_paths_outside": bool}
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,10 @@ def read_task_file(path: Path) -> list[SuiteTask]:
     if not path.is_file():
         raise UserError(f"task file {path} does not exist")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UserError(f"task file {path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                        f"{exc.start}); TOML files are UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"task file {path}: not valid TOML ({exc})") from None
     entries = data.get("task")
@@ -65,6 +68,8 @@ def read_task_file(path: Path) -> list[SuiteTask]:
         raise UserError(f"task file {path}: needs at least one [[task]] entry")
     out, names = [], set()
     for n, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise UserError(f"task file {path}: task {n} is a {type(entry).__name__}, expected a [[task]] table")
         missing = [k for k in ("name", "task", "root") if k not in entry]
         if missing:
             raise UserError(f"task file {path}: task {n} misses {', '.join(missing)}")
@@ -72,14 +77,20 @@ def read_task_file(path: Path) -> list[SuiteTask]:
         if unknown:
             raise UserError(f"task file {path}: task {entry['name']!r} has unknown option(s) {', '.join(unknown)} "
                             f"(known: {', '.join(OPTIONS)})")
+        wrong = [k for k in ("name", "task", "root") if not isinstance(entry[k], str) or not entry[k].strip()]
+        if wrong:
+            raise UserError(f"task file {path}: task {n} {wrong[0]} {entry[wrong[0]]!r} must be a non-empty "
+                            f"string")
         if entry["name"] in names:
             raise UserError(f"task file {path}: task name {entry['name']!r} appears twice")
         names.add(entry["name"])
         opts = {}
         for k in set(entry) & set(OPTIONS):
             try:
+                if OPTIONS[k] is bool and not isinstance(entry[k], bool):
+                    raise TypeError(k)
                 opts[k] = OPTIONS[k](entry[k])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise UserError(f"task file {path}: task {entry['name']!r} option {k}={entry[k]!r} must be "
                                 f"{OPTIONS[k].__name__}") from None
         out.append(SuiteTask(str(entry["name"]), str(entry["task"]), Path(entry["root"]), opts))

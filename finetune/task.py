@@ -15,10 +15,15 @@ tuple of labels and the probe reports mAP instead of accuracy).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+#: Longest clip length (``--clip-seconds``, a suite's ``clip_seconds``) in seconds: every clip is
+#: padded to it in memory (600 s = 60,000 frames of 128 mel bins = 31 MB per clip).
+MAX_CLIP_SECONDS = 600.0
 
 
 class UserError(ValueError):
@@ -79,8 +84,9 @@ class Task:
 
     def with_clip_seconds(self, seconds: float | None) -> "Task":
         """The same task with another clip length (``None``: each clip's own)."""
-        if seconds is not None and seconds <= 0:
-            raise UserError(f"clip length {seconds} s must be > 0")
+        if seconds is not None and not (isinstance(seconds, (int, float)) and 0 < seconds <= MAX_CLIP_SECONDS):
+            raise UserError(f"clip length {seconds} s must be > 0 and <= {MAX_CLIP_SECONDS:g} "
+                            f"(each clip is padded to it in memory)")
         return replace(self, clip_seconds=seconds)
 
     def fingerprint(self) -> str:
@@ -121,7 +127,7 @@ def cv_task(name: str, clips: list[Clip], clip_seconds: float | None = None, mul
               train=tuple(i for i, c in enumerate(clips) if c.fold != f),
               test=tuple(i for i, c in enumerate(clips) if c.fold == f))
         for f in folds)
-    return Task(name, tuple(clips), splits, clip_seconds, multilabel)
+    return check_splits(Task(name, tuple(clips), splits, clip_seconds, multilabel))
 
 
 def fixed_split_task(name: str, clips: list[Clip], clip_seconds: float | None = None,
@@ -136,8 +142,36 @@ def fixed_split_task(name: str, clips: list[Clip], clip_seconds: float | None = 
     if not idx["train"] or not idx["test"]:
         raise UserError(f"task {name}: needs non-empty train and test splits "
                         f"(found train={len(idx['train'])}, test={len(idx['test'])})")
-    return Task(name, tuple(clips), (Split("test", idx["train"], idx["test"], idx["valid"]),), clip_seconds,
-                multilabel)
+    return check_splits(Task(name, tuple(clips), (Split("test", idx["train"], idx["test"], idx["valid"]),),
+                             clip_seconds, multilabel))
+
+
+def check_splits(task: Task) -> Task:
+    """``task`` itself if its splits are sound, else ``UserError`` (one line naming the file):
+    every audio file is listed once (one fold, one label: a file in two folds would be trained
+    and tested on, a file under two labels counted wrong in one of them), and in every split
+    the training, validation and test clips are disjoint and together cover every clip.
+    Files are compared by their normalised absolute path (``a.wav`` = ``./a.wav``)."""
+    first: dict[str, int] = {}
+    for i, c in enumerate(task.clips):
+        key = os.path.normcase(os.path.abspath(c.path))
+        j = first.setdefault(key, i)
+        if j != i:
+            a, b = task.clips[j], c
+            raise UserError(f"task {task.name}: audio file {c.path} is listed twice (fold {a.fold!r}, label "
+                            f"{_label_text(a.label)!r} and fold {b.fold!r}, label {_label_text(b.label)!r}); "
+                            f"each file must be in one fold with one label")
+    everything = set(range(len(task.clips)))
+    for s in task.splits:
+        parts = (set(s.train), set(s.valid), set(s.test))
+        if sum(map(len, parts)) != len(set().union(*parts)) or set().union(*parts) != everything:
+            raise UserError(f"task {task.name}: split {s.name} does not divide the clips into disjoint "
+                            f"train, valid and test sets covering all {len(task.clips)} clips")
+    return task
+
+
+def _label_text(label: str | tuple[str, ...]) -> str:
+    return ",".join(label) if isinstance(label, tuple) else label
 
 
 def assign_folds(labels: list[str], k: int) -> list[str]:

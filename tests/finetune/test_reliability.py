@@ -3,7 +3,10 @@ lines, bad flags and a hostile WAV header (docs/reliability.md)."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +167,322 @@ def test_class_missing_from_a_training_fold_is_one_error_line(tmp_path):
     assert len(errors) == 1 and errors[0].startswith("finetune: error: task csv:task, split fold")
     assert "cannot fit the probe" in errors[0] and "Traceback" not in out.stderr
     assert "Warning" not in out.stderr and not (tmp_path / "r.jsonl").exists()
+
+
+# --- issue: wrong results with exit 0 ---------------------------------------------------------
+
+def _one_line(out, *expected):
+    """``out`` ended with exit 2 and one stderr line ``finetune: error: ...`` holding ``expected``."""
+    errors = [line for line in out.stderr.splitlines() if "error" in line.lower()]
+    assert out.exit_code == 2, out.output
+    assert len(errors) == 1 and errors[0].startswith("finetune: error: "), out.stderr
+    assert "Traceback" not in out.stderr
+    for text in expected:
+        assert text in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.mark.parametrize("command", ["full", "linear"])
+def test_nan_sample_in_a_clip_is_refused_naming_the_file(tmp_path, tone_folder, command):
+    bad = tone_folder / "low" / "low03.wav"
+    wave, sr = sf.read(bad, dtype="float32")
+    wave[100] = np.nan
+    sf.write(bad, wave, sr, subtype="FLOAT")
+    extra = ["--epochs", "1", "--max-splits", "1"] if command == "full" else ["--cache", ""]
+    args = [command, "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL, *extra]
+    out = _run(*args, "--results", tmp_path / "r.jsonl")
+    _one_line(out, f"audio file {bad} holds non-finite samples")
+    assert not (tmp_path / "r.jsonl").exists()
+    out = _run(*args, "--skip-bad", "--results", tmp_path / "r.jsonl")  # reported, never silent
+    assert out.exit_code == 0, out.output
+    assert f"skipped: audio file {bad} holds non-finite samples" in out.stderr
+    assert json.loads((tmp_path / "r.jsonl").read_text())["skipped"] == [str(bad)]
+
+
+def _csv_task(tmp_path, rows, header="filename,label,fold", data: bytes | None = None):
+    root = tmp_path / "csvtask"
+    root.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        sf.write(root / f"c{i}.wav", rng.standard_normal(4000).astype(np.float32) * 0.1, 16000)
+    path = root / "task.csv"
+    path.write_bytes(data if data is not None else ("\n".join([header, *rows]) + "\n").encode())
+    return path
+
+
+CLEAN = [f"c{i}.wav,{'ab'[i % 2]},{i // 2 + 1}" for i in range(6)]
+
+
+@pytest.mark.parametrize("extra, listed", [
+    ("c0.wav,a,2", "fold '1', label 'a' and fold '2', label 'a'"),   # one clip in two folds
+    ("c0.wav,b,1", "fold '1', label 'a' and fold '1', label 'b'"),   # one file, two labels
+    ("./sub/../c0.wav,a,3", "fold '1', label 'a' and fold '3', label 'a'"),  # the same file spelt otherwise
+])
+def test_a_file_listed_twice_is_refused(tmp_path, extra, listed):
+    csv_path = _csv_task(tmp_path, CLEAN + [extra])
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "csv", "--root", csv_path, *SMALL,
+               "--results", tmp_path / "r.jsonl")
+    _one_line(out, "task csv:task: audio file", "is listed twice", listed, "one fold with one label")
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_splits_are_checked_for_every_loader():
+    from finetune.task import Clip, Split, Task, UserError, check_splits, cv_task, fixed_split_task
+
+    clips = [Clip(Path(f"/d/{i}.wav"), "ab"[i % 2], str(i % 2 + 1)) for i in range(4)]
+    assert len(cv_task("t", clips).splits) == 2
+    with pytest.raises(UserError, match="listed twice"):
+        fixed_split_task("t", [Clip(Path("/d/x.wav"), "a", "train"), Clip(Path("/d/x.wav"), "a", "test")])
+    overlap = Task("t", tuple(clips), (Split("s", (0, 1, 2), (2, 3)),))
+    with pytest.raises(UserError, match="split s does not divide the clips into disjoint"):
+        check_splits(overlap)
+    uncovered = Task("t", tuple(clips), (Split("s", (0, 1), (2,)),))
+    with pytest.raises(UserError, match="covering all 4 clips"):
+        check_splits(uncovered)
+
+
+# --- issue: the CSV names files outside its folder --------------------------------------------
+
+@pytest.mark.parametrize("name", ["../outside.wav", "sub/../../outside.wav", "/etc/passwd", "ABS"])
+def test_csv_paths_outside_its_folder_are_refused(tmp_path, name):
+    outside = tmp_path / "outside.wav"
+    sf.write(outside, np.random.default_rng(1).standard_normal(4000).astype(np.float32) * 0.1, 16000)
+    name = str(outside) if name == "ABS" else name
+    csv_path = _csv_task(tmp_path, CLEAN + [f"{name},a,3"])
+    args = ["linear", "--ckpt", "logmel-stats", "--task", "csv", "--root", csv_path, *SMALL]
+    out = _run(*args, "--results", tmp_path / "r.jsonl")
+    _one_line(out, f"{csv_path}: data row 7: filename {name!r} is outside the CSV's folder",
+              "--csv-paths-outside")
+    assert "decoded" not in out.stderr and not (tmp_path / "r.jsonl").exists()
+    if name in ("../outside.wav", str(outside)):  # the explicit option allows it
+        out = _run(*args, "--csv-paths-outside", "--results", tmp_path / "r.jsonl")
+        assert out.exit_code == 0, out.output
+        assert json.loads((tmp_path / "r.jsonl").read_text())["n_clips"] == 7
+    assert "--csv-paths-outside" in _run("linear", "--help").stdout
+
+
+@pytest.mark.parametrize("case, message", [
+    ("short_row", "data row 3 has 2 fields, the header has 3 (filename, label, fold)"),
+    ("long_row", "data row 3 has 4 fields, the header has 3"),
+    ("latin1", "not UTF-8 text (byte 0xe9"),
+    ("empty_name", "data row 2 has an empty filename"),
+])
+def test_malformed_csv_is_one_line(tmp_path, case, message):
+    rows = list(CLEAN)
+    data = None
+    if case == "short_row":
+        rows[2] = "c2.wav,a"
+    elif case == "long_row":
+        rows[2] = "c2.wav,a,2,extra"
+    elif case == "empty_name":
+        rows[1] = ",b,1"
+    else:
+        data = ("filename,label,fold\n" + "\n".join(rows) + "\nc5.wav,caf\u00e9,3\n").encode("latin-1")
+    csv_path = _csv_task(tmp_path, rows, data=data)
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "csv", "--root", csv_path, *SMALL)
+    _one_line(out, str(csv_path), message)
+
+
+# --- issue: unbounded sizes --------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["100000", "nan", "inf", "-1", "600.5"])
+def test_clip_seconds_is_bounded_before_allocating(tmp_path, tone_folder, value):
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL,
+               "--clip-seconds", value, "--results", tmp_path / "r.jsonl")
+    _one_line(out, f"clip length {float(value)} s must be > 0 and <= 600")
+    assert "decoded" not in out.stderr and not (tmp_path / "r.jsonl").exists()
+    assert "(0, 600] s" in " ".join(_run("linear", "--help").stdout.split())
+
+
+# --- issue: finetune table validates its rows -------------------------------------------------
+
+@pytest.mark.parametrize("change, message", [
+    ({"acc_mean": 57}, "acc_mean 57 must be a finite fraction in [0, 1]"),
+    ({"acc_mean": float("nan")}, "acc_mean nan must be a finite fraction"),
+    ({"acc_std": "0.1"}, "acc_std '0.1' must be a finite fraction"),
+    ({"acc_mean": True}, "acc_mean True must be a finite fraction"),
+    ({"name": 5}, "name 5 must be a non-empty string"),
+    ({"task": None}, "task None must be a non-empty string"),
+    ({"split_acc": "x"}, "split_acc 'x' must be a list of finite fractions"),
+    ({"group": ["g"]}, "group ['g'] must be a string"),
+    (["not", "a", "dict"], "a JSON list, expected an object"),
+])
+def test_table_refuses_rows_it_would_print_wrong(tmp_path, change, message):
+    good = {"task": "t", "name": "a", "acc_mean": 0.5, "acc_std": 0.1, "split_acc": [0.5]}
+    bad = change if isinstance(change, list) else {**good, "name": "b", **change}
+    res = tmp_path / "results.jsonl"
+    res.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n" + json.dumps(good) + "\n")
+    out = _run("table", res, "--out", tmp_path / "report")
+    _one_line(out, f"{res} line 2: {message}")
+    assert not (tmp_path / "report").exists()
+
+
+# --- issue: HEAR config.json --------------------------------------------------------------------
+
+@pytest.mark.parametrize("config, message", [
+    ({"audio_norm": {"mean": float("nan"), "std": 1.0}}, "audio_norm {'mean': nan, 'std': 1.0} must be"),
+    ({"audio_norm": {"mean": 0.0, "std": 0.0}}, "with finite numbers and S > 0"),
+    ({"audio_norm": {"mean": 0.0, "std": float("inf")}}, "with finite numbers and S > 0"),
+    ({"audio_norm": {"mean": "0", "std": 1}}, "audio_norm {'mean': '0', 'std': 1} must be"),
+    ({"audio_norm": [0, 1]}, "audio_norm [0, 1] must be"),
+    (None, "not a checkpoint config"),
+    ([1, 2], "not a checkpoint config"),
+    ({"timm_kwargs": None}, "not a checkpoint config"),
+    ({"timm_kwargs": {"img_size": "64x32"}}, "not a checkpoint config"),
+    ({"timm_kwargs": {"img_size": [64]}}, "not a checkpoint config"),
+])
+def test_hear_load_model_refuses_a_bad_config(tmp_path, config, message):
+    import finetune.hear as hear
+    from finetune.task import UserError
+    from tests.finetune.fixtures import save_checkpoint
+
+    folder = save_checkpoint(tmp_path / "ckpt")
+    good = json.loads((folder / "config.json").read_text())
+    if isinstance(config, dict):
+        merged = {**good, **config}
+        if isinstance(config.get("timm_kwargs"), dict):
+            merged["timm_kwargs"] = {**good["timm_kwargs"], **config["timm_kwargs"]}
+        config = merged
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match=re.escape(message)):
+        hear.load_model(str(folder))
+
+
+def test_hear_refuses_non_finite_audio(tmp_path):
+    import torch
+
+    import finetune.hear as hear
+
+    model = hear.load_model("random")
+    audio = torch.zeros(2, 8000)
+    audio[1, 5] = float("nan")
+    with pytest.raises(ValueError, match="audio sound 1 holds non-finite samples"):
+        hear.get_scene_embeddings(audio, model)
+
+
+def test_non_finite_weights_are_refused_not_probed(tmp_path, tone_folder):
+    from safetensors.torch import load_file, save_file
+
+    from tests.finetune.fixtures import save_checkpoint
+
+    folder = save_checkpoint(tmp_path / "ckpt", img_size=(64, 32))
+    weights = load_file(str(folder / "encoder.safetensors"))
+    weights["blocks.0.mlp.fc1.weight"][0, 0] = float("nan")
+    save_file(weights, str(folder / "encoder.safetensors"))
+    out = _run("linear", "--ckpt", folder, "--task", "folder", "--root", tone_folder, *SMALL, "--cache", "",
+               "--results", tmp_path / "r.jsonl")
+    _one_line(out, "encoder ckpt gives non-finite embeddings (NaN or inf) for", "are its weights finite?")
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+# --- issue: --state progress files ---------------------------------------------------------------
+
+FULL = ["full", "--ckpt", "random", "--task", "folder", "--epochs", "1", *SMALL, "--batch-size", "8"]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("[1, 2]", "a JSON list, expected a finished-split object"),
+    ('{"key": 5}', "key 5 must be a non-empty string"),
+    ('{"key": "k", "split": "fold1", "acc": "0.9", "lr": 0.1, "epoch": 1, "cpu_seconds": 1}', "acc '0.9' must be"),
+    ('{"key": "k", "split": "fold1", "acc": 90, "lr": 0.1, "epoch": 1, "cpu_seconds": 1}', "acc 90 must be a fraction"),
+    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "epoch": 0.5, "cpu_seconds": 1}', "epoch 0.5 must be"),
+])
+def test_state_line_of_the_wrong_shape_is_one_line(tmp_path, tone_folder, line, message):
+    state = tmp_path / "state.jsonl"
+    state.write_text(line + "\n")
+    out = _run(*FULL, "--root", tone_folder, "--max-splits", "1", "--state", state)
+    _one_line(out, f"{state} line 1: {message}")
+
+
+def test_torn_last_state_line_is_skipped_and_the_next_record_starts_a_line(tmp_path, tone_folder):
+    state = tmp_path / "state.jsonl"
+    args = [*FULL, "--root", tone_folder, "--state", state]
+    out = _run(*args, "--max-splits", "1")
+    assert out.exit_code == 0, out.output
+    first = json.loads(state.read_text())
+    with open(state, "a") as handle:
+        handle.write('{"key": "0123", "split": "fold2", "ac')  # killed while appending
+    out = _run(*args, "--max-splits", "2")
+    assert out.exit_code == 0, out.output
+    assert f"warning: {state} line 2: torn line" in out.stderr
+    assert "fold1: finished earlier" in out.stderr
+    lines = state.read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[0]) == first
+    assert json.loads(lines[2])["split"] == "fold2"  # intact, on its own line
+    out = _run(*args, "--max-splits", "2")  # both splits are read back, nothing trained
+    assert out.exit_code == 0 and "fold2: finished earlier" in out.stderr and "epoch 1/1" not in out.stderr
+
+
+# --- issue: output paths are checked before the work starts --------------------------------------
+
+@pytest.fixture
+def bad_outputs(tmp_path):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    loop = tmp_path / "loop"
+    os.symlink(loop, loop)  # a symlink loop
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    return {"folder": folder, "loop": loop, "fifo": fifo, "readonly": Path("/sys/results.jsonl"),
+            "file": afile, "under_file": afile / "x.jsonl"}
+
+
+@pytest.mark.parametrize("command, flag, kind, message", [
+    ("linear", "--results", "folder", "is a folder; give a file"),
+    ("linear", "--results", "loop", "Too many levels of symbolic links"),
+    ("linear", "--results", "fifo", "is not a regular file"),
+    ("linear", "--results", "readonly", "cannot write in /sys"),
+    ("linear", "--results", "under_file", "Not a directory"),
+    ("linear", "--cache", "file", "is a file; give a folder"),
+    ("full", "--state", "folder", "is a folder; give a file"),
+    ("full", "--state", "fifo", "is not a regular file"),
+    ("full", "--results", "loop", "Too many levels of symbolic links"),
+    ("suite", "--results", "folder", "is a folder; give a file"),
+    ("suite", "--out", "file", "is a file; give a folder"),
+    ("suite", "--out", "readonly", "cannot write in /sys"),
+    ("table", "--out", "loop", "Too many levels of symbolic links"),
+])
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, tone_folder, bad_outputs, command, flag,
+                                                        kind, message):
+    res = tmp_path / "results.jsonl"
+    res.write_text(json.dumps({"task": "t", "name": "a", "acc_mean": 0.5, "acc_std": 0.1}) + "\n")
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(f'[[task]]\nname = "tones"\ntask = "folder"\nroot = "{tone_folder}"\n')
+    given = {"--results": tmp_path / "new.jsonl", "--out": tmp_path / "report", "--state": tmp_path / "s.jsonl",
+             "--cache": ""}
+    given[flag] = bad_outputs[kind]
+    base = {"linear": ["linear", "--ckpt", "logmel-stats", "--task", "folder", "--root", tone_folder, *SMALL],
+            "full": ["full", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL],
+            "suite": ["suite", tasks, "--ckpt", "logmel-stats", "--n-mels", "64", "--frames", "32",
+                      "--threads", "1"],
+            "table": ["table", res]}[command]
+    flags = {"linear": ("--results", "--cache"), "full": ("--results", "--state"),
+             "suite": ("--results", "--out", "--cache"), "table": ("--out",)}[command]
+    out = _run(*base, *[x for f in flags for x in (f, given[f])])
+    _one_line(out, f"{flag} {bad_outputs[kind]}", message)
+    assert "decoded" not in out.stderr  # refused before the work
+    assert bad_outputs["file"].read_text() == "mine"
+    assert not (tmp_path / "new.jsonl").exists() and not (tmp_path / "report").exists()
+
+
+# --- issue: suite task files ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    (b'[[task]]\nname = "a"\ntask = 5\nroot = "x"\n', "task 1 task 5 must be a non-empty string"),
+    (b'[[task]]\nname = "a"\ntask = "folder"\nroot = ["x"]\n', "task 1 root ['x'] must be a non-empty string"),
+    (b'[[task]]\nname = 1.5\ntask = "folder"\nroot = "x"\n', "task 1 name 1.5 must be a non-empty string"),
+    (b'task = [1, 2]\n', "task 1 is a int, expected a [[task]] table"),
+    (b'[[task]]\nname = "caf\xe9"\ntask = "folder"\nroot = "x"\n', "not UTF-8 text (byte 0xe9"),
+    (b'[[task]]\nname = "a"\ntask = "folder"\nroot = "x"\nfolds = inf\n', "option folds=inf must be int"),
+    (b'[[task]]\nname = "a"\ntask = "csv"\nroot = "x"\ncsv_paths_outside = "yes"\n',
+     "option csv_paths_outside='yes' must be bool"),
+])
+def test_suite_task_file_of_wrong_types_is_one_line(tmp_path, text, message):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_bytes(text)
+    out = _run("suite", tasks, "--ckpt", "logmel-stats", "--results", tmp_path / "r.jsonl",
+               "--out", tmp_path / "report")
+    _one_line(out, f"task file {tasks}", message)
+    assert not (tmp_path / "r.jsonl").exists()
