@@ -82,25 +82,32 @@ def test_plan_adds_three_seeds_for_the_extreme_kinds_once_every_first_seed_is_in
     preset = STUDY_PRESETS["cpu-study"]
     first = plan_units(preset, [])
     names = [u.name for u in first]
+    # the seven audio-native kinds come after every unit of the 17 image kinds
+    audio = [f"{k}-s0" for k in preset.audio_kinds]
+    assert len(audio) == 7 and names[-7:] == audio and "audio-fm-s0" in audio
+    names = names[:-7]
     assert names[:4] == ["step0-s0", "step0-s1", "step0-s2", "logmel-stats"]
-    assert len(first) == 3 + 1 + 17 + 1 and "audio-fsdd-s0" in names and "fractaldb-s0" in names
+    assert len(names) == 3 + 1 + 17 + 1 and "audio-fsdd-s0" in names and "fractaldb-s0" in names
     # the six neural kinds (hours of rendering) last, after the real-audio control
     assert names[4:] == [f"{k}-s0" for k in preset.kinds if k not in preset.kind_n] + ["audio-fsdd-s0"] + \
         [f"{k}-s0" for k in preset.kinds if k in preset.kind_n]
     assert names[-6:] == ["stylegan-random-s0", "stylegan-highfreq-s0", "stylegan-sparse-s0",
                           "stylegan-oriented-s0", "featvis-random-s0", "featvis-deadleaves-s0"]
     rows = []
-    for u in first[:-2]:  # all but the last two kinds
+    for u in first[:-9]:  # all but the last two image kinds (and the audio kinds)
         rows += fake_rows(preset, u, 0.9)
-    assert extreme_kinds(preset, rows) is None and len(plan_units(preset, rows)) == 22
+    assert extreme_kinds(preset, rows) is None and len(plan_units(preset, rows)) == 22 + 7
     score = {k: 0.5 + 0.01 * i for i, k in enumerate(preset.kinds)}  # q best, a worst
+    score.update({k: 0.99 - 0.9 * (k == "audio-mix") for k in preset.audio_kinds})  # never extremes
     rows = [r for u in first for r in fake_rows(preset, u, score.get(u.kind, 0.9))]
     best, worst = extreme_kinds(preset, rows)
     assert best == ["shaders-random", "visualatom"] and worst == ["deadleaves-oriented", "deadleaves-squares"]
-    extra = [u.name for u in plan_units(preset, rows)[22:]]
-    assert sorted(extra) == sorted(f"{k}-s{s}" for k in best + worst for s in (1, 2))
+    planned = [u.name for u in plan_units(preset, rows)]
+    assert sorted(planned[22:30]) == sorted(f"{k}-s{s}" for k in best + worst for s in (1, 2))
+    assert planned[30:] == audio and len(planned) == 37
     assert [u.name for u in select(first, ("fractaldb", "step0"))] == ["step0-s0", "step0-s1", "step0-s2",
                                                                        "fractaldb-s0"]
+    assert [u.name for u in select(first, ("audio-modal",))] == ["audio-modal-s0"]
 
 
 def test_recipe_units_pair_every_shape_and_step_count_with_step0_of_the_same_shape():
@@ -285,7 +292,7 @@ def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
     assert "frequency-preserving pooling on fsdd, instruments; mean pooling on fsdd-mean, instruments-mean" in text
     head = next(ln for ln in text.splitlines() if ln.startswith("| rank | dataset |"))
     assert head.endswith("| mean freq (rank) | mean mean (rank) | mean |")
-    assert "PARTIAL STUDY: 22 of 30 planned units" in text  # the extreme kinds' extra seeds are due
+    assert "PARTIAL STUDY: 29 of 37 planned units" in text  # 22 image + 7 audio units in; extremes due
 
 
 def test_correlation_verdict_says_which_survive_bonferroni_and_when_none_does():

@@ -132,6 +132,9 @@ def plan_units(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
         for kind in dict.fromkeys(extremes[0] + extremes[1]):
             units += [_unit(preset, "pattern", kind, kind, s, preset.steps[0], preset.input_sizes[0])
                       for s in preset.extra_seeds if s not in preset.seeds]
+    # the audio-native kinds last: the units of ``kinds`` and their extremes never depend on them
+    units += [_unit(preset, "pattern", kind, kind, s, preset.steps[0], preset.input_sizes[0])
+              for s in preset.seeds for kind in preset.audio_kinds if kind not in preset.kinds]
     return units
 
 

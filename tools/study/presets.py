@@ -27,6 +27,11 @@ LETTERS = {
 #: The 14 small-scale datasets a-n (the set the study's Fig. 3 correlates over).
 SMALL_KINDS = tuple(k for k, letter in LETTERS.items() if letter <= "n")
 STUDY_KINDS = tuple(LETTERS)
+#: The audio-native kinds r-x (synthesised sounds stored as log-mels, ``generators.kinds.audio_*``),
+#: measured beside the 17 image datasets (see ``StudyPreset.audio_kinds``).
+AUDIO_LETTERS = {"audio-harmonic": "r", "audio-fm": "s", "audio-waveform": "t", "audio-noise": "u",
+                 "audio-chirp": "v", "audio-modal": "w", "audio-mix": "x"}
+AUDIO_KINDS = tuple(AUDIO_LETTERS)
 
 #: Images rendered for kinds slower than ~30 images/s per core at 128 px (the neural kinds);
 #: every other kind gets the preset's ``n_images``. The budget is optimizer steps, the same for
@@ -76,6 +81,11 @@ class StudyPreset:
         steps: optimizer steps per run (the recipe grid: several).
         input_sizes: ``HxW`` encoder inputs (the recipe grid: several; wider than tall = the
             pattern tiled along the width by ``pretrain``'s transform).
+        audio_kinds: audio-native pattern kinds (``audio-*``) run after every unit of ``kinds``,
+            first seeds only, and shown beside ``kinds`` in the accuracy, ranking, property and
+            audio-kind sections; never among the extremes (no extra seeds), the correlations or
+            the paper comparison, which stay over ``kinds``, so adding them changes no unit of
+            ``kinds`` and no number of those sections.
         seeds: first seeds of every kind; step0_seeds: seeds of the untrained encoder
             (``random:SEED``, identical to the ``step0/`` of a run with that seed).
         extra_seeds, extremes: more seeds for the ``extremes`` best and worst kinds (by the mean
@@ -103,6 +113,7 @@ class StudyPreset:
     steps: tuple[int, ...]
     input_sizes: tuple[str, ...]
     seeds: tuple[int, ...] = (0,)
+    audio_kinds: tuple[str, ...] = ()
     step0_seeds: tuple[int, ...] = (0, 1, 2)
     extra_seeds: tuple[int, ...] = (1, 2)
     extremes: int = 2
@@ -139,7 +150,12 @@ class StudyPreset:
         return steps * self.batch_size / self.images(kind)
 
     def letter(self, kind: str) -> str:
-        return LETTERS.get(kind, "")
+        return LETTERS.get(kind) or AUDIO_LETTERS.get(kind, "")
+
+    @property
+    def all_kinds(self) -> tuple[str, ...]:
+        """``kinds`` then ``audio_kinds``: every pattern kind of the study, in report order."""
+        return self.kinds + tuple(k for k in self.audio_kinds if k not in self.kinds)
 
 
 STUDY_PRESETS = {
@@ -148,8 +164,9 @@ STUDY_PRESETS = {
         description="all 17 datasets a-q at one budget on a 2-core CPU: 128 px, cpu-tiny MAE, "
         "1300 steps x 64, lr 5e-4, one seed per kind, three for step0 and the two best and two "
         "worst kinds; linear probe suite on FSDD and instruments with freq and mean pooling, logmel-stats, "
-        "real-audio MAE",
-        kinds=STUDY_KINDS, n_images=100_000, kind_n=NEURAL_N, kind_params=STUDY_KIND_PARAMS,
+        "real-audio MAE; beside them the 7 audio-native kinds r-x (synthesised sounds as log-mels), one "
+        "seed each",
+        kinds=STUDY_KINDS, audio_kinds=AUDIO_KINDS, n_images=100_000, kind_n=NEURAL_N, kind_params=STUDY_KIND_PARAMS,
         size=128, model="cpu-tiny", batch_size=64, lr=5e-4, steps=(1300,), input_sizes=("128x128",),
         audio=("fsdd/recordings",), leaky_tasks=("fsdd", "fsdd-mean"), tasks=AUDIO_TASKS_TWO_POOLINGS),
     "cpu-recipe": StudyPreset(

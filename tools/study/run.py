@@ -337,8 +337,10 @@ def preset_to_json(preset: StudyPreset) -> dict:
 def preset_from_json(data: dict) -> StudyPreset:
     data = dict(data)
     data["tasks"] = tuple(StudyTask(**t) for t in data["tasks"])
-    for key in ("kinds", "steps", "input_sizes", "seeds", "step0_seeds", "extra_seeds", "audio", "leaky_tasks"):
-        data[key] = tuple(data[key])
+    for key in ("kinds", "steps", "input_sizes", "seeds", "step0_seeds", "extra_seeds", "audio", "leaky_tasks",
+                "audio_kinds"):
+        if key in data:
+            data[key] = tuple(data[key])
     data["kind_params"] = {k: tuple(v) for k, v in data["kind_params"].items()}
     return StudyPreset(**data)
 
