@@ -257,6 +257,36 @@ def test_summary_counts_kinds_below_step0_and_within_noise_separately(tmp_path):
     assert "| dead leaves | 2 | -1.5 |" in families and "| StyleGAN | 1 | +7.0 |" in families
 
 
+def test_audio_native_kinds_are_rows_beside_the_image_kinds_and_compared_with_the_best_and_real_audio(tmp_path):
+    preset = STUDY_PRESETS["cpu-study"]
+    report = tmp_path / "report"
+    acc = {"visualatom": 0.95, "fractaldb": 0.90, "audio-mix": 0.93, "audio-fm": 0.85, "audio-noise": 0.885}
+    units = [u for u in plan_units(preset, []) if u.role in ("step0", "audio") or u.kind in acc]
+    rows = [r for u in units for r in fake_rows(preset, u, 0.97 if u.role == "audio" else acc.get(u.kind, 0.88))]
+    for r in rows:  # audio-noise: noisy per-fold differences around +0.5
+        if r["label"] == "audio-noise":
+            r["split_acc"] = [a + d for a, d in zip(r["split_acc"], (0.03, -0.03, 0.02, -0.02, 0.0))]
+    append_rows(report / RESULTS, rows)
+    text = write_study_report(preset, report, plots=False).read_text()
+    section = text.split("## Audio-native kinds (r–x)")[1].split("\n## ")[0]
+    # 93 vs 95 and vs 97 on every fold (the fake rows shift each task by -0.2..+0.2): constant paired differences
+    assert ("| fsdd | 3 | 1 | 1 | 1 | (x) audio-mix (92.8, +5.0) | (p) visualatom (94.8, +7.0) | -2.0 (p = 0.000) "
+            "| 96.8 leaky | -4.0 (p = 0.000) |") in section
+    assert ("- On instruments, of 3 audio-native kinds 1 are above `step0` beyond noise and 1 below; the best, "
+            "(x) audio-mix at 93.2 %, is 2.0 points below the best image kind, (p) visualatom at 95.2 % (beyond "
+            "noise, p = 0.000), and 4.0 points below the real-audio MAE at 97.2 % (beyond noise, p = 0.000).") in section
+    assert "the real-audio MAE at 96.8 % (its pre-training audio contains this task's clips; beyond noise" in section
+    # (+5 - 3 + 0.5) / 3 against (+7 + 2) / 2
+    assert "audio-native kinds fsdd +0.8, instruments +0.8" in section and "image kinds fsdd +4.5," in section
+    # rows of the accuracy table and the ranking; not counted among the image kinds of the summary
+    assert "| (x) audio-mix | 0 | 0.8 | 92.8 ± 0.7 | **+5.0 ± 0.0** |" in text
+    assert "| (r) audio-harmonic | – | 0.8 |" in text
+    assert "| fsdd | 2 | 2 | 0 | 0 | (p) visualatom (+7.0) |" in text
+    ranking = text.split("## Ranking")[1].split("\n## ")[0]
+    assert "| 2 | (x) audio-mix |" in ranking and "| 1 | (p) visualatom |" in ranking
+    assert "audio-mix" not in text.split("## How this compares with the paper")[1].split("\n## ")[0]
+
+
 def test_correlations_match_scipy_pearsonr_on_a_toy_table(tmp_path):
     from scipy.stats import pearsonr
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from tools.sections import sheets_section, write_markdown
 from tools.study.plan import RESULTS, read_rows
 from tools.study.presets import StudyPreset
-from tools.study.sections import (commands_section, correlation_section, dataset_name, header, missing_section,
-                                  paper_section, properties_section, ranking_table, recipe_controls,
-                                  recipe_section, seed_table, study_table, summary_section)
+from tools.study.sections import (audio_kinds_section, commands_section, correlation_section, dataset_name, header,
+                                  missing_section, paper_section, properties_section, ranking_table,
+                                  recipe_controls, recipe_section, seed_table, study_table, summary_section)
 from tools.study.stats import kind_accuracy, summarise
 
 
@@ -31,16 +31,18 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
     tasks = [t.name for t in preset.tasks]
     groups = summarise(rows, tasks)
     stats = [json.loads(p.read_text()) for p in sorted((report / "stats").glob("*.json"))]
-    stats = [s for s in stats if s.get("name") in preset.kinds]
+    stats = [s for s in stats if s.get("name") in preset.all_kinds]
     head, missing = header(preset, rows, failed or {}, note)
     if preset.mode == "recipe":
         body = [recipe_section(preset, groups, tasks, report, plots), recipe_controls(preset, groups, tasks)]
     else:
-        acc = kind_accuracy(preset, groups, tasks)
-        body = [summary_section(preset, groups, tasks), study_table(preset, groups, tasks),
-                seed_table(preset, rows, groups, tasks), ranking_table(preset, acc, tasks),
-                properties_section(preset, stats), correlation_section(preset, stats, acc, tasks, report, plots),
+        acc = kind_accuracy(preset, groups, tasks)  # the image kinds: correlations, paper comparison
+        acc_all = kind_accuracy(preset, groups, tasks, preset.all_kinds)  # with the audio-native kinds
+        body = [summary_section(preset, groups, tasks), audio_kinds_section(preset, rows, groups, tasks),
+                study_table(preset, groups, tasks), seed_table(preset, rows, groups, tasks),
+                ranking_table(preset, acc_all, tasks), properties_section(preset, stats),
+                correlation_section(preset, stats, acc, tasks, report, plots),
                 paper_section(preset, rows, groups, acc, tasks),
-                sheets_section(report, preset.kinds, lambda kind: dataset_name(preset, kind))]
+                sheets_section(report, preset.all_kinds, lambda kind: dataset_name(preset, kind))]
     return write_markdown(report / "report.md",
                           [head, *body, missing_section(missing), commands_section(preset)])

@@ -18,7 +18,7 @@ from tools.study.plan import RESULTS, extreme_kinds, plan_units, unit_done
 from tools.study.plots import recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
 from tools.study.stats import (ALPHA, beyond_noise, costs, family, machine_hours, probe_means, probes,
-                               property_rows, split_by_noise, versus_control)
+                               property_rows, split_by_noise, versus_control, versus_kind)
 
 
 def _pct(v, sign=False) -> str:
@@ -109,12 +109,12 @@ def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str
              head, "|---|---|---:|" + "---:|---:|" * len(tasks) + "---:|" * len(means)]
     step0_std = {t: s0.get(t, {}).get("acc_seed_std", float("nan")) for t in tasks}
     order = [("step0", shape, None), ("logmel-stats", shape, None)]
-    order += [(k, shape, steps) for k in preset.kinds]
+    order += [(k, shape, steps) for k in preset.all_kinds]
     order += [(label, sh, st) for (label, sh, st), g in groups.items() if g["role"] == "audio"]
     for key in order:
         g = groups.get(key)
         if g is None:
-            if key[0] in preset.kinds:
+            if key[0] in preset.all_kinds:
                 lines.append(f"| {_name(preset, key[0])} | – | {preset.epochs(key[0], steps):.1f} | "
                              + " | ".join("– | –" for _ in tasks) + " |" + " – |" * len(means))
             continue
@@ -189,6 +189,80 @@ def summary_section(preset: StudyPreset, groups: dict, tasks: list[str]) -> list
             lines.append(f"| {f} | {n} | " + " | ".join(_pct(fam_gain[f].get(t, float("nan")), True) for t in tasks) + " |")
         lines.append("")
     return lines
+
+
+def audio_kinds_section(preset: StudyPreset, rows: list[dict], groups: dict, tasks: list[str]) -> list[str]:
+    """The audio-native kinds (``preset.audio_kinds``) against step0, the best image kind and the
+    real-audio MAE, task by task, with one generated sentence per task from the measured numbers."""
+    if not preset.audio_kinds:
+        return []
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    s0 = groups.get(("step0", shape, None), {})
+    first, last = preset.letter(preset.audio_kinds[0]), preset.letter(preset.audio_kinds[-1])
+    lines = [f"## Audio-native kinds ({first}–{last})", "",
+             f"{len(preset.audio_kinds)} kinds synthesise sound (harmonic, FM, classic waveforms, coloured "
+             "noise, chirps/AM, struck modes and their mixtures; `docs/audio-kinds.md`) and store its "
+             "log-mel through the evaluation's own front end; one seed each at the budget of the image "
+             "kinds. They are rows of the tables below but stay out of the extremes, the Fig. 3 "
+             "correlations and the paper comparison, which are over the image datasets a–q. "
+             "Gains over `step0` follow the noise rule of the accuracy table; the differences to the "
+             "best image kind and to the real-audio MAE are paired over the folds of the seeds both "
+             "have (p of a paired t-test).", ""]
+    audio = {k: groups[(k, shape, steps)] for k in preset.audio_kinds if (k, shape, steps) in groups}
+    if not audio:
+        return lines + ["No audio-native kind measured yet.", ""]
+    image = {k: groups[(k, shape, steps)] for k in preset.kinds if (k, shape, steps) in groups}
+    real = next(((label, g) for (label, _, _), g in groups.items() if g["role"] == "audio"), None)
+    lines += ["| task | audio kinds | above step0 | below | within noise | best audio kind (acc, gain) "
+              "| best image kind (acc, gain) | audio − image (p) | real audio (acc) | audio − real (p) |",
+              "|---|---:|---:|---:|---:|---|---|---:|---:|---:|"]
+    sentences = []
+    for t in tasks:
+        std = s0.get(t, {}).get("acc_seed_std", float("nan"))
+        measured, up, down = split_by_noise(audio, t, std)
+        if not measured:
+            continue
+        best = max(measured, key=lambda k: measured[k]["acc"])
+        img = {k: g[t] for k, g in image.items() if t in g}
+        best_img = max(img, key=lambda k: img[k]["acc"]) if img else None
+        vs_img = versus_kind(rows, best, best_img, t) if best_img else None
+        vs_real = versus_kind(rows, best, real[0], t) if real and t in real[1] else None
+        leaky = real is not None and t in real[1]["leaky"]
+
+        def diff(v):
+            return f"{_pct(v[0], True)} (p = {v[1]:.3f})" if v else "–"
+
+        lines.append(f"| {t} | {len(measured)} | {len(up)} | {len(down)} | {len(measured) - len(up) - len(down)} | "
+                     f"{_name(preset, best)} ({_pct(measured[best]['acc'])}, {_pct(measured[best]['gain'], True)}) | "
+                     + (f"{_name(preset, best_img)} ({_pct(img[best_img]['acc'])}, {_pct(img[best_img]['gain'], True)})"
+                        if best_img else "–")
+                     + f" | {diff(vs_img)} | "
+                     + (f"{_pct(real[1][t]['acc'])}{' leaky' if leaky else ''}" if real and t in real[1] else "–")
+                     + f" | {diff(vs_real)} |")
+
+        def compare(v, what, note=""):
+            if v is None:
+                return f"not paired with {what}"
+            word = "above" if v[0] > 0 else "below"
+            verdict = "beyond noise" if v[1] < ALPHA else "within noise"
+            return f"{abs(100 * v[0]):.1f} points {word} {what} ({note}{verdict}, p = {v[1]:.3f})"
+
+        text = (f"On {t}, of {len(measured)} audio-native kinds {len(up)} are above `step0` beyond noise and "
+                f"{len(down)} below; the best, {_name(preset, best)} at {_pct(measured[best]['acc'])} %, is "
+                + (compare(vs_img, f"the best image kind, {_name(preset, best_img)} at {_pct(img[best_img]['acc'])} %")
+                   if best_img else "not compared with an image kind"))
+        if real and t in real[1]:
+            text += ", and " + compare(vs_real, f"the real-audio MAE at {_pct(real[1][t]['acc'])} %",
+                                       "its pre-training audio contains this task's clips; " if leaky else "")
+        sentences.append(f"- {text}.")
+    fam = {}
+    for label, kinds in (("audio-native", audio), ("image", image)):
+        fam[label] = {t: float(np.mean([g[t]["gain"] for g in kinds.values() if t in g and math.isfinite(g[t]["gain"])]))
+                      for t in tasks if any(t in g and math.isfinite(g[t]["gain"]) for g in kinds.values())}
+    lines += ["", "Mean gain over `step0` (points): audio-native kinds "
+              + ", ".join(f"{t} {_pct(v, True)}" for t, v in fam["audio-native"].items())
+              + "; image kinds " + ", ".join(f"{t} {_pct(v, True)}" for t, v in fam["image"].items()) + ".", ""]
+    return lines + sentences + [""]
 
 
 #: The study whose comparison the study presets repeat at their own scale; only the claims of its

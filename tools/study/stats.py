@@ -173,7 +173,7 @@ def costs(rows: list[dict]) -> tuple[float, float, list[str]]:
 
 #: Families of pattern kinds, by name prefix, for the summary's family means.
 FAMILIES = (("deadleaves-", "dead leaves"), ("stat-", "statistical"), ("stylegan-", "StyleGAN"),
-            ("featvis-", "feature visualisation"))
+            ("featvis-", "feature visualisation"), ("audio-", "audio-native"))
 
 
 def family(kind: str) -> str:
@@ -217,13 +217,30 @@ def versus_control(rows: list[dict], role: str,
     return out
 
 
-def kind_accuracy(preset: StudyPreset, groups: dict, tasks: list[str]) -> dict[str, dict[str, float]]:
+def versus_kind(rows: list[dict], label: str, other: str, task: str) -> tuple[float, float] | None:
+    """``(difference, p)``: the accuracy of ``label`` minus that of ``other`` on ``task`` over the
+    seeds both have (per-fold differences averaged over those seeds, paired t-test over folds);
+    None without a shared seed with fold accuracies."""
+    rows = _latest(rows)
+    mine = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == label and r["task"] == task}
+    theirs = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == other and r["task"] == task}
+    diffs = [np.asarray(mine[s]) - np.asarray(theirs[s]) for s in sorted(mine.keys() & theirs.keys())
+             if mine[s] and theirs[s] and len(mine[s]) == len(theirs[s])]
+    if not diffs or len({len(d) for d in diffs}) != 1:
+        return None
+    mean = np.mean(diffs, axis=0)
+    return float(mean.mean()), paired_t_p(mean)
+
+
+def kind_accuracy(preset: StudyPreset, groups: dict, tasks: list[str],
+                  kinds: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
     """``{task, "mean" or "mean POOLING": {kind: accuracy 0-1}}`` of the kinds evaluated at the
-    study's budget (a mean only for kinds with all of its tasks; see :func:`probe_means`)."""
+    study's budget (a mean only for kinds with all of its tasks; see :func:`probe_means`), over
+    ``kinds`` (default the preset's ``kinds``, without its audio-native kinds)."""
     shape, steps = preset.input_sizes[0], preset.steps[0]
     means = {"mean": list(tasks), **probe_means(preset, tasks)}
     out = {t: {} for t in [*tasks, *means]}
-    for kind in preset.kinds:
+    for kind in preset.kinds if kinds is None else kinds:
         g = groups.get((kind, shape, steps))
         if g is None:
             continue
