@@ -255,9 +255,12 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--cache", type=str, default=str(DEFAULT_CACHE), show_default=True,
               help="embedding cache folder ('' disables)")
+@click.option("--data-root", type=click.Path(path_type=Path),
+              help="what $SYNTHGEN_DATA in the task file's roots stands for (default: the SYNTHGEN_DATA "
+                   "environment variable)")
 @_user_errors
 def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, preset, seed, frames, n_mels, level,
-          skip_bad, threads, batch_size, cache):
+          skip_bad, threads, batch_size, cache, data_root):
     """Linear probe of every --ckpt on every task of TASK_FILE (TOML), resumable; writes one
     table (encoders x tasks, average column) and a plot to --out."""
     from finetune.evaluate import linear_eval
@@ -270,7 +273,7 @@ def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, p
     check_output_file(results, "--results")
     check_output_folder(out, "--out")
     check_output_folder(Path(cache) if cache else None, "--cache")
-    tasks = read_task_file(task_file)
+    tasks = read_task_file(task_file, data_root)
 
     def evaluate(task, settings, pending):
         cfg = _setup(threads, n_mels, frames, level, settings["clip"])

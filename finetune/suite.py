@@ -1,25 +1,27 @@
 """``python -m finetune suite TASKS.toml --ckpt A --ckpt B ...``: every (checkpoint, task) pair
 through the linear probe, resumable, then one paper-style table.
 
-The task file (TOML) lists tasks; paths are relative to the working directory::
+The task file (TOML) lists tasks; a root is under the data root when it starts with
+``$SYNTHGEN_DATA`` (``--data-root``, else that environment variable; :mod:`finetune.data_root`),
+otherwise relative to the working directory::
 
     [[task]]
     name = "fsdd"                 # column label in the table
     task = "fsdd"                 # loader (see --help of linear)
-    root = "../shared/data/fsdd"
+    root = "$SYNTHGEN_DATA/fsdd"
 
     [[task]]
     name = "instruments"
-    task = "csv"
-    root = "../shared/data/instruments/meta.csv"
+    task = "instruments"
+    root = "$SYNTHGEN_DATA/instruments"
     folds = 5                     # optional: folds, fsdd_split, clip_seconds, clip, pooling,
     pooling = "freq"              # layers, norm -- override the command-line defaults per task
 
 Every finished pair is appended to ``--results`` with a ``suite_key`` (a hash of the checkpoint,
-the task entry and the settings); a rerun skips the pairs whose key is already there, so a
-killed suite resumes where it stopped. The table has the encoders as rows, the tasks as columns
-(accuracy, or mAP for multi-label tasks: mean +- std over folds; runs sharing ``--group`` also
-get a row aggregating them) and an average column.
+the task entry as written, so the same on every machine, and the settings); a rerun skips the
+pairs whose key is already there, so a killed suite resumes where it stopped. The table has the
+encoders as rows, the tasks as columns (accuracy, or mAP for multi-label tasks: mean +- std over
+folds; runs sharing ``--group`` also get a row aggregating them) and an average column.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from finetune.data_root import expand_root
 from finetune.progress import report_stderr
 
 if sys.version_info >= (3, 11):
@@ -50,10 +53,12 @@ class SuiteTask:
     task: str
     root: Path
     options: dict = field(default_factory=dict)
+    root_text: str = ""   # the root as the task file writes it (``$SYNTHGEN_DATA/...``): the key's
 
 
-def read_task_file(path: Path) -> list[SuiteTask]:
-    """Parse and check the task file; ``UserError`` naming the file and entry on any mistake."""
+def read_task_file(path: Path, data_root: str | Path | None = None) -> list[SuiteTask]:
+    """Parse and check the task file; ``UserError`` naming the file and entry on any mistake.
+    ``data_root`` is what ``$SYNTHGEN_DATA`` in a root stands for (None: the environment variable)."""
     if not path.is_file():
         raise UserError(f"task file {path} does not exist")
     try:
@@ -93,13 +98,18 @@ def read_task_file(path: Path) -> list[SuiteTask]:
             except (TypeError, ValueError, OverflowError):
                 raise UserError(f"task file {path}: task {entry['name']!r} option {k}={entry[k]!r} must be "
                                 f"{OPTIONS[k].__name__}") from None
-        out.append(SuiteTask(str(entry["name"]), str(entry["task"]), Path(entry["root"]), opts))
+        try:
+            root = expand_root(entry["root"], data_root)
+        except UserError as exc:
+            raise UserError(f"task file {path}: task {entry['name']!r} root {entry['root']!r}: {exc}") from None
+        out.append(SuiteTask(str(entry["name"]), str(entry["task"]), root, opts, entry["root"]))
     return out
 
 
 def suite_key(ckpt: str, task: SuiteTask, settings: dict) -> str:
-    blob = json.dumps({"ckpt": ckpt, "name": task.name, "task": task.task, "root": str(task.root),
-                       "settings": settings}, sort_keys=True)
+    root = task.root_text or str(task.root)
+    blob = json.dumps({"ckpt": ckpt, "name": task.name, "task": task.task, "root": root, "settings": settings},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -61,11 +61,23 @@ def test_presets_have_one_budget_and_overrides_switch_it():
                                "cpu-study, cpu-recipe, study-smoke"),
     (["--kinds", "nope"], "unknown kind(s) nope; see `synthgen list`"),
     (["--minutes", "0"], "--minutes 0.0 must be > 0"),
-    (["--data-root", "/nonexistent"], "--data-root /nonexistent is not a folder"),
+    (["--data-root", "/nonexistent"], "data root /nonexistent (--data-root) is not a folder"),
+    ([], "no data root: pass --data-root DIR or set SYNTHGEN_DATA=DIR (the folder holding fsdd/, instruments/, "
+         "...; see README, 'Data')"),
 ])
-def test_cli_errors_are_one_line(args, message, tmp_path, capsys):
+def test_cli_errors_are_one_line(args, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SYNTHGEN_DATA", raising=False)
     assert main(["--work", str(tmp_path / "w"), "--report", str(tmp_path / "r"), *args]) == 2
     assert capsys.readouterr().err.strip() == f"reproduce: error: {message}"
+
+
+def test_the_data_root_comes_from_synthgen_data_and_report_only_needs_none(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SYNTHGEN_DATA", str(tmp_path / "missing"))
+    assert main(["--work", str(tmp_path / "w"), "--report", str(tmp_path / "r")]) == 2
+    assert "data root " + str(tmp_path / "missing") + " (SYNTHGEN_DATA) is not a folder" in capsys.readouterr().err
+    monkeypatch.delenv("SYNTHGEN_DATA")
+    assert main(["--work", str(tmp_path / "w"), "--report", str(tmp_path / "r"), "--report-only"]) == 0
+    assert (tmp_path / "r" / "report.md").read_text().startswith("# Reproduction report: preset `cpu`")
 
 
 @pytest.mark.slow

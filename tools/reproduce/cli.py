@@ -28,13 +28,12 @@ import sys
 import time
 from pathlib import Path
 
+from finetune.data_root import data_root
 from tools.reproduce.presets import CLIPS_PER_LABEL, PRESETS, Preset, get_preset
 from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, read_marker, run_command,
                          run_step, write_json_atomic)
 from tools.study.presets import STUDY_PRESETS
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = REPO / ".." / "shared" / "data"
 YIELD_SECONDS = 3.0
 
 
@@ -289,8 +288,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help=f"one of {', '.join([*PRESETS, *STUDY_PRESETS])} (default cpu)")
     p.add_argument("--work", type=Path, required=True, help="folder for shards, checkpoints, results, markers")
     p.add_argument("--report", type=Path, required=True, help="folder for report.md and its PNGs")
-    p.add_argument("--data-root", type=Path, default=DEFAULT_DATA,
-                   help="folder holding the audio datasets (default <repo>/../shared/data)")
+    p.add_argument("--data-root", type=Path,
+                   help="folder holding the audio datasets (fsdd/, instruments/; default: the SYNTHGEN_DATA "
+                        "environment variable; not needed with --report-only)")
     p.add_argument("--kinds", help="comma-separated kinds instead of the preset's")
     p.add_argument("--minutes", type=float, help="pre-training minutes per run instead of the preset's budget")
     p.add_argument("--steps", type=int, help="pre-training steps per run instead of the preset's budget")
@@ -342,19 +342,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"unknown kind(s) {', '.join(unknown)}; see `synthgen list`")
         preset = get_preset(args.preset, kinds=kinds, minutes=args.minutes, steps=args.steps,
                             n_images=args.n_images, piece_minutes=args.piece_minutes)
-        if not args.data_root.is_dir():
-            raise ValueError(f"--data-root {args.data_root} is not a folder")
+        data = None if args.report_only else data_root(args.data_root)
     except ValueError as error:
         print(f"reproduce: error: {error}", file=sys.stderr)
         return 2
-    pipeline = Pipeline(preset, args.work, args.report, args.data_root, args.lock, args.stop_after,
-                        log=lambda m: print(m, flush=True), lock_per=args.lock_per,
-                        lock_hold=args.lock_hold)
-    if args.report_only:
+    if data is None:
         from tools.reproduce.report import write_report
 
         print(f"report: {write_report(args.work, args.report, preset, {}, args.note)}")
         return 0
+    pipeline = Pipeline(preset, args.work, args.report, data, args.lock, args.stop_after,
+                        log=lambda m: print(m, flush=True), lock_per=args.lock_per,
+                        lock_hold=args.lock_hold)
     result = pipeline.run()
     return 1 if result["failed"] else 0
 
@@ -406,15 +405,14 @@ def study_main(args) -> int:
                      "extra_seeds": tuple(range(1, args.extreme_seeds))}
         preset = get_study_preset(args.preset, steps=steps, input_sizes=shapes, n_images=args.n_images,
                                   **(extra or {}))
-        if not args.data_root.is_dir():
-            raise ValueError(f"--data-root {args.data_root} is not a folder")
+        data = None if args.report_only else data_root(args.data_root)
     except ValueError as error:
         print(f"reproduce: error: {error}", file=sys.stderr)
         return 2
     failed = {}
     if not args.report_only:
         hours = args.hours if args.hours else (args.stop_after / 60 if args.stop_after else None)
-        result = run_study(preset, args.work, args.report, args.data_root, kinds=kinds, parallel=args.parallel,
+        result = run_study(preset, args.work, args.report, data, kinds=kinds, parallel=args.parallel,
                            max_units=args.max_units, hours=hours, log=lambda m: print(m, flush=True))
         failed = result["failed"]
     print(f"report: {write_study_report(preset, args.report, failed=failed, note=args.note)}", flush=True)
