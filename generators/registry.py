@@ -60,6 +60,10 @@ class Kind:
             ``int`` field ``batch_size`` in ``params_type``.
         devices: devices the kind can compute on; more than ``("cpu",)`` needs a
             ``make_context`` that accepts ``device=``.
+        waveform: for kinds that synthesise sound and store its log-mel (the ``audio-*``
+            kinds): ``(params, rng, size) -> (samples, info)``, the waveform behind the image
+            that ``render`` makes from the same random stream (``synthgen preview --audio``).
+        sample_rate: the rate of ``waveform``'s samples in Hz.
     """
 
     name: str
@@ -74,6 +78,8 @@ class Kind:
     class_stats: tuple[str, ...] = ()
     render_batch: Callable[..., Any] | None = None
     devices: tuple[str, ...] = ("cpu",)
+    waveform: Callable[..., Any] | None = None
+    sample_rate: int = 16000
 
     @property
     def has_classes(self) -> bool:

@@ -78,5 +78,6 @@ def render_audio_chirp(params: AudioChirpParams, rng: np.random.Generator, size:
 
 
 register(Kind(name="audio-chirp", params_type=AudioChirpParams, render=render_audio_chirp,
+              waveform=synthesize,
               summary="linear/exponential/up-down sweeps of 1-4 partials, half amplitude "
                       "modulated (2-40 Hz); the log-mel of 16 kHz audio"))

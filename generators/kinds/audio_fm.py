@@ -78,5 +78,6 @@ def render_audio_fm(params: AudioFMParams, rng: np.random.Generator, size: int):
 
 
 register(Kind(name="audio-fm", params_type=AudioFMParams, render=render_audio_fm,
+              waveform=synthesize,
               summary="FM tones, ratio 0.5-3.14, index 0.5-8 decaying, ADSR; the log-mel of "
                       "16 kHz audio (AudioPG)"))

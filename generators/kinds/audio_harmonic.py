@@ -62,5 +62,6 @@ def render_audio_harmonic(params: AudioHarmonicParams, rng: np.random.Generator,
 
 
 register(Kind(name="audio-harmonic", params_type=AudioHarmonicParams, render=render_audio_harmonic,
+              waveform=synthesize,
               summary="additive harmonic tones, partials k^-gamma (gamma 0.5-2), vibrato, glide, "
                       "ADSR; the log-mel of 16 kHz audio (AudioPG)"))

@@ -84,5 +84,6 @@ def render_audio_mix(params: AudioMixParams, rng: np.random.Generator, size: int
 
 
 register(Kind(name="audio-mix", params_type=AudioMixParams, render=render_audio_mix,
+              waveform=synthesize,
               summary="2-4 overlapping clips of the six audio families over 1/f^beta background "
                       "noise at 0-30 dB SNR; the log-mel of 16 kHz audio (AudioPG)"))

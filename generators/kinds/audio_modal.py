@@ -91,5 +91,6 @@ def render_audio_modal(params: AudioModalParams, rng: np.random.Generator, size:
 
 
 register(Kind(name="audio-modal", params_type=AudioModalParams, render=render_audio_modal,
+              waveform=synthesize,
               summary="struck damped modes (bar, membrane, random inharmonic ratios) with a "
                       "noise transient; the log-mel of 16 kHz audio"))

@@ -55,5 +55,6 @@ def render_audio_noise(params: AudioNoiseParams, rng: np.random.Generator, size:
 
 
 register(Kind(name="audio-noise", params_type=AudioNoiseParams, render=render_audio_noise,
+              waveform=synthesize,
               summary="1/f^beta noise bursts (beta 0-2), half of them band-passed, ADSR; the "
                       "log-mel of 16 kHz audio (AudioPG)"))

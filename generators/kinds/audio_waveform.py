@@ -67,5 +67,6 @@ def render_audio_waveform(params: AudioWaveformParams, rng: np.random.Generator,
 
 
 register(Kind(name="audio-waveform", params_type=AudioWaveformParams, render=render_audio_waveform,
+              waveform=synthesize,
               summary="band-limited sawtooth, square and triangle tones with glides and ADSR; the "
                       "log-mel of 16 kHz audio (AudioPG)"))
