@@ -78,13 +78,19 @@ def spectrogram(wave: np.ndarray, mels: int, frames: int) -> np.ndarray:
     return logmel.log_mel(wave, n_mels=mels)[:, :frames]
 
 
+def render_clip(synthesize: Callable, params: Any, rng: np.random.Generator, mels: int,
+                frames: int) -> tuple[np.ndarray, dict]:
+    """``(uint8 mels x frames log-mel, info)`` of a clip of ``frames`` frames."""
+    wave, info = synthesize(params, rng, frames)
+    image, top = to_image(spectrogram(wave, mels, frames))
+    info["logmel_top"] = round(top, 6)
+    return image, info
+
+
 def render_audio(synthesize: Callable, params: Any, rng: np.random.Generator, size: int):
     """The render function of an audio kind: ``(uint8 size x size log-mel, info)``."""
     check_size(size)
-    wave, info = synthesize(params, rng, size)
-    image, top = to_image(spectrogram(wave, size, size))
-    info["logmel_top"] = round(top, 6)
-    return image, info
+    return render_clip(synthesize, params, rng, size, size)
 
 
 # --- parameters shared by the kinds -------------------------------------------------------------
@@ -331,5 +337,5 @@ __all__ = ["SAMPLE_RATE", "HOP", "NYQUIST", "DYNAMIC_RANGE", "MAX_SIZE", "EventF
            "EnvelopeFields", "Event", "check_events", "check_range", "check_size", "clip_samples",
            "draw_events", "adsr", "percussive", "phase_of", "harmonic_tone", "wavetable",
            "power_law_amplitudes", "waveform_amplitudes", "coloured_noise", "band_pass",
-           "vibrato", "finish", "place", "synthesize_events", "render_audio", "to_image",
+           "vibrato", "finish", "place", "synthesize_events", "render_audio", "render_clip", "to_image",
            "from_image", "spectrogram", "log_uniform"]

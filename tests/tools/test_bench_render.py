@@ -77,3 +77,18 @@ def test_bad_batch_sizes_are_a_one_line_error(capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--batch-sizes" in err and "integers" in err
+
+
+def test_audio_clips_of_many_frames_against_the_png_floor(capsys):
+    from tools.bench.render import main
+
+    assert main(["--kinds", "audio-fm,audio-noise", "--size", "32", "--frames", "200", "--n", "3"]) == 0
+    out = capsys.readouterr().out
+    rows = [[c.strip() for c in line.split("|")] for line in out.splitlines() if " | " in line][1:]
+    assert [(r[0], r[1]) for r in rows] == [("audio-fm", "32x200"), ("audio-noise", "32x200")]
+    for _, _, clips, base, overhead in rows:
+        assert float(clips) > 0 and float(base) > 0
+        assert float(overhead) == pytest.approx(float(base) / float(clips), rel=0.02, abs=0.06)  # .1f
+    with pytest.raises(SystemExit):
+        main(["--kinds", "fractaldb", "--frames", "10"])
+    assert "--frames times audio kinds only; fractaldb render images" in capsys.readouterr().err

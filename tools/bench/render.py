@@ -21,6 +21,12 @@ same run and alternating with the batched renders (``--rounds``), and it prints
   batched / one-at-a-time rate over the worker counts (the size of each of the paper's
   small-scale datasets; with ``--workers 1,2`` on a 2-core node, the node's time).
 
+Audio kinds (``audio-*``: synthesised sound stored as a log-mel of ``size`` mel bins x ``size``
+10-ms frames) are measured like every kind; ``--frames N`` instead times clips of ``--size`` mel
+bins x N frames (``--size 128 --frames 1024`` = 10.24 s), which the square render contract of
+the shard renderer does not make: in one process, the kind's waveform + log-mel + 8-bit image +
+PNG + tar write of every clip (``w1``), against PNG + tar of the same images (``baseline``).
+
 ``--kinds neural`` selects the six batched kinds; ``--batch-sizes 8,16,32`` renders each
 batched kind at each of these batch sizes (one row each, each against the same
 one-at-a-time render) instead of at its default. The 1-minute load average is printed before
@@ -30,6 +36,8 @@ Example:
     python tools/bench/render.py --kinds fractaldb --size 256 --n 1000 --workers 1,2
     python tools/bench/render.py --kinds visualatom --size 512 --workers 1 --param visualatom:num_classes=100
     python tools/bench/render.py --kinds neural --size 256 --mode RGB --n 32 --workers 1,2
+    python tools/bench/render.py --kinds audio --size 128 --n 2000 --workers 1
+    python tools/bench/render.py --kinds audio --size 128 --frames 1024 --n 300
 """
 
 from __future__ import annotations
@@ -132,6 +140,42 @@ def bench_kind(name: str, overrides: list[str], n: int, size: int, mode: str,
     return row
 
 
+def bench_audio_clips(name: str, overrides: list[str], n: int, mels: int, frames: int,
+                      png_level: int, scratch: Path) -> dict:
+    """Clips of ``mels`` x ``frames`` of an audio kind, synthesised, turned into 8-bit log-mels,
+    PNG-encoded and tar-written in one process (``w1``), and the PNG + tar floor of the same
+    images (``baseline``); see the module docstring."""
+    from generators.kinds._audio import render_clip
+    from generators.sample import encode_json
+    from generators.seeding import sample_rng
+    from generators.shards import sample_key
+
+    kind = get_kind(name)
+    if kind.waveform is None:
+        raise ValueError(f"--frames: pattern kind {name!r} renders images, not sound")
+    params = make_params(kind.params_type, overrides)
+    render_clip(kind.waveform, params, sample_rng(0, 0), mels, 16)  # compiled code loaded
+    images = []
+    started = time.perf_counter()
+    with AtomicTarWriter(scratch / "clips.tar") as writer:
+        for i in range(n):
+            image, info = render_clip(kind.waveform, params, sample_rng(0, i), mels, frames)
+            writer.write({"__key__": sample_key(i), "png": encode_png(image, png_level),
+                          "json": encode_json({"index": i, **info})})
+            images.append((image, info))
+        writer.close()
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with AtomicTarWriter(scratch / "base.tar") as writer:
+        for i, (image, info) in enumerate(images):
+            writer.write({"__key__": sample_key(i), "png": encode_png(image, png_level),
+                          "json": encode_json({"index": i, **info})})
+        writer.close()
+    base = time.perf_counter() - started
+    return {"kind": name, "n": n, "size": f"{mels}x{frames}", "w1": n / seconds,
+            "baseline": n / base, "overhead": seconds / base}
+
+
 #: ``--kinds neural``: the kinds with a batched render path.
 def neural_kinds() -> list[str]:
     return [k.name for k in list_kinds() if k.render_batch is not None]
@@ -159,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
                              "many times per worker count (fairer ratios on a busy machine)")
     parser.add_argument("--param", action="append", default=[], metavar="KIND:KEY=VALUE",
                         help="override a parameter of one kind (repeatable)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="audio kinds: time clips of --size mel bins x FRAMES 10-ms frames in "
+                             "one process (see above) instead of size x size shards")
     parser.add_argument("--batch-sizes", default="",
                         help="batched kinds: comma-separated batch sizes, one row each "
                              "(default: each kind's own batch_size)")
@@ -167,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         names = [k.name for k in list_kinds() if not k.unavailable_reason()]
     elif args.kinds == "neural":
         names = neural_kinds()
+    elif args.kinds == "audio":
+        names = [k.name for k in list_kinds() if k.waveform is not None]
     else:
         names = args.kinds.split(",")
     try:
@@ -178,6 +227,25 @@ def main(argv: list[str] | None = None) -> int:
     if min(workers) < 1 or any(b is not None and b < 1 for b in sizes):
         parser.error("--workers and --batch-sizes must be at least 1")
     overrides = kind_overrides(parser, args.param)
+    if args.frames is not None:
+        if args.frames < 1:
+            parser.error(f"--frames {args.frames} must be at least 1")
+        bad = [name for name in names if get_kind(name).waveform is None]
+        if bad:
+            parser.error(f"--frames times audio kinds only; {', '.join(bad)} render images")
+        print(load_line("before"))
+        print(" | ".join(f"{c:>14}" for c in ("kind", "size", "w1", "baseline", "overhead")))
+        print(f"(clips/s in one process: w1 = waveform + log-mel + PNG level {args.png_level} + "
+              f"tar; baseline = PNG + tar of the same images; overhead = w1 time / baseline time)",
+              flush=True)
+        for name in names:
+            with tempfile.TemporaryDirectory(prefix="synthgen-bench-") as scratch:
+                row = bench_audio_clips(name, overrides.get(name, []), args.n, args.size,
+                                        args.frames, args.png_level, Path(scratch))
+            print(" | ".join(f"{row[c]:>14}" if isinstance(row[c], (str, int)) else f"{row[c]:14.1f}"
+                             for c in ("kind", "size", "w1", "baseline", "overhead")), flush=True)
+        print(load_line("after"))
+        return 0
     columns = (["kind", "size", "batch"] + [f"w{w}" for w in workers]
                + [f"w{w}@1" for w in workers] + [f"x{w}" for w in workers]
                + [f"start{w}" for w in workers if w > 1]
