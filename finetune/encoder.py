@@ -125,8 +125,13 @@ def load_checkpoint(ckpt: str | Path, height: int, width: int | None = None) -> 
         raise UserError(f"{cfg_path}: timm cannot build {name!r}: {exc}") from None
     try:
         state = load_file(str(weights))
+        from pretrain.checkpoint import check_architecture
+
+        problem = check_architecture(weights, cfg)
     except Exception as exc:
         raise UserError(f"cannot read {weights}: {exc}") from None
+    if problem:
+        raise UserError(problem)
     if "pos_embed" in state and (old_h, old_w) != (height, width):
         prefix = 0 if kwargs.get("no_embed_class") else model.num_prefix_tokens
         state["pos_embed"] = resample_abs_pos_embed(

@@ -6,17 +6,26 @@ it and how inputs were standardised; ``train_state.pt`` holds everything to cont
 (full MAE weights, optimizer, step, RNG states as tensors) and loads with ``weights_only=True``.
 Every file is written atomically (:mod:`generators.atomic`: a unique temporary name in the
 folder, fsync of file and folder, ``os.replace``, the permissions of a new file), so a kill
-leaves either the old or the new file, never a truncated one.
+leaves either the old or the new file, never a truncated one. A training checkpoint
+(:func:`save_checkpoint`) writes all three files to their temporaries first and renames them
+only when all are on disk: a save that fails (a full disk) leaves the previous checkpoint as it
+was and raises :class:`SaveError`.
+
+``encoder.safetensors`` carries its architecture (``timm_name`` and ``timm_kwargs``) in its
+header metadata; a ``config.json`` that describes another architecture than its weights were
+saved with (``num_heads``, ``img_size``, ... edited by hand, or copied from another run) is
+refused by :func:`check_architecture` instead of building a model that reads the weights wrong.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
 
-from generators.atomic import atomic_open, atomic_path, write_bytes_atomic
+from generators.atomic import AtomicFile, write_bytes_atomic
 
 ENCODER_FILE, CONFIG_FILE, STATE_FILE = "encoder.safetensors", "config.json", "train_state.pt"
 
@@ -25,29 +34,82 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt or does not match the requested model."""
 
 
-def write_json(path: Path, data: dict) -> None:
-    write_text(path, json.dumps(data, indent=1, sort_keys=True))
+class SaveError(OSError):
+    """A checkpoint could not be written (full disk, ...); the previous one is unchanged."""
+
+
+def config_bytes(config: dict) -> bytes:
+    """``config.json``'s bytes."""
+    return json.dumps(config, indent=1, sort_keys=True).encode()
 
 
 def write_text(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode())
 
 
-def save_encoder(folder: Path, encoder: torch.nn.Module, config: dict) -> None:
-    """Write ``encoder.safetensors`` then ``config.json`` into ``folder`` (created)."""
-    from safetensors.torch import save_file
+def architecture(config: dict) -> str:
+    """The part of a checkpoint config that decides how the weights are read, as canonical JSON."""
+    return json.dumps({"timm_name": config.get("timm_name"), "timm_kwargs": config.get("timm_kwargs")},
+                      sort_keys=True)
 
-    folder.mkdir(parents=True, exist_ok=True)
+
+def check_architecture(weights: Path, config: dict) -> str | None:
+    """Why ``config`` does not describe the architecture ``weights`` were saved with (``None``
+    if it does, or if the file records none: written before the record existed)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as handle:
+        saved = (handle.metadata() or {}).get("architecture")
+    if saved is None or json.loads(saved) == json.loads(architecture(config)):
+        return None
+    differ = sorted(k for k in set(json.loads(saved)["timm_kwargs"] or {}) | set(config.get("timm_kwargs") or {})
+                    if (json.loads(saved)["timm_kwargs"] or {}).get(k) != (config.get("timm_kwargs") or {}).get(k))
+    return (f"{weights} was saved with another architecture than its config.json describes "
+            f"(differs: {', '.join(differ) or 'timm_name'}); the config.json belongs to other weights")
+
+
+def _encoder_bytes(encoder: torch.nn.Module, config: dict) -> bytes:
+    from safetensors.torch import save
+
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in encoder.state_dict().items()}
-    with atomic_path(folder / ENCODER_FILE) as tmp:  # safetensors writes by file name
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-    write_json(folder / CONFIG_FILE, config)
+    return save(tensors, metadata={"format": "pt", "architecture": architecture(config)})
 
 
-def save_state(folder: Path, state: dict) -> None:
-    """Write ``train_state.pt`` (plain tensors and Python types only)."""
-    with atomic_open(folder / STATE_FILE) as handle:
-        torch.save(state, handle)
+def _write_all(folder: Path, writers: dict[str, object]) -> None:
+    """Write every ``name -> bytes or writer(handle)`` into ``folder``: all to temporaries
+    (flushed, fsync'ed), then all renamed into place. On a failure before the renames every
+    temporary is removed and the folder is as it was."""
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[AtomicFile] = []
+    try:
+        for name, write in writers.items():
+            staged.append(AtomicFile(folder / name))
+            handle = staged[-1].file
+            handle.write(write) if isinstance(write, bytes) else write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        for target in staged:
+            target.discard()
+        raise
+    for target in staged:
+        target.commit()
+
+
+def save_encoder(folder: Path, encoder: torch.nn.Module, config: dict) -> None:
+    """Write ``encoder.safetensors`` and ``config.json`` into ``folder`` (created), both or neither."""
+    _write_all(folder, {ENCODER_FILE: _encoder_bytes(encoder, config), CONFIG_FILE: config_bytes(config)})
+
+
+def save_checkpoint(folder: Path, encoder: torch.nn.Module, config: dict, state: dict) -> None:
+    """``encoder.safetensors``, ``config.json`` and ``train_state.pt`` (plain tensors and Python
+    types only) of one step, all three or none; ``SaveError`` (the cause in one line) when they
+    cannot be written, the previous checkpoint unchanged."""
+    try:
+        _write_all(folder, {ENCODER_FILE: _encoder_bytes(encoder, config), CONFIG_FILE: config_bytes(config),
+                            STATE_FILE: lambda handle: torch.save(state, handle)})
+    except OSError as error:
+        raise SaveError(error.errno, error.strerror or str(error)) from None
 
 
 def read_config(folder: Path) -> dict:
@@ -108,6 +170,9 @@ def load_encoder(folder: str | Path) -> tuple[torch.nn.Module, dict]:
         raise CheckpointError(f"{path} not found") from None
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path} is corrupt ({error})") from None
+    problem = check_architecture(path, config)
+    if problem:
+        raise CheckpointError(problem)
     try:
         encoder.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

@@ -37,14 +37,16 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def parse_weights(text: str) -> tuple[float, ...]:
-    """``"0.7,0.3"`` -> ``(0.7, 0.3)``; every weight a number > 0."""
+    """``"0.7,0.3"`` -> ``(0.7, 0.3)``; every weight a number in (0, ``MAX_WEIGHT``]."""
+    from pretrain.sources import MAX_WEIGHT, weight_ok
+
     try:
         weights = tuple(float(v) for v in text.split(","))
     except ValueError:
         weights = ()
-    if not weights or not all(w > 0 for w in weights):
-        raise argparse.ArgumentTypeError(f"data weights {text!r} must be numbers > 0 separated by "
-                                         f"commas, e.g. 0.7,0.3")
+    if not weights or not all(weight_ok(w) for w in weights):
+        raise argparse.ArgumentTypeError(f"data weights {text!r} must be numbers > 0 and <= {MAX_WEIGHT:g} "
+                                         f"separated by commas, e.g. 0.7,0.3")
     return weights
 
 
@@ -70,16 +72,20 @@ def get_args_parser() -> argparse.ArgumentParser:
         prog="python -m pretrain", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="MAE pre-training of a timm ViT encoder on synthgen shards (or audio folders). "
                     "Writes a checkpoint directory: encoder.safetensors, config.json, train_state.pt, "
-                    "log.jsonl, recon/*.png and step0/ (the untrained encoder, the fair random control).")
+                    "log.jsonl, recon/*.png and step0/ (the untrained encoder, the fair random control). "
+                    "Ctrl-C or SIGTERM stops after the current step, saves a checkpoint at that step and "
+                    "exits with 130 / 143; --resume continues from it (a second signal stops at once). "
+                    "A checkpoint that cannot be saved (a full disk) leaves the previous one unchanged "
+                    "and ends the run with one line and exit code 1.")
     data = p.add_argument_group("data")
     data.add_argument("--data", action="append", default=[], metavar="DIR[:WEIGHT]",
                       help="synthgen shard directory, or pattern:KIND[,KEY=VALUE...] to render a "
                            "kind on the fly (keys: the kind's parameters, seed, size, mode; sample i "
                            "equals sample i of `synthgen render KIND --seed SEED`); repeat to mix "
-                           "sources, sampled by WEIGHT (default 1)")
+                           "sources, sampled by WEIGHT (default 1; 0 < WEIGHT <= 1e6)")
     data.add_argument("--data-weights", type=parse_weights, metavar="W1,W2,...",
                       help="sampling weights of the --data sources in order (instead of :WEIGHT), "
-                           "e.g. 0.7,0.3")
+                           "e.g. 0.7,0.3; each > 0 and <= 1e6")
     data.add_argument("--audio", action="append", default=[], metavar="DIR[:WEIGHT]",
                       help="folder of .wav/.flac/.ogg files (recursive), turned into log-mels with "
                            "pretrain.frontend; the real-audio pre-training baseline")
@@ -123,8 +129,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     run = p.add_argument_group("run")
     run.add_argument("--out", required=True, metavar="CKPT", help="checkpoint directory")
     run.add_argument("--resume", action="store_true",
-                     help="continue the run in CKPT exactly (same data order and masks); starts fresh "
-                          "if CKPT holds no train state yet")
+                     help="continue the run in CKPT exactly (same data order and masks); refused when "
+                          "the data's content changed (shards rendered again with another kind or seed, "
+                          "files added or removed). Starts fresh if CKPT holds no train state yet (with "
+                          "a warning and a new log if it holds the log of a run that never saved one)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--amp", choices=("auto", "on", "off"), default="auto",
                      help="bf16 autocast: auto = on for CUDA, off on CPU")
@@ -227,15 +235,20 @@ def check_args(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    from pretrain.checkpoint import CheckpointError
+    from pretrain.checkpoint import CheckpointError, SaveError
     from generators.shards import ShardError
     from pretrain.engine import BadShardStop
+    from pretrain.signals import EXIT_CODES
     from pretrain.train import run
 
     try:
         check_args(args)
-        run(args)
-    except (FloatingPointError, BadShardStop) as error:
+        result = run(args)
+    except KeyboardInterrupt:  # before the first step (or a second Ctrl-C): nothing new saved
+        print("pretrain: interrupted before a checkpoint could be saved; the folder holds what was "
+              "saved before", file=sys.stderr)
+        return 130
+    except (FloatingPointError, BadShardStop, SaveError) as error:
         print(f"pretrain: error: {error}", file=sys.stderr)
         return 1
     except ShardError as error:  # met before training (input statistics): nothing to save
@@ -245,4 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, CheckpointError) as error:
         print(f"pretrain: error: {error}", file=sys.stderr)
         return 2
-    return 0
+    except OSError as error:  # a full disk or a lost mount outside the checkpoint writes
+        print(f"pretrain: error: {error}", file=sys.stderr)
+        return 1
+    return EXIT_CODES.get(result.get("stopped"), 0)

@@ -152,10 +152,14 @@ class PretrainStream(IterableDataset):
         _, _, reader, readers = self.reader()
         return mixed_items(self.sources, reader, readers, self.seed, self.buffer)
 
-    def transform(self, source_index: int, raw: object, reader: int, position: int) -> torch.Tensor:
+    def transform(self, source_index: int, raw: object, reader: int,
+                  position: int) -> torch.Tensor | None:
+        """The input of one raw item; ``None`` for a sample skipped by ``--skip-bad-shards``."""
         source = self.sources[source_index]
         rng = _rng(self.seed, reader, position, AUGMENT_TAG)
         item = decode(source, raw)
+        if item is None:
+            return None
         if source.kind == "audio":
             return spectrogram_to_input(item, self.size, source.mean, source.std, rng)
         return pattern_to_input(item, self.size, source.mean, source.std, self.augment, rng)
@@ -172,13 +176,17 @@ class PretrainStream(IterableDataset):
                 return
             if position >= skip:
                 image = self.transform(k, raw, reader, position)
-                yield Item(image, k, time.perf_counter() - began)
+                if image is not None:
+                    yield Item(image, k, time.perf_counter() - began)
 
 
 def make_loader(stream: PretrainStream, workers: int) -> DataLoader:
     """Batches of ``stream.batch_size`` from ``workers`` processes (0 = in the training process)."""
+    from pretrain.signals import ignore_in_worker  # Ctrl-C / SIGTERM are the main process's
+
     return DataLoader(stream, batch_size=stream.batch_size, num_workers=workers,
-                      prefetch_factor=4 if workers else None, persistent_workers=False)
+                      prefetch_factor=4 if workers else None, persistent_workers=False,
+                      worker_init_fn=ignore_in_worker if workers else None)
 
 
 def total_items(sources: list[Source]) -> int:

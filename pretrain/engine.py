@@ -100,13 +100,15 @@ class LoopConfig:
 @dataclass
 class Hooks:
     """What the loop reports to: a metrics record, a checkpoint request, a recon request, a
-    warning (the loader does not keep up)."""
+    warning (the loader does not keep up); ``stop`` is asked before every step and returns why
+    to stop now (a signal's name, see ``pretrain.signals``) or ``None``."""
 
     log: Callable[[dict], None]
     checkpoint: Callable[[int, int], None]
     recon: Callable[[int, torch.Tensor], None]
     progress: Callable[[int, float], None] = lambda step, loss: None
     warn: Callable[[str], None] = lambda text: None
+    stop: Callable[[], str | None] = lambda: None
 
 
 def _all_mean(value: float, world: int) -> float:
@@ -148,8 +150,9 @@ def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedul
             reason = "steps"
             break
         over_time = config.minutes is not None and time.monotonic() - began >= config.minutes * 60
-        if _any(over_time, config.world):
-            reason = "minutes"
+        requested = hooks.stop()
+        if _any(over_time or requested is not None, config.world):  # one collective for both
+            reason = requested or ("minutes" if over_time else "signal on another rank")
             break
         if config.stop_after_steps is not None and step - start_step >= config.stop_after_steps:
             reason = "stop-after-steps"

@@ -52,6 +52,16 @@ class Source:
         return described
 
 
+#: Largest sampling weight of a source: weights are normalised by their sum, which must stay a
+#: finite number (``1e308`` twice would overflow to inf and every probability to NaN).
+MAX_WEIGHT = 1e6
+
+
+def weight_ok(weight: float) -> bool:
+    """A sampling weight in (0, ``MAX_WEIGHT``] (NaN and inf are not)."""
+    return 0 < weight <= MAX_WEIGHT
+
+
 def parse_spec(spec: str) -> tuple[str, float]:
     """``"DIR"`` or ``"DIR:0.5"`` -> ``(DIR, weight)``; ``ValueError`` for a bad weight."""
     path, sep, tail = spec.rpartition(":")
@@ -61,8 +71,8 @@ def parse_spec(spec: str) -> tuple[str, float]:
         weight = float(tail)
     except ValueError:
         return spec, 1.0  # a colon inside the path, no weight
-    if not weight > 0:
-        raise ValueError(f"weight {tail!r} in {spec!r} must be a number > 0")
+    if not weight_ok(weight):
+        raise ValueError(f"weight {tail!r} in {spec!r} must be a number > 0 and <= {MAX_WEIGHT:g}")
     return path, weight
 
 
@@ -166,7 +176,11 @@ def skipped_shards(log: str | Path) -> list[dict]:
 
 
 def decode(source: Source, raw: object):
-    """Raw item -> uint8 pattern image (shards, patterns) or ``(n_mels, T)`` log-mel tensor (audio)."""
+    """Raw item -> uint8 pattern image (shards, patterns) or ``(n_mels, T)`` log-mel tensor (audio).
+
+    A shard sample that does not decode is a ``ShardError`` naming the shard and the sample;
+    with ``--skip-bad-shards`` it is reported and recorded like a skipped shard instead, and
+    ``None`` is returned (the caller drops the item)."""
     if source.kind == "pattern":
         return source.pattern.render(raw)
     if source.kind == "audio":
@@ -174,8 +188,15 @@ def decode(source: Source, raw: object):
 
         return log_mel(load_audio(raw))
     from generators.reader import decode_sample
+    from generators.shards import ShardError
 
-    return decode_sample(raw)["image"]
+    try:
+        return decode_sample(raw)["image"]
+    except ShardError as error:
+        if source.skip_log is None:
+            raise
+        record_skipped(source.skip_log, raw["__url__"], str(error))
+        return None
 
 
 def estimate_stats(source: Source, limit: int = 256, units: int = 16) -> tuple[float, float]:
@@ -194,6 +215,8 @@ def estimate_stats(source: Source, limit: int = 256, units: int = 16) -> tuple[f
             if n >= per_unit:
                 break
             item = decode(source, raw)
+            if item is None:  # skipped (--skip-bad-shards)
+                continue
             values = (np.asarray(item, dtype=np.float64) if source.kind == "audio"
                       else to_gray(item).astype(np.float64) / 255.0)
             total += values.sum()

@@ -19,6 +19,8 @@ import torch.distributed as dist
 from pretrain import checkpoint as ckpt
 from pretrain.data import PretrainStream, make_loader, total_items
 from pretrain.engine import BadShardStop, Hooks, LoopConfig, Schedule, mask_noise, train_loop
+from pretrain.identity import source_identity
+from pretrain.signals import EXIT_CODES, StopSignals
 from pretrain.loadmeter import LoadMeter
 from pretrain.mae import MaskedAutoencoder
 from pretrain.model import preset_dict, timm_kwargs
@@ -122,6 +124,7 @@ def resolve_settings(args, sources: list[Source], world: int) -> dict:
         "norm_pix_loss": not args.no_norm_pix_loss, "batch_size": args.batch_size,
         "accum": args.accum, "world_size": world, "workers": args.workers, "seed": args.seed,
         "data": [[s.kind, s.path, s.weight] for s in sources], "shuffle_buffer": args.shuffle_buffer,
+        "data_identity": [source_identity(s) for s in sources],
         "crop_scale": list(args.crop_scale), "flip": not args.no_flip,
         "lr": args.lr if args.lr is not None else args.blr * per_step / 256, "min_lr": args.min_lr,
         "warmup_steps": warmup, "total_steps": total, "weight_decay": args.weight_decay,
@@ -135,6 +138,16 @@ def check_resumable(settings: dict, saved: dict) -> None:
         if old.get(key) != settings[key]:
             raise ckpt.CheckpointError(f"cannot resume: {key}={settings[key]!r} differs from the "
                                        f"checkpoint's {old.get(key)!r}")
+    if "data_identity" not in old:  # a checkpoint written before data fingerprints existed
+        print("pretrain: warning: the checkpoint records no data fingerprint; the content of the data "
+              "is not checked, only its paths", file=sys.stderr)
+        return
+    for (kind, path, _), then, now in zip(settings["data"], old["data_identity"], settings["data_identity"]):
+        if then != now:
+            raise ckpt.CheckpointError(
+                f"cannot resume: --{'audio' if kind == 'audio' else 'data'} {path} holds other data than the "
+                f"checkpoint was trained on (fingerprint {then} then, {now} now: rendered again with another "
+                f"kind, seed or size, or files added or removed); restore that data or start a new run")
 
 
 def checkpoint_config(settings: dict, sources: list[Source], step: int, images_seen: int,
@@ -202,6 +215,18 @@ def run(args) -> dict:
     if has_state and not args.resume:
         raise ValueError(f"--out {out} already holds a run; pass --resume to continue it or "
                          f"choose another directory")
+    log_path = out / "log.jsonl"
+    if not has_state and log_path.is_file() and log_path.read_text().strip():
+        # a run whose first checkpoint was never saved (a full disk, a kill): never append to it
+        # silently, which would repeat its steps in the log
+        if not args.resume:
+            raise ValueError(f"--out {out} holds log.jsonl but no {ckpt.STATE_FILE} (a run whose first "
+                             f"checkpoint was never saved); pass --resume to start it again at step 0, or "
+                             f"choose another directory")
+        if rank == 0:
+            print(f"pretrain: warning: {out} holds log.jsonl but no {ckpt.STATE_FILE} (its first checkpoint "
+                  f"was never saved); starting again at step 0, with a new log", file=sys.stderr)
+            ckpt.write_text(log_path, "")
     state = ckpt.load_state(out) if has_state else None
     saved = ckpt.read_config(out) if has_state else None
     if args.workers is None:
@@ -246,10 +271,22 @@ def run(args) -> dict:
         progress = tqdm(total=settings["total_steps"], initial=start_step, unit="step",
                         dynamic_ncols=True, file=sys.stderr)
 
+    saved_step = [start_step if state is not None else None]  # the last checkpoint on disk
+
+    def cannot_save(what: str, step: int, error: OSError) -> ckpt.SaveError:
+        last = saved_step[0]
+        kept = (f"the checkpoint of step {last} is unchanged" if last is not None
+                else "no checkpoint was saved before")
+        return ckpt.SaveError(f"cannot {what} of step {step} in {out} ({error.strerror or error}); {kept}: "
+                              f"free space and rerun with --resume")
+
     def log(record: dict) -> None:
         if rank == 0:
-            with open(out / "log.jsonl", "a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            try:
+                with open(out / "log.jsonl", "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            except OSError as error:
+                raise cannot_save("append the log record", record["step"], error) from None
             if progress is not None:
                 progress.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.1f}")
 
@@ -262,10 +299,13 @@ def run(args) -> dict:
             skipped = skipped_shards(out / SKIP_LOG)
             if skipped:
                 config["skipped_shards"] = skipped
-            ckpt.save_encoder(out, mae.encoder, config)
-            ckpt.save_state(out, {"model": mae.state_dict(), "optimizer": optimizer.state_dict(),
-                                  "step": step, "images_seen": seen, "rng": ckpt.rng_state(),
-                                  "source_images": counts, "format": 1})
+            try:
+                ckpt.save_checkpoint(out, mae.encoder, config, {
+                    "model": mae.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "images_seen": seen, "rng": ckpt.rng_state(), "source_images": counts, "format": 1})
+            except OSError as error:
+                raise cannot_save("save the checkpoint", step, error) from None
+            saved_step[0] = step
 
     def recon(step: int, images: torch.Tensor) -> None:
         noise = mask_noise(args.seed, 0, 0, 0, images.shape[0], mae.num_patches).to(device)
@@ -275,26 +315,28 @@ def run(args) -> dict:
         if rank == 0:
             (progress.write if progress is not None else print)(text, file=sys.stderr)
 
-    hooks = Hooks(log=log, checkpoint=save, recon=recon, warn=warn,
+    signals = StopSignals()
+    hooks = Hooks(log=log, checkpoint=save, recon=recon, warn=warn, stop=signals.requested,
                   progress=(lambda step, loss: progress.update(1)) if progress is not None else (lambda s, l: None))
     loop = LoopConfig(total_steps=settings["total_steps"], accum=args.accum, seed=args.seed, rank=rank,
                       world=world, amp=amp, log_every=args.log_every, save_every=args.save_every,
                       recon_every=args.recon_every, minutes=args.minutes,
                       stop_after_steps=args.stop_after_steps)
     schedule = Schedule(settings["lr"], settings["warmup_steps"], settings["total_steps"], settings["min_lr"])
-    try:
-        step, images_seen, reason = train_loop(model, optimizer, schedule, batches, start_step,
-                                               images_seen, loop, hooks, mae.num_patches, device, meter)
-    except BadShardStop as stop:
-        save(stop.step, stop.images_seen, "damaged shard")
-        raise BadShardStop(f"{stop}; checkpoint saved at step {stop.step}: re-render or remove "
-                           f"the shard and rerun with --resume (or pass --skip-bad-shards)",
-                           stop.step, stop.images_seen) from None
-    finally:
-        del batches
-        if progress is not None:
-            progress.close()
-    save(step, images_seen, reason)
+    with signals.installed():  # Ctrl-C / SIGTERM: stop after the current step and save it
+        try:
+            step, images_seen, reason = train_loop(model, optimizer, schedule, batches, start_step,
+                                                   images_seen, loop, hooks, mae.num_patches, device, meter)
+        except BadShardStop as stop:
+            save(stop.step, stop.images_seen, "damaged shard")
+            raise BadShardStop(f"{stop}; checkpoint saved at step {stop.step}: re-render or remove "
+                               f"the shard and rerun with --resume (or pass --skip-bad-shards)",
+                               stop.step, stop.images_seen) from None
+        finally:
+            del batches
+            if progress is not None:
+                progress.close()
+        save(step, images_seen, reason)
     skipped = skipped_shards(out / SKIP_LOG) if rank == 0 else []
     if skipped:
         print(f"pretrain: warning: {len(skipped)} damaged shard(s) skipped, listed in "
@@ -303,7 +345,10 @@ def run(args) -> dict:
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    if rank == 0:
+    if rank == 0 and reason in EXIT_CODES:
+        print(f"pretrain: stopped by {reason} at step {step}; checkpoint saved in {out}: rerun with --resume "
+              f"to continue", file=sys.stderr)
+    elif rank == 0:
         print(f"pretrain: stopped at step {step} ({reason}), {images_seen} images; checkpoint {out}",
               file=sys.stderr)
     return checkpoint_config(settings, sources, step, images_seen, reason, counts)

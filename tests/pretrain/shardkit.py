@@ -48,14 +48,15 @@ def pattern(index: int, size: int, seed: int = 0) -> np.ndarray:
 
 
 def write_shards(folder: Path, n: int = 64, shard_size: int = 8, size: int = 32,
-                 kind: str = "stripes") -> Path:
-    """``n`` samples in ``ceil(n / shard_size)`` shards with sidecars and ``dataset.json``."""
+                 kind: str = "stripes", seed: int = 0) -> Path:
+    """``n`` samples of seed ``seed`` in ``ceil(n / shard_size)`` shards with sidecars and
+    ``dataset.json``."""
     # Import the built-in kinds first: imported inside the patch, they would register into the
     # patched dict only, and the registry would stay empty for the tests that run after.
     load_builtin_kinds()
     with mock.patch.dict("generators.registry._KINDS", {kind: stripes_kind(kind)}):
         render_dataset(RenderConfig(kind=kind, params=StripesParams(), n=n, size=size,
-                                    shard_size=shard_size), Path(folder), progress=False)
+                                    shard_size=shard_size, seed=seed), Path(folder), progress=False)
     return Path(folder)
 
 

@@ -247,3 +247,231 @@ def test_foreign_train_state_is_one_line(intact, tmp_path, capsys, damage, messa
     assert train(intact, out, "--steps", "2", "--resume") == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pretrain: error: ") and message in lines[0], lines
+
+
+# --- issue: sampling weights are bounded ---------------------------------------------------------
+
+@pytest.mark.parametrize("how, value", [("flag", "inf"), ("flag", "1e308"), ("flag", "nan"),
+                                        ("suffix", "1e308"), ("suffix", "inf")])
+def test_data_weights_are_finite_and_bounded(intact, tmp_path, capsys, how, value):
+    out = tmp_path / "x"
+    data = ["--data", str(intact), "--data", f"pattern:deadleaves-squares,size=32"]
+    if how == "flag":
+        argv = [*data, "--data-weights", f"{value},1"]
+        message = f"data weights '{value},1' must be numbers > 0 and <= 1e+06"
+    else:
+        argv = ["--data", f"{intact}:{value}", "--data", "pattern:deadleaves-squares,size=32"]
+        message = f"weight '{value}' in '{intact}:{value}' must be a number > 0 and <= 1e+06"
+    try:
+        code = main([*argv, "--out", str(out), *BASE, "--steps", "1"])
+    except SystemExit as stop:
+        code = stop.code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("pretrain: error: "), lines
+    assert message in lines[0], lines[0]
+    assert not out.exists()
+
+
+# --- issue: resume checks the content of its data, not the path ----------------------------------
+
+@pytest.mark.parametrize("replacement", [{"kind": "bars"}, {"seed": 1}, {"n": 56}])
+def test_resume_refuses_other_shards_under_the_same_path(intact, tmp_path, capsys, replacement):
+    data, out = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(intact, data)
+    assert train(data, out, "--steps", "6", "--stop-after-steps", "2") == 0
+    step = load_state(out)["step"]
+    shutil.rmtree(data)
+    write_shards(data, **replacement)  # other shards, same --data path
+    capsys.readouterr()
+    assert train(data, out, "--steps", "6", "--resume") == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pretrain: error: cannot resume: --data "), lines
+    assert f"--data {data} holds other data than the checkpoint was trained on" in lines[0]
+    assert load_state(out)["step"] == step
+    shutil.rmtree(data)
+    shutil.copytree(intact, data)  # the original shards back: resumes
+    assert train(data, out, "--steps", "6", "--resume") == 0 and load_state(out)["step"] == 6
+
+
+def test_resume_accepts_a_rerender_of_the_same_data(intact, tmp_path):
+    data, out = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(intact, data)
+    assert train(data, out, "--steps", "4", "--stop-after-steps", "2") == 0
+    info = json.loads((data / "dataset.json").read_text())
+    info["versions"] = {"numpy": "0.0"}  # rendered again elsewhere: same bytes, other versions
+    (data / "dataset.json").write_text(json.dumps(info))
+    assert train(data, out, "--steps", "4", "--resume") == 0 and load_state(out)["step"] == 4
+
+
+# --- issue: a checkpoint's config.json must agree with its weights -------------------------------
+
+@pytest.mark.parametrize("change", [{"num_heads": 1}, {"img_size": [16, 64]}, {"no_embed_class": True}])
+def test_config_that_disagrees_with_its_weights_is_refused(intact, tmp_path, change):
+    from finetune.encoder import load_checkpoint
+    from finetune.task import UserError
+
+    out = tmp_path / "run"
+    assert train(intact, out, "--steps", "1") == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["timm_kwargs"].get("num_heads") != 1
+    config["timm_kwargs"].update(change)
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="was saved with another architecture"):
+        load_encoder(out)
+    with pytest.raises(UserError, match="was saved with another architecture"):
+        load_checkpoint(out, 32, 32)
+
+
+# --- issue: a failed checkpoint save keeps the previous checkpoint and says so -------------------
+
+def _lines(err: str) -> list[str]:
+    """stderr lines less the loader's timing warning (it depends on the machine's load)."""
+    return [line for line in err.strip().splitlines()
+            if not line.startswith("pretrain: warning: training waited for data")]
+
+
+def _full_disk(monkeypatch, fail_from: int) -> list:
+    """``torch.save`` in the checkpoint writer: the ``fail_from``-th and later calls write part
+    of the state, then fail as a full disk does."""
+    import errno
+
+    import pretrain.checkpoint as checkpoint
+
+    calls = []
+    real = torch.save
+
+    def save(obj, handle, *args, **kwargs):
+        calls.append(1)
+        if len(calls) >= fail_from:
+            handle.write(b"PK\x03\x04partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", save)
+    return calls
+
+
+def test_failed_checkpoint_save_keeps_the_previous_one(intact, tmp_path, capsys, monkeypatch):
+    assert train(intact, tmp_path / "full", "--steps", "6", "--save-every", "2") == 0
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        _full_disk(patch, fail_from=2)
+        capsys.readouterr()
+        assert train(intact, out, "--steps", "6", "--save-every", "2") == 1
+    lines = _lines(capsys.readouterr().err)
+    assert len(lines) == 1 and lines[0].startswith("pretrain: error: cannot save the checkpoint of step 4 "), lines
+    assert "No space left on device" in lines[0] and "the checkpoint of step 2 is unchanged" in lines[0]
+    assert load_state(out)["step"] == 2
+    config = json.loads((out / "config.json").read_text())
+    assert config["step"] == 2, "config.json, encoder and train state are of one step"
+    state_encoder = {k[len("encoder."):]: v for k, v in load_state(out)["model"].items() if k.startswith("encoder.")}
+    assert all(torch.equal(state_encoder[k], v) for k, v in weights(out).items())
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name], "no temporaries left"
+    assert train(intact, out, "--steps", "6", "--save-every", "2", "--resume") == 0  # space freed
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    full = weights(tmp_path / "full")
+    assert all(torch.equal(full[k], v) for k, v in weights(out).items())
+
+
+def test_log_without_train_state_never_restarts_silently(intact, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        _full_disk(patch, fail_from=1)  # the very first checkpoint fails
+        assert train(intact, out, "--steps", "4", "--save-every", "2") == 1
+    err = capsys.readouterr().err
+    assert "cannot save the checkpoint of step 2" in err and "no checkpoint was saved before" in err
+    assert (out / "log.jsonl").exists() and not (out / "train_state.pt").exists()
+    assert train(intact, out, "--steps", "4", "--save-every", "2") == 2
+    lines = _lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "holds log.jsonl but no train_state.pt" in lines[0], lines
+    assert "--resume" in lines[0]
+    assert train(intact, out, "--steps", "4", "--save-every", "2", "--resume") == 0
+    err = capsys.readouterr().err
+    assert "pretrain: warning: " in err and "starting again at step 0" in err
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4], "no duplicate log rows"
+
+
+# --- issue: Ctrl-C and SIGTERM checkpoint the current step ---------------------------------------
+
+@pytest.mark.parametrize("signum, code, workers, group", [(2, 130, "1", True), (15, 143, "0", False)])
+def test_signal_checkpoints_the_current_step_and_resume_continues(intact, tmp_path, signum, code, workers,
+                                                                  group):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    argv = ["--data", str(intact), "--out", str(out), *BASE, "--steps", "100000", "--save-every", "0"]
+    process = subprocess.Popen([sys.executable, "-m", "pretrain", *argv, "--workers", workers],
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    log = out / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and len(log.read_text().splitlines()) >= 2):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.05)
+    if group:  # Ctrl-C in a terminal reaches every process of the group, loader workers too
+        os.killpg(process.pid, signum)
+    else:
+        os.kill(process.pid, signum)
+    _, err = process.communicate(timeout=120)
+    lines = _lines(err)
+    assert process.returncode == code, err
+    name = signal.Signals(signum).name
+    step = load_state(out)["step"]
+    assert lines == [f"pretrain: stopped by {name} at step {step}; checkpoint saved in {out}: rerun with "
+                     f"--resume to continue"], err
+    assert json.loads((out / "config.json").read_text())["stopped"] == name
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == list(range(1, step + 1))
+    assert main([*argv, "--workers", workers, "--resume", "--stop-after-steps", "2"]) == 0
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == list(range(1, step + 3))
+
+
+def test_help_says_what_a_signal_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Ctrl-C or SIGTERM" in text and "--resume" in text
+
+
+# --- round 3: hostile samples and the pattern size bound (docs/reliability.md) -----------------
+
+@pytest.fixture
+def hostile(intact, tmp_path, request) -> tuple[Path, str]:
+    """A copy of ``intact`` whose shard 1 holds one hostile sample (``request.param``: a case of
+    ``tests.hostile_shards``), its sidecar rewritten to match."""
+    from tests.hostile_shards import forge_sample
+
+    folder = tmp_path / "hostile"
+    shutil.copytree(intact, folder)
+    return folder, forge_sample(folder / "stripes-000001.tar", 5, request.param)
+
+
+@pytest.mark.parametrize("hostile", ["bomb", "corrupt-pixels"], indirect=True)
+def test_hostile_sample_is_one_line_naming_shard_and_sample(hostile, tmp_path, capsys):
+    folder, key = hostile
+    assert train(folder, tmp_path / "run", "--steps", "4") == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pretrain: error: "), lines
+    assert f"stripes-000001.tar: sample {key}: " in lines[0] and "--skip-bad-shards" in lines[0]
+    assert "BytesIO" not in lines[0]
+
+
+@pytest.mark.parametrize("hostile", ["bomb", "no-png", "symlink", "corrupt-pixels"],
+                         indirect=True)
+def test_skip_bad_shards_skips_hostile_samples(hostile, tmp_path, capsys):
+    folder, key = hostile
+    out = tmp_path / "run"
+    assert train(folder, out, "--steps", "4", "--skip-bad-shards") == 0
+    err = capsys.readouterr().err
+    assert f"pretrain: warning: skipped {folder / 'stripes-000001.tar'}: sample {key}: " in err
+    config = json.loads((out / "config.json").read_text())
+    assert [Path(s["shard"]).name for s in config["skipped_shards"]] == ["stripes-000001.tar"]
+
+
+def test_pattern_size_is_bounded_when_parsed():
+    from pretrain.patterns import parse_pattern_spec
+
+    with pytest.raises(ValueError, match=r"size='60000' must be an integer >= 8 and <= 8192"):
+        parse_pattern_spec("pattern:stat-spectrum,size=60000")  # before: 3.6 GB per image
+    assert parse_pattern_spec("pattern:stat-spectrum,size=8192").size == 8192
