@@ -127,7 +127,8 @@ def resample(wave: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:
 def load_audio(path: str | Path, sample_rate: int = 16000, level: str = "peak") -> np.ndarray:
     """Decode ``path`` with soundfile -> float32 mono at ``sample_rate`` Hz, level-normalised.
 
-    Raises ``AudioError`` (one line naming the file) for a missing or undecodable file.
+    Raises ``AudioError`` (one line naming the file) for a missing or undecodable file, a sample
+    rate outside 1000..384000 Hz, or NaN/inf samples (a float WAV can hold them).
     """
     import soundfile as sf
 
@@ -144,6 +145,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000, level: str = "peak") 
         # a damaged or hostile header: 1 Hz would be upsampled 16000x (memory), so refuse
         raise AudioError(f"audio file {path} declares a sample rate of {orig_sr} Hz; expected "
                          f"{MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
+    if not np.isfinite(data).all():  # one NaN would make every log-mel, loss and embedding NaN
+        raise AudioError(f"audio file {path} holds non-finite samples (NaN or inf)")
     wave = data.mean(axis=1)
     wave = resample(wave, int(orig_sr), sample_rate)
     return normalise_level(wave, level)

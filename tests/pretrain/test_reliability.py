@@ -475,3 +475,22 @@ def test_pattern_size_is_bounded_when_parsed():
     with pytest.raises(ValueError, match=r"size='60000' must be an integer >= 8 and <= 8192"):
         parse_pattern_spec("pattern:stat-spectrum,size=60000")  # before: 3.6 GB per image
     assert parse_pattern_spec("pattern:stat-spectrum,size=8192").size == 8192
+
+
+def test_audio_with_a_nan_sample_is_one_line_naming_the_file(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        wave = (0.1 * rng.standard_normal(8000)).astype(np.float32)
+        if i == 1:
+            wave[10] = np.nan
+        sf.write(folder / f"{i}.wav", wave, 16000, subtype="FLOAT")
+    out = tmp_path / "run"
+    assert main(["--audio", str(folder), "--out", str(out), *BASE, "--steps", "1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"pretrain: error: audio file {folder / '1.wav'} holds non-finite samples (NaN or inf)"]
+    assert not (out / "train_state.pt").exists()
