@@ -158,7 +158,8 @@ def log_mel(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT
     if log_offset <= 0:
         raise ValueError(f"log_offset={log_offset} must be > 0")
     power = power_spectrogram(wave, n_fft, win_length, hop_length, center)
-    mel = _sparse_filterbank(int(sample_rate), int(n_fft), int(n_mels), float(f_min), float(f_max)) @ power
+    bank = _sparse_filterbank(int(sample_rate), int(n_fft), int(n_mels), float(f_min), float(f_max))
+    mel = bank @ power
     return np.log(mel + log_offset).astype(np.float32)
 
 

@@ -64,6 +64,9 @@ class Kind:
             kinds): ``(params, rng, size) -> (samples, info)``, the waveform behind the image
             that ``render`` makes from the same random stream (``synthgen preview --audio``).
         sample_rate: the rate of ``waveform``'s samples in Hz.
+        max_size: the largest image side the kind renders (None: any); ``synthgen render`` and
+            ``preview`` and ``pattern:`` sources refuse a larger ``size`` before rendering.
+        size_reason: why sizes above ``max_size`` are refused (in the error message).
     """
 
     name: str
@@ -80,6 +83,8 @@ class Kind:
     devices: tuple[str, ...] = ("cpu",)
     waveform: Callable[..., Any] | None = None
     sample_rate: int = 16000
+    max_size: int | None = None
+    size_reason: str = ""
 
     @property
     def has_classes(self) -> bool:
@@ -88,6 +93,13 @@ class Kind:
     def batch_size(self, params: Any) -> int:
         """Samples per ``render_batch`` call (1 for kinds without one)."""
         return int(params.batch_size) if self.render_batch is not None else 1
+
+    def check_size(self, size: int) -> None:
+        """``ValueError`` naming the size and the limit when the kind cannot render ``size``."""
+        if self.max_size is not None and size > self.max_size:
+            reason = f" ({self.size_reason})" if self.size_reason else ""
+            raise ValueError(f"pattern kind {self.name!r} renders sizes up to {self.max_size}"
+                             f"{reason}; size {size} is too large")
 
     def build_context(self, params: Any, device: str = "cpu") -> Any:
         """The per-process context (``None`` without ``make_context``) on ``device``."""

@@ -99,9 +99,16 @@ def shard_source(spec: str) -> Source:
 def pattern_source(spec: str, default_size: int) -> Source:
     """A kind rendered on the fly (class parameters not yet computed: see
     :func:`pretrain.patterns.compute_classes`); ``ValueError`` (one line) for a bad spec."""
+    from generators.registry import get_kind
+
     path, weight = parse_spec(spec)
     parsed = parse_pattern_spec(path)
-    return Source("pattern", path, weight, (), pattern=PatternRenderer(parsed, parsed.size or default_size))
+    size = parsed.size or default_size
+    try:
+        get_kind(parsed.kind).check_size(size)
+    except ValueError as error:
+        raise ValueError(f"--data {path}: {error}") from None
+    return Source("pattern", path, weight, (), pattern=PatternRenderer(parsed, size))
 
 
 def data_source(spec: str, default_size: int) -> Source:

@@ -9,9 +9,9 @@ than about 190 bins at n_fft 512) are refused.
 Events: a clip holds ``events_min..events_max`` sound events (the count drawn per clip). Event
 ``i`` of ``n`` lives in slot ``i`` (the clip cut into ``n`` equal slots): its onset is drawn in
 the first 30 % of the slot and it lasts, release included, 50-80 % of the rest of the slot, so
-at least 14 % of every slot is silent and onsets and counts are visible in the image. Every event has its own level (``level_db`` below the
-loudest), and the clip is peak-normalised to 1 (as ``pretrain.frontend.load_audio`` does for
-real audio).
+at least 14 % of every slot is silent and onsets and counts are visible in the image. Every
+event has its own level (``level_db`` below the loudest), and the clip is peak-normalised to 1
+(as ``pretrain.frontend.load_audio`` does for real audio).
 
 Quantisation (the stored image): with ``top`` the clip's largest log-mel value, pixel =
 ``round(255 * (v - top + R) / R)`` clipped to 0..255, ``R`` = :data:`DYNAMIC_RANGE` = 20 nats
@@ -47,6 +47,10 @@ DYNAMIC_RANGE = 20.0
 TAPER_HZ = 400.0
 #: Largest image side: more mel bins than this leave filters empty at n_fft 512.
 MAX_SIZE = 191
+#: ``Kind(..., **SIZES)`` of every audio kind: the size limit the CLI checks up front.
+SIZES = {"max_size": MAX_SIZE, "size_reason": f"size mel bins x size frames; more than "
+                                               f"{MAX_SIZE} mel bins leave filters empty at "
+                                               f"n_fft {logmel.N_FFT}"}
 
 
 def clip_samples(frames: int) -> int:
@@ -293,7 +297,8 @@ def band_pass(noise: np.ndarray, low: float, high: float) -> np.ndarray:
     return sfft.irfft(spec * gain, size)[:noise.size]
 
 
-def vibrato(rng: np.random.Generator, length: int, rate_max: float, depth_max: float) -> tuple[np.ndarray, dict]:
+def vibrato(rng: np.random.Generator, length: int, rate_max: float,
+            depth_max: float) -> tuple[np.ndarray, dict]:
     """Multiplicative frequency factor ``2^(cents/1200 * sin(2 pi rate t + phi))``."""
     rate = rng.uniform(3.0, max(rate_max, 3.0))
     cents = rng.uniform(0.0, depth_max)
@@ -333,7 +338,7 @@ def synthesize_events(params: Any, rng: np.random.Generator, frames: int,
     return finish(wave), {"events": infos}
 
 
-__all__ = ["SAMPLE_RATE", "HOP", "NYQUIST", "DYNAMIC_RANGE", "MAX_SIZE", "EventFields",
+__all__ = ["SAMPLE_RATE", "HOP", "NYQUIST", "DYNAMIC_RANGE", "MAX_SIZE", "SIZES", "EventFields",
            "EnvelopeFields", "Event", "check_events", "check_range", "check_size", "clip_samples",
            "draw_events", "adsr", "percussive", "phase_of", "harmonic_tone", "wavetable",
            "power_law_amplitudes", "waveform_amplitudes", "coloured_noise", "band_pass",

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (SAMPLE_RATE, EnvelopeFields, EventFields, adsr, check_events,
-                                     check_range, harmonic_tone, log_uniform, power_law_amplitudes,
-                                     render_audio, synthesize_events)
+from generators.kinds._audio import (SAMPLE_RATE, SIZES, adsr, check_events, check_range,
+                                     EnvelopeFields, EventFields, harmonic_tone, log_uniform,
+                                     power_law_amplitudes, render_audio, synthesize_events)
 from generators.params import check_fields, param
 from generators.registry import Kind, register
 
@@ -78,6 +78,6 @@ def render_audio_chirp(params: AudioChirpParams, rng: np.random.Generator, size:
 
 
 register(Kind(name="audio-chirp", params_type=AudioChirpParams, render=render_audio_chirp,
-              waveform=synthesize,
+              waveform=synthesize, **SIZES,
               summary="linear/exponential/up-down sweeps of 1-4 partials, half amplitude "
                       "modulated (2-40 Hz); the log-mel of 16 kHz audio"))

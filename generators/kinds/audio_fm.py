@@ -3,9 +3,10 @@
 ``fc_min..fc_max``, ratio ``fm / fc ~ U(ratio_min, ratio_max)`` (published 0.5-3.14) and
 modulation index ``I ~ U(index_min, index_max)`` (published 0.5-8), decaying over the event
 with a time constant log-uniform in ``index_decay_min..index_decay_max`` s (brass/bell-like
-spectra that evolve), under an ADSR envelope. The spectrum has sidebands at ``fc +- k fm`` with Bessel amplitudes ``J_k(I)``; the
-index is lowered where needed so that the Carson bandwidth ``fc + (I + 1) fm`` stays below
-8 kHz (no aliased sidebands; the used index is in the sample's json).
+spectra that evolve), under an ADSR envelope. The spectrum has sidebands at ``fc +- k fm``
+with Bessel amplitudes ``J_k(I)``; the index is lowered where needed so that the Carson
+bandwidth ``fc + (I + 1) fm`` stays below 8 kHz (no aliased sidebands; the used index is in the
+sample's json).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, EnvelopeFields, EventFields, adsr,
-                                     check_events, check_range, log_uniform, render_audio,
+from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, SIZES, adsr, check_events, check_range,
+                                     EnvelopeFields, EventFields, log_uniform, render_audio,
                                      synthesize_events)
 from generators.params import check_fields, param
 from generators.registry import Kind, register
@@ -27,7 +28,8 @@ class AudioFMParams(EventFields, EnvelopeFields):
     fc_min: float = param(100.0, "lowest carrier in Hz (drawn log-uniform)", low=20.0, high=6000.0)
     fc_max: float = param(2000.0, "highest carrier in Hz", low=20.0, high=6000.0)
     ratio_min: float = param(0.5, "smallest modulator/carrier ratio (AudioPG: 0.5)", low=0.05, high=10.0)
-    ratio_max: float = param(3.14, "largest modulator/carrier ratio (AudioPG: 3.14)", low=0.05, high=10.0)
+    ratio_max: float = param(3.14, "largest modulator/carrier ratio (AudioPG: 3.14)", low=0.05,
+                             high=10.0)
     index_min: float = param(0.5, "smallest modulation index (AudioPG: 0.5)", low=0.0, high=20.0)
     index_max: float = param(8.0, "largest modulation index (AudioPG: 8)", low=0.0, high=20.0)
     index_decay_min: float = param(0.05, "shortest time constant of the index's decay in s "
@@ -78,6 +80,6 @@ def render_audio_fm(params: AudioFMParams, rng: np.random.Generator, size: int):
 
 
 register(Kind(name="audio-fm", params_type=AudioFMParams, render=render_audio_fm,
-              waveform=synthesize,
+              waveform=synthesize, **SIZES,
               summary="FM tones, ratio 0.5-3.14, index 0.5-8 decaying, ADSR; the log-mel of "
                       "16 kHz audio (AudioPG)"))

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (SAMPLE_RATE, EnvelopeFields, EventFields, adsr, check_events,
-                                     check_range, harmonic_tone, log_uniform, power_law_amplitudes,
-                                     render_audio, synthesize_events, vibrato)
+from generators.kinds._audio import (SAMPLE_RATE, SIZES, adsr, check_events, check_range,
+                                     EnvelopeFields, EventFields, harmonic_tone, log_uniform,
+                                     power_law_amplitudes, render_audio, synthesize_events, vibrato)
 from generators.params import check_fields, param
 from generators.registry import Kind, register
 
@@ -62,6 +62,6 @@ def render_audio_harmonic(params: AudioHarmonicParams, rng: np.random.Generator,
 
 
 register(Kind(name="audio-harmonic", params_type=AudioHarmonicParams, render=render_audio_harmonic,
-              waveform=synthesize,
+              waveform=synthesize, **SIZES,
               summary="additive harmonic tones, partials k^-gamma (gamma 0.5-2), vibrato, glide, "
                       "ADSR; the log-mel of 16 kHz audio (AudioPG)"))

@@ -15,7 +15,7 @@ import numpy as np
 
 from generators.kinds import (audio_chirp, audio_fm, audio_harmonic, audio_modal, audio_noise,
                               audio_waveform)
-from generators.kinds._audio import (check_range, clip_samples, coloured_noise, finish,
+from generators.kinds._audio import (SIZES, check_range, clip_samples, coloured_noise, finish,
                                      render_audio)
 from generators.params import check_fields, param
 from generators.registry import Kind, register
@@ -84,6 +84,6 @@ def render_audio_mix(params: AudioMixParams, rng: np.random.Generator, size: int
 
 
 register(Kind(name="audio-mix", params_type=AudioMixParams, render=render_audio_mix,
-              waveform=synthesize,
+              waveform=synthesize, **SIZES,
               summary="2-4 overlapping clips of the six audio families over 1/f^beta background "
                       "noise at 0-30 dB SNR; the log-mel of 16 kHz audio (AudioPG)"))

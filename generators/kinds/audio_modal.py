@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, EventFields, check_events, check_range,
-                                     log_uniform, render_audio, synthesize_events)
+from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, SIZES, check_events, check_range,
+                                     EventFields, log_uniform, render_audio, synthesize_events)
 from generators.params import check_fields, param
 from generators.registry import Kind, register
 
@@ -73,7 +73,8 @@ def make_event(params: AudioModalParams, rng: np.random.Generator, event):
     peak = float(np.max(np.abs(wave))) or 1.0
     burst_len = min(event.length, int(log_uniform(rng, 0.001, 0.01) * SAMPLE_RATE) + 1)
     level = rng.uniform(0.0, params.transient_max) * peak
-    wave[:burst_len] += level * rng.standard_normal(burst_len) * np.exp(-np.arange(burst_len) / (burst_len / 4))
+    burst = level * rng.standard_normal(burst_len) * np.exp(-np.arange(burst_len) / (burst_len / 4))
+    wave[:burst_len] += burst
     fade = min(event.length, int(0.005 * SAMPLE_RATE))
     wave[event.length - fade:] *= np.linspace(1.0, 0.0, fade)
     return wave, {"series": series, "f1": round(f1, 4), "modes": int(keep.sum()),
@@ -91,6 +92,6 @@ def render_audio_modal(params: AudioModalParams, rng: np.random.Generator, size:
 
 
 register(Kind(name="audio-modal", params_type=AudioModalParams, render=render_audio_modal,
-              waveform=synthesize,
+              waveform=synthesize, **SIZES,
               summary="struck damped modes (bar, membrane, random inharmonic ratios) with a "
                       "noise transient; the log-mel of 16 kHz audio"))

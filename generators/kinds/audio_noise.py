@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (NYQUIST, EnvelopeFields, EventFields, adsr, band_pass,
-                                     check_events, check_range, coloured_noise, log_uniform,
+from generators.kinds._audio import (NYQUIST, SIZES, adsr, band_pass, check_events, check_range,
+                                     coloured_noise, EnvelopeFields, EventFields, log_uniform,
                                      render_audio, synthesize_events)
 from generators.params import check_fields, param
 from generators.registry import Kind, register
@@ -55,6 +55,6 @@ def render_audio_noise(params: AudioNoiseParams, rng: np.random.Generator, size:
 
 
 register(Kind(name="audio-noise", params_type=AudioNoiseParams, render=render_audio_noise,
-              waveform=synthesize,
+              waveform=synthesize, **SIZES,
               summary="1/f^beta noise bursts (beta 0-2), half of them band-passed, ADSR; the "
                       "log-mel of 16 kHz audio (AudioPG)"))

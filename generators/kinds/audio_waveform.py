@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (EnvelopeFields, EventFields, adsr, check_events, check_range,
-                                     harmonic_tone, log_uniform, render_audio, synthesize_events,
-                                     waveform_amplitudes)
+from generators.kinds._audio import (SIZES, adsr, check_events, check_range, EnvelopeFields,
+                                     EventFields, harmonic_tone, log_uniform, render_audio,
+                                     synthesize_events, waveform_amplitudes)
 from generators.params import check_fields, param
 from generators.registry import Kind, register
 
@@ -67,6 +67,6 @@ def render_audio_waveform(params: AudioWaveformParams, rng: np.random.Generator,
 
 
 register(Kind(name="audio-waveform", params_type=AudioWaveformParams, render=render_audio_waveform,
-              waveform=synthesize,
+              waveform=synthesize, **SIZES,
               summary="band-limited sawtooth, square and triangle tones with glides and ADSR; the "
                       "log-mel of 16 kHz audio (AudioPG)"))

@@ -48,3 +48,12 @@ def test_audio_and_image_kinds_mix_in_one_stream():
         assert image.shape == (SIZE, SIZE) and image.dtype == np.uint8
         pixels = np.round(stream.transform(k, raw, 0, 0)[0].numpy() * 255).astype(np.uint8)
         assert np.array_equal(pixels, image)  # standardised to identity, no augmentation
+
+
+def test_a_pattern_source_too_large_for_an_audio_kind_is_refused_when_parsed():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"^--data pattern:audio-mix: pattern kind 'audio-mix' renders "
+                                         r"sizes up to 191 \(size mel bins x size frames; .*size 256 is too large$"):
+        pattern_source("pattern:audio-mix", 256)  # the encoder input's height
+    assert pattern_source("pattern:audio-mix,size=128", 256).pattern.size == 128
