@@ -19,8 +19,10 @@ regular hop of 40 ms (``HOP_FRAMES`` = 4 frames): the encoder runs on the sound 
 centres in ms (75, 115, 155, ... for 10-ms frames), one per hop that starts inside the sound.
 
 Input normalisation: the ``config.json`` entry ``audio_norm`` = ``{"mean": m, "std": s}`` when
-present (log-mel statistics of an audio training set); otherwise each sound is standardised with
-its own log-mel mean/std, since the HEAR API gives no training statistics at embedding time.
+present (log-mel statistics of an audio training set; finite numbers with ``s > 0``, else
+``load_model`` raises ``UserError``); otherwise each sound is standardised with its own log-mel
+mean/std, since the HEAR API gives no training statistics at embedding time. Audio holding NaN or
+inf samples is refused (``ValueError`` naming the sound) instead of giving NaN embeddings.
 """
 from __future__ import annotations
 

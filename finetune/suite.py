@@ -15,7 +15,10 @@ otherwise relative to the working directory::
     task = "instruments"
     root = "$SYNTHGEN_DATA/instruments"
     folds = 5                     # optional: folds, fsdd_split, clip_seconds, clip, pooling,
-    pooling = "freq"              # layers, norm -- override the command-line defaults per task
+    pooling = "freq"              # layers, norm, csv_paths_outside -- override the
+                                  # command-line defaults per task
+
+The file is UTF-8; ``name``, ``task`` and ``root`` are non-empty strings.
 
 Every finished pair is appended to ``--results`` with a ``suite_key`` (a hash of the checkpoint,
 the task entry as written, so the same on every machine, and the settings); a rerun skips the
