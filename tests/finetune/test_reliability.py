@@ -429,23 +429,20 @@ def bad_outputs(tmp_path):
             "file": afile, "under_file": afile / "x.jsonl"}
 
 
-@pytest.mark.parametrize("command, flag, kind, message", [
-    ("linear", "--results", "folder", "is a folder; give a file"),
-    ("linear", "--results", "loop", "Too many levels of symbolic links"),
-    ("linear", "--results", "fifo", "is not a regular file"),
-    ("linear", "--results", "readonly", "cannot write in /sys"),
-    ("linear", "--results", "under_file", "Not a directory"),
-    ("linear", "--cache", "file", "is a file; give a folder"),
-    ("full", "--state", "folder", "is a folder; give a file"),
-    ("full", "--state", "fifo", "is not a regular file"),
-    ("full", "--results", "loop", "Too many levels of symbolic links"),
-    ("suite", "--results", "folder", "is a folder; give a file"),
-    ("suite", "--out", "file", "is a file; give a folder"),
-    ("suite", "--out", "readonly", "cannot write in /sys"),
-    ("table", "--out", "loop", "Too many levels of symbolic links"),
-])
-def test_unwritable_outputs_are_refused_before_any_work(tmp_path, tone_folder, bad_outputs, command, flag,
-                                                        kind, message):
+# "command flag kind" of each case; what the one line says for each kind of bad path
+OUTPUT_CASES = ("linear --results folder, linear --results loop, linear --results fifo, linear --results readonly, "
+                "linear --results under_file, linear --cache file, full --state folder, full --state fifo, "
+                "full --results loop, suite --results folder, suite --out file, suite --out readonly, "
+                "table --out loop").split(", ")
+OUTPUT_MESSAGES = {"folder": "is a folder; give a file", "loop": "Too many levels of symbolic links",
+                   "fifo": "is not a regular file", "readonly": "cannot write in /sys", "under_file": "Not a directory",
+                   "file": "is a file; give a folder"}
+
+
+@pytest.mark.parametrize("case", OUTPUT_CASES)
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, tone_folder, bad_outputs, case):
+    command, flag, kind = case.split()
+    message = OUTPUT_MESSAGES[kind]
     res = tmp_path / "results.jsonl"
     res.write_text(json.dumps({"task": "t", "name": "a", "acc_mean": 0.5, "acc_std": 0.1}) + "\n")
     tasks = tmp_path / "tasks.toml"
