@@ -2,85 +2,48 @@
 
 A results file, a progress (``--state``) file, the embedding cache or a report folder that
 cannot be written would otherwise be found out after minutes or hours of decoding, embedding and
-training. Each check ends in a ``UserError`` (one line naming the flag and the path) and writes
-nothing: writability is probed with an unnamed temporary file (``O_TMPFILE``: no entry ever
-appears in the folder) or by opening an existing file for appending (its bytes and times stay).
-A path that is not a regular file or folder (a FIFO, a device, a socket) is refused, never
-opened, so no command can block on it.
+training. The checks are :mod:`generators.output_paths` (shared with ``synthgen``); here each
+ends in a ``UserError`` (one line naming the flag and the path) and writes nothing:
+writability is probed with an unnamed temporary file (``O_TMPFILE``: no entry ever appears in
+the folder) or by opening an existing file for appending (its bytes and times stay). A path
+that is not a regular file or folder (a FIFO, a device, a socket) is refused, never opened, so
+no command can block on it.
 """
 from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from finetune.task import UserError
-
-
-def _stat(path: Path, flag: str) -> os.stat_result | None:
-    """``os.stat`` of ``path`` (following links), ``None`` if nothing is there."""
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # a symlink loop (ELOOP), a file used as a folder (ENOTDIR), ...
-        raise UserError(f"{flag} {path}: {exc.strerror or exc}") from None
-
-
-def _probe_folder(folder: Path, flag: str, path: Path) -> None:
-    """``UserError`` unless a file can be created in ``folder`` (or, when it does not exist yet,
-    in its nearest existing ancestor, where it will be created)."""
-    for parent in (folder, *folder.parents):
-        st = _stat(parent, flag)
-        if st is None:
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            raise UserError(f"{flag} {path}: {parent} is not a folder")
-        try:
-            with tempfile.TemporaryFile(dir=parent):
-                pass
-        except OSError as exc:
-            raise UserError(f"{flag} {path}: cannot write in {parent} ({exc.strerror or exc})") from None
-        return
+from generators import output_paths
 
 
 def check_output_file(path: Path | None, flag: str) -> None:
     """``path`` (given as ``flag``) can be created or appended to: absent (its folder writable)
-    or an existing writable regular file."""
-    if path is None:
-        return
-    path = Path(path)
-    st = _stat(path, flag)
-    if st is None:
-        _probe_folder(path.parent, flag, path)
-        return
-    if stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{flag} {path} is a folder; give a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise UserError(f"{flag} {path} is not a regular file (a FIFO, device or socket); give a file")
+    or an existing writable regular file (:func:`generators.output_paths.check_output_file`)."""
     try:
-        with open(path, "ab"):
-            pass
-    except OSError as exc:
-        raise UserError(f"{flag} {path} cannot be written ({exc.strerror or exc})") from None
+        output_paths.check_output_file(path, flag)
+    except output_paths.OutputPathError as error:
+        raise UserError(str(error)) from None
 
 
 def check_output_folder(path: Path | None, flag: str) -> None:
-    """``path`` (given as ``flag``) is a writable folder, or can be created as one."""
-    if path is None:
-        return
-    path = Path(path)
-    st = _stat(path, flag)
-    if st is not None and not stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{flag} {path} is a file; give a folder")
-    _probe_folder(path, flag, path)
+    """``path`` (given as ``flag``) is a writable folder, or can be created as one
+    (:func:`generators.output_paths.check_output_folder`)."""
+    try:
+        output_paths.check_output_folder(path, flag)
+    except output_paths.OutputPathError as error:
+        raise UserError(str(error)) from None
 
 
 def check_input_file(path: Path, what: str) -> None:
     """``path`` is an existing regular file (a FIFO or device is refused, never opened)."""
-    st = _stat(Path(path), what)
-    if st is None:
-        raise UserError(f"{what} {path} does not exist")
-    if not stat.S_ISREG(st.st_mode):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UserError(f"{what} {path} does not exist") from None
+    except OSError as exc:  # a symlink loop (ELOOP), a file used as a folder (ENOTDIR), ...
+        raise UserError(f"{what} {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
         raise UserError(f"{what} {path} is not a regular file")

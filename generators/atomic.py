@@ -9,8 +9,9 @@ checkpoints, training logs, reproduction markers, embedding caches) goes through
 2. the file is flushed and ``fsync``'ed, then renamed onto the target with ``os.replace``
    (atomic within one file system);
 3. the folder is ``fsync``'ed, so the rename itself survives a power cut;
-4. on any failure (including ``KeyboardInterrupt``) the temporary file is removed and the
-   target is left as it was.
+4. on any failure (including ``KeyboardInterrupt`` and a full disk) the temporary file is
+   unlinked first and then closed without writing out its buffer (which would fail again on a
+   full disk), and the target is left as it was.
 
 A killed process can leave a temporary file behind (nothing runs at ``SIGKILL``); readers
 never open ``*.tmp*`` names, and writers that own a folder may delete them
@@ -73,9 +74,11 @@ class AtomicFile:
         fsync_folder(self.path.parent)
 
     def discard(self) -> None:
-        """Close and remove the temporary file; ``path`` is untouched."""
-        self.file.close()
+        """Remove the temporary file, then close it without writing out what is still buffered
+        (a flush on a full disk would fail again and leave the file); ``path`` is untouched."""
         self.tmp.unlink(missing_ok=True)
+        raw = getattr(self.file, "raw", self.file)
+        raw.close()  # the buffered writer counts as closed now and never flushes
 
 
 @contextlib.contextmanager

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from generators import bounds
+
 EXIT_USAGE = 2
 
 
@@ -70,6 +72,16 @@ def check_node(num_nodes: int, node_rank: int, from_env: bool) -> None:
         raise UserError(f"{rank} must be >= 0")
     if node_rank >= num_nodes:
         raise UserError(f"{rank} must be smaller than --num-nodes {num_nodes}")
+
+
+def check_output_file(path: Path | None, flag: str) -> None:
+    """``UserError`` unless ``path`` can be written (:mod:`generators.output_paths`)."""
+    from generators import output_paths
+
+    try:
+        output_paths.check_output_file(path, flag)
+    except output_paths.OutputPathError as error:
+        raise UserError(str(error)) from None
 
 
 def check_out_folder(out: Path, force: bool) -> None:
@@ -144,6 +156,14 @@ def cli() -> None:
     """
 
 
+def _check_kind_size(kind, size: int, flag: str) -> None:
+    """``UserError`` when ``kind`` cannot render ``size`` (e.g. the audio kinds' mel bins)."""
+    try:
+        kind.check_size(size)
+    except ValueError as error:
+        raise UserError(f"{flag} {size}: {error}") from None
+
+
 @cli.command("list")
 @click.argument("kind_name", required=False, metavar="[KIND]")
 def list_command(kind_name: str | None) -> None:
@@ -173,17 +193,18 @@ def list_command(kind_name: str | None) -> None:
 
 @cli.command()
 @click.argument("kind_name", metavar="KIND")
-@click.option("--n", "n", type=click.IntRange(min=1), required=True,
+@click.option("--n", "n", type=bounds.SAMPLES.click_type(), required=True,
               help="Number of images in the dataset.")
 @click.option("--out", type=OutPath(file_okay=False, path_type=Path), required=True,
               help="Output directory (created; rerun the same command to resume).")
-@click.option("--size", type=click.IntRange(min=8, max=8192), default=256, show_default=True,
+@click.option("--size", type=bounds.IMAGE_SIDE.click_type(), default=256, show_default=True,
               help="Image side in pixels.")
 @mode_option
 @seed_option
-@click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Samples per tar shard.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--shard-size", type=bounds.SHARD_SIZE.click_type(), default=1000, show_default=True,
+              help="Samples per tar shard (a shard is encoded in memory: shard size x size² x "
+                   "channels at most 4 GiB).")
+@click.option("--workers", type=bounds.WORKERS.click_type(), default=None,
               help="Worker processes on this machine [default: available CPUs].")
 @click.option("--num-nodes", type=click.IntRange(min=1), default=None,
               help="Machines rendering into one directory [default: SLURM_ARRAY_TASK_COUNT, else 1].")
@@ -214,11 +235,13 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
     """
     from concurrent.futures.process import BrokenProcessPool
 
+    from generators import output_paths
     from generators.registry import RenderError
     from generators.render import DatasetMismatchError, RenderConfig, render_dataset
     from generators.sample import DEFAULT_PNG_LEVEL
 
     kind, params = _kind_and_params(kind_name, param_items)
+    _check_kind_size(kind, size, "--size")
     env_nodes, env_rank = node_defaults()
     from_env = node_rank is None and env_rank is not None
     num_nodes = num_nodes or env_nodes or 1
@@ -226,6 +249,16 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
     check_node(num_nodes, node_rank, from_env)
     workers = workers or _available_cpus()
     device = _resolve_device(kind, device)
+    try:
+        bounds.SHARD_BYTES.check(shard_size * size * size * (3 if mode == "RGB" else 1),
+                                 f"--shard-size {shard_size} images of {size}x{size} {mode}",
+                                 "lower --shard-size")
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    try:
+        output_paths.check_output_folder(out, "--out")
+    except output_paths.OutputPathError as error:
+        raise UserError(f"cannot write to {error}") from None
     check_out_folder(out, force)
     config = RenderConfig(kind=kind.name, params=params, n=n, seed=seed, size=size, mode=mode,
                           shard_size=shard_size,
@@ -249,6 +282,10 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
     except BrokenProcessPool as error:
         raise RenderFailed(f"{kind.name}: a worker process died ({error}); finished shards "
                            f"are kept, rerun to resume") from None
+    except OSError as error:  # a full disk, a vanished folder: nothing half-written is left
+        raise RenderFailed(f"{kind.name}: rendering into {out} failed: "
+                           f"{error.strerror or error} (finished shards are kept; rerun to "
+                           f"resume, after freeing space if the disk is full)") from None
     seconds = time.perf_counter() - started
     render_seconds = max(seconds - result.get("class_seconds", 0.0), 1e-9)
     rate = result["images"] / render_seconds if result["images"] else 0.0
@@ -289,36 +326,59 @@ def verify(folder: Path) -> None:
 @click.argument("source", metavar="KIND|DIR")
 @click.option("--out", type=OutPath(dir_okay=False, path_type=Path), required=True,
               help="PNG file to write.")
-@click.option("--count", type=click.IntRange(1, 1024), default=64, show_default=True,
-              help="Images on the sheet (class kinds: one per class).")
-@click.option("--size", type=click.IntRange(8, 1024), default=128, show_default=True,
+@click.option("--count", type=bounds.PREVIEW_COUNT.click_type(), default=64, show_default=True,
+              help="Images on the sheet (class kinds: one per class); count x side² at most "
+                   f"{bounds.SHEET_PIXELS.limit:,} pixels.")
+@click.option("--size", type=bounds.PREVIEW_SIDE.click_type(), default=128, show_default=True,
               help="Image side when rendering a KIND.")
+@click.option("--audio", "audio_dir", type=OutPath(file_okay=False, path_type=Path), default=None,
+              help="Also write the sound behind each image into this folder (audio-* kinds): "
+                   "KIND-0000.wav, ... 16 kHz mono 16-bit.")
+@click.option("--audio-format", type=click.Choice(["wav", "flac"]), default="wav", show_default=True,
+              help="File format of --audio (flac needs the soundfile package).")
 @mode_option
 @seed_option
 @param_option
-def preview(source, out, count, size, mode, seed, param_items) -> None:
+def preview(source, out, count, size, mode, seed, param_items, audio_dir, audio_format) -> None:
     """Write a contact sheet of KIND (rendered now) or of a shard directory DIR.
 
     \b
     Example:
       synthgen preview visualatom --out visualatom.png --count 100
+      synthgen preview audio-fm --out fm.png --count 16 --audio fm-sounds
     """
     from PIL import Image
 
     from generators.preview import contact_sheet, preview_kind, save_sheet
     from generators.reader import read_images
+    from generators.shards import read_dataset_info
 
     Image.init()
     if out.suffix.lower() not in Image.registered_extensions():
         raise UserError(f"--out {out}: unknown image extension {out.suffix!r}; use .png, .jpg, "
                         f".webp, ...")
+    check_output_file(out, "--out")
+    if audio_dir is not None and Path(source).is_dir():
+        raise UserError(f"--audio needs a KIND: {source} holds images, not sound")
     if Path(source).is_dir():
         try:
+            side = read_dataset_info(source).get("size", bounds.IMAGE_SIDE.high)
+            bounds.SHEET_PIXELS.check(count * side * side, f"--count {count} images of "
+                                      f"{side}x{side} (the dataset's size)", "lower --count")
             images, labels = read_images(source, count)
         except (FileNotFoundError, ValueError) as error:
             raise UserError(str(error)) from None
     else:
+        try:
+            bounds.SHEET_PIXELS.check(count * size * size, f"--count {count} images of --size "
+                                      f"{size}", "lower --count or --size")
+        except ValueError as error:
+            raise UserError(str(error)) from None
         kind, params = _kind_and_params(source, param_items)
+        _check_kind_size(kind, size, "--size")
+        if audio_dir is not None and kind.waveform is None:
+            raise UserError(f"--audio: pattern kind {kind.name!r} renders images, not sound; "
+                            f"use an audio kind (audio-*)")
         images, labels = preview_kind(kind.name, params, count, size, seed, mode,
                                       progress=sys.stderr.isatty())
     try:
@@ -326,6 +386,16 @@ def preview(source, out, count, size, mode, seed, param_items) -> None:
     except OSError as error:
         raise UserError(f"cannot write {out}: {error.strerror or error}") from None
     click.echo(f"wrote {out} ({len(images)} images)", err=True)
+    if audio_dir is not None:
+        from generators.audio_preview import write_waveforms
+
+        try:
+            paths = write_waveforms(kind, params, count, size, seed, audio_dir, audio_format)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        except OSError as error:
+            raise UserError(f"cannot write into {audio_dir}: {error.strerror or error}") from None
+        click.echo(f"wrote {len(paths)} {audio_format.upper()} files to {audio_dir}", err=True)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": []},

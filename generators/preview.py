@@ -51,6 +51,10 @@ def preview_kind(kind_name: str, params, count: int, size: int, seed: int, mode:
 
 
 def save_sheet(sheet: Image.Image, out: Path) -> None:
+    """Write ``sheet`` to ``out`` atomically, in the format its extension names."""
+    from generators.atomic import atomic_open
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    with atomic_open(out) as handle:
+        sheet.save(handle, format=Image.registered_extensions()[out.suffix.lower()])

@@ -312,6 +312,9 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
                 except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop now, keep finished shards
                     lifeline.stop_pool(pool)
                     raise
+                except OSError:  # a full disk: let running shards end (each cleans up its
+                    pool.shutdown(wait=True, cancel_futures=True)  # temporary), start no more
+                    raise
     finally:
         bar.close()
     # from the first shard's start to the last one's end: rendering without the start of the

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from generators.atomic import AtomicFile, write_bytes_atomic
+from generators.bounds import IMAGE_SIDE
+from generators.regular_files import NotRegularFileError, irregular, open_regular, read_regular
 
 DATASET_FILE = "dataset.json"
 FORMAT_VERSION = 1
@@ -52,7 +54,8 @@ class AtomicTarWriter:
     One writer, one tar: it does not rotate into several shards (the shard loop in
     ``generators.render`` decides which samples go into which shard).
     ``write({"__key__": "000000042", "png": b"...", "cls": b"3", "json": b"{...}"})`` adds one
-    member per field, in the order given. Use as a context manager; an exception discards it.
+    member per field, in the order given (``__``-prefixed fields such as a read sample's
+    ``__url__`` are metadata, not members). Use as a context manager; an exception discards it.
     """
 
     def __init__(self, path: Path):
@@ -68,7 +71,7 @@ class AtomicTarWriter:
         if "." in key:
             raise ValueError(f"sample key {key!r} must not contain a dot")
         for ext, data in sample.items():
-            if ext == "__key__":
+            if ext.startswith("__"):
                 continue
             info = tarfile.TarInfo(f"{key}.{ext}")
             info.size = len(data)
@@ -137,9 +140,9 @@ def write_sidecar(tar_path: Path, sidecar: Sidecar) -> None:
 
 
 def read_sidecar(tar_path: Path) -> Sidecar | None:
-    """The shard's sidecar, or ``None`` if it is missing or unreadable."""
+    """The shard's sidecar, or ``None`` if it is missing, unreadable or not a regular file."""
     try:
-        values = json.loads(sidecar_path(tar_path).read_text())
+        values = json.loads(read_regular(sidecar_path(tar_path)))
         return Sidecar(**{k: values[k] for k in ("count", "first", "last", "sha256", "bytes")})
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -157,7 +160,7 @@ def shard_is_finished(tar_path: Path, first: int, stop: int, check_bytes: bool =
     if sidecar is None or not sidecar_matches(sidecar, first, stop):
         return False
     try:
-        if Path(tar_path).stat().st_size != sidecar.bytes:
+        if irregular(tar_path) or Path(tar_path).stat().st_size != sidecar.bytes:
             return False
         return not check_bytes or file_sha256(tar_path) == sidecar.sha256
     except OSError:
@@ -165,9 +168,10 @@ def shard_is_finished(tar_path: Path, first: int, stop: int, check_bytes: bool =
 
 
 def file_sha256(path: Path, progress=None) -> str:
-    """sha256 of a file read in 1 MiB blocks; ``progress(nbytes)`` is called after each block."""
+    """sha256 of a regular file (never a FIFO or a link: :mod:`generators.regular_files`) read
+    in 1 MiB blocks; ``progress(nbytes)`` is called after each block."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
             if progress is not None:
@@ -187,9 +191,11 @@ def read_dataset_info(folder: Path) -> dict:
     if folder.exists() and not folder.is_dir():
         raise FileNotFoundError(f"{folder} is a file, not a synthgen shard directory")
     try:
-        info = json.loads(path.read_text())
+        info = json.loads(read_regular(path))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found: not a synthgen shard directory") from None
+    except NotRegularFileError as error:
+        raise ValueError(str(error)) from None
     except (ValueError, OSError) as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
     check_dataset_info(info, path)
@@ -211,6 +217,10 @@ def check_dataset_info(info: Any, path: Path) -> None:
     if info["num_shards"] != len(shard_ranges(info["n"], info["shard_size"])):
         raise ValueError(f"{path}: num_shards {info['num_shards']} does not match n {info['n']} "
                          f"and shard_size {info['shard_size']}")
+    if "size" in info:
+        IMAGE_SIDE.check(info["size"], f"{path}: size")
+    if info.get("mode", "L") not in ("L", "RGB"):
+        raise ValueError(f"{path}: mode {info['mode']!r} must be L or RGB")
     if "params" in info and not isinstance(info["params"], dict):
         raise ValueError(f"{path}: params must be an object, not {type(info['params']).__name__}")
 

@@ -28,8 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.atomic import write_bytes_atomic, write_json_atomic
+from generators.bounds import STATS_N, STATS_SIDE, STATS_VALUES
 from generators.image_properties import (PROPERTY_NAMES, diversity, image_properties,
                                          resize_gray, thumbnail_descriptor, to_gray)
+from generators.output_paths import check_output_file
 
 DEFAULT_REFERENCE = Path(__file__).with_name("logmel_reference.json")
 DEFAULT_N = 256
@@ -40,9 +43,22 @@ class StatsError(ValueError):
     """A user mistake (missing folder, no shards, bad reference file): one line."""
 
 
-def sample_dataset(folder: str | Path, n: int, seed: int) -> tuple[list[np.ndarray], list, int]:
+def check_sizes(n: int, size: int) -> None:
+    """``StatsError`` unless ``n`` images of ``size``² fit the bounds (checked before reading)."""
+    try:
+        STATS_N.check(n, "--n")
+        STATS_SIDE.check(size, "--size")
+        STATS_VALUES.check(n * size * size, f"--n {n} images of --size {size}",
+                           "lower --n or --size")
+    except ValueError as error:
+        raise StatsError(str(error)) from None
+
+
+def sample_dataset(folder: str | Path, n: int, seed: int, convert=None
+                   ) -> tuple[list[np.ndarray], list, int]:
     """``(images, labels, dataset size)``: ``n`` samples drawn without replacement (seeded)
-    from the finished shards of ``folder``, in index order."""
+    from the finished shards of ``folder``, in index order. ``convert(image)``, if given, is
+    applied to each image as it is decoded (so only the converted images are held)."""
     from generators.reader import decode_sample, finished_shards, iter_raw_samples
     from generators.shards import read_sidecar
 
@@ -63,7 +79,7 @@ def sample_dataset(folder: str | Path, n: int, seed: int) -> tuple[list[np.ndarr
             for position, raw in enumerate(iter_raw_samples([shard])):
                 if position in wanted:
                     sample = decode_sample(raw)
-                    images.append(sample["image"])
+                    images.append(convert(sample["image"]) if convert else sample["image"])
                     labels.append(sample["cls"])
         except ValueError as error:  # a damaged shard (ShardError) or an undecodable sample
             raise StatsError(str(error)) from None
@@ -129,8 +145,7 @@ def compute_stats(folder: str | Path, n: int = DEFAULT_N, seed: int = 0, size: i
     relative to ``relative_to`` (a report's work folder), so a stored result names no
     machine's absolute path.
     """
-    if n < 2:
-        raise StatsError(f"--n {n} must be >= 2 (diversity needs pairs)")
+    check_sizes(n, size)
     from generators.shards import read_dataset_info
 
     folder = Path(folder)
@@ -138,8 +153,8 @@ def compute_stats(folder: str | Path, n: int = DEFAULT_N, seed: int = 0, size: i
         raise StatsError(f"dataset folder {folder} "
                          f"{'is a file, not a folder' if folder.exists() else 'does not exist'}")
     reference = reference if reference is not None else load_reference()
-    images, labels, total = sample_dataset(folder, n, seed)
-    grays = [resize_gray(to_gray(im), size) for im in images]
+    grays, labels, total = sample_dataset(folder, n, seed,
+                                          convert=lambda image: resize_gray(to_gray(image), size))
     info = read_dataset_info(folder)
     path = os.path.relpath(folder, relative_to) if relative_to is not None else str(folder)
     result = {"name": name or folder.name, "path": path, "kind": info.get("kind"),
@@ -194,10 +209,13 @@ def get_parser(prog: str = "synthgen stats", error_prefix: str = "synthgen: erro
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.error_prefix = error_prefix
     p.add_argument("folders", nargs="*", metavar="DIR", help="shard directories")
-    p.add_argument("--n", type=int, default=DEFAULT_N, help=f"images sampled per dataset (default {DEFAULT_N})")
+    p.add_argument("--n", type=int, default=DEFAULT_N,
+                   help=f"images sampled per dataset, {STATS_N.describe()} (default {DEFAULT_N}; "
+                        f"--n x --size² at most {STATS_VALUES.limit:,})")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                   help=f"side images are resized to before measuring (default {DEFAULT_SIZE})")
+                   help=f"side images are resized to before measuring, {STATS_SIDE.describe()} "
+                        f"(default {DEFAULT_SIZE})")
     p.add_argument("--audio", metavar="DIR", help="compute the log-mel reference from this audio "
                    "folder instead of the stored one (needs the training install: "
                    "python -m tools.analysis.stats --audio DIR)")
@@ -219,8 +237,9 @@ def main(argv: list[str] | None = None, prog: str = "synthgen",
     args = get_parser(f"{prog} stats" if prog == "synthgen" else f"python -m tools.analysis.{prog}",
                       f"{prog}: error:").parse_args(argv)
     try:
-        if args.n < 2 or args.size < 16:
-            raise StatsError(f"--n {args.n} must be >= 2 and --size {args.size} >= 16")
+        check_sizes(args.n, args.size)
+        for flag in ("--json", "--md", "--write-reference"):
+            check_output_file(getattr(args, flag[2:].replace("-", "_")), flag)
         if args.write_reference and not args.audio:
             raise StatsError("--write-reference needs --audio DIR")
         if not args.folders and not args.audio:
@@ -234,17 +253,17 @@ def main(argv: list[str] | None = None, prog: str = "synthgen",
                 raise StatsError(f"--audio {args.audio} is not a folder")
             reference = reference_from_audio(args.audio, seed=args.seed)
             if args.write_reference:
-                Path(args.write_reference).write_text(json.dumps(reference, indent=1) + "\n")
+                write_json_atomic(args.write_reference, reference, indent=1)
         else:
             reference = load_reference(args.reference)
         rows = [compute_stats(f, args.n, args.seed, args.size, reference) for f in args.folders]
         if args.audio:
             rows.append(reference)
         if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+            write_json_atomic(args.json, rows, indent=1)
         table = markdown_table(rows)
         if args.md:
-            Path(args.md).write_text(table)
+            write_bytes_atomic(args.md, table.encode())
         else:
             print(table, end="")
     except (StatsError, OSError, ValueError) as error:  # ValueError: a bad dataset.json

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tarfile
 from pathlib import Path
 
 from generators.reader import iter_raw_samples, decode_sample
-from generators.shards import (DATASET_FILE, read_dataset_info, read_sidecar, sample_key, shard_name,
-                               shard_ranges, sidecar_matches)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from generators.regular_files import irregular
+from generators.shards import (DATASET_FILE, ShardError, file_sha256, read_dataset_info, read_sidecar,
+                               sample_key, shard_name, shard_ranges, sidecar_matches, sidecar_path)
 
 
 def verify_shard(tar_path: Path, first: int, stop: int) -> str | None:
-    """The problem with one shard, or ``None`` if it is complete and intact."""
+    """The problem with one shard, or ``None`` if it is complete and intact: present, a regular
+    file with a regular sidecar (a FIFO or link is never opened), the sidecar's range, size and
+    sha256, and every sample a decodable PNG of the dataset's size and mode."""
     name = tar_path.name
+    for path in (tar_path, sidecar_path(tar_path)):
+        kind = irregular(path)
+        if kind is not None:
+            return f"{path.name}: {kind}, not a regular file (not opened or followed)"
     if not tar_path.exists():
         return f"{name}: missing"
     sidecar = read_sidecar(tar_path)
@@ -34,18 +32,18 @@ def verify_shard(tar_path: Path, first: int, stop: int) -> str | None:
     size = tar_path.stat().st_size
     if size != sidecar.bytes:
         return f"{name}: {size} bytes, sidecar says {sidecar.bytes} (truncated or appended)"
-    if _sha256(tar_path) != sidecar.sha256:
+    if file_sha256(tar_path) != sidecar.sha256:
         return f"{name}: sha256 differs from the sidecar (corrupt)"
     try:
         keys = []
-        first_sample = None
         for raw in iter_raw_samples([tar_path]):
             keys.append(raw["__key__"])
-            if first_sample is None:
-                first_sample = decode_sample(raw)
+            decode_sample(raw)
         expected = [sample_key(i) for i in range(first, stop)]
         if keys != expected:
             return f"{name}: holds {len(keys)} samples, not the keys {expected[0]}..{expected[-1]}"
+    except ShardError as error:  # names the shard's full path: keep the folder-relative name
+        return f"{name}: {str(error).removeprefix(f'{tar_path}: ')}"
     except (tarfile.TarError, OSError, ValueError) as error:
         return f"{name}: unreadable ({error})"
     return None

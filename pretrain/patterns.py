@@ -15,7 +15,8 @@ in each worker.
 
 Spec keys other than the kind's parameters (``synthgen list KIND``):
 ``seed`` (dataset seed, default 0 like ``synthgen render``), ``size`` (rendered side, default
-the encoder input's height) and ``mode`` (``L`` or ``RGB``, default ``L``).
+the encoder input's height; bounded like ``synthgen render --size`` by
+``generators.bounds.IMAGE_SIDE``, checked when the spec is parsed, before anything is rendered) and ``mode`` (``L`` or ``RGB``, default ``L``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from generators.bounds import IMAGE_SIDE
 
 PREFIX = "pattern:"
 SPEC_KEYS = ("seed", "size", "mode")
@@ -88,8 +91,9 @@ def parse_pattern_spec(text: str) -> PatternSpec:
     mode = special.get("mode", "L")
     if not seed.isdigit():
         raise ValueError(f"--data {text}: seed={seed!r} must be an integer >= 0")
-    if size is not None and not (size.isdigit() and int(size) >= 8):
-        raise ValueError(f"--data {text}: size={size!r} must be an integer >= 8")
+    if size is not None and not (size.isdigit() and IMAGE_SIDE.low <= int(size) <= IMAGE_SIDE.high):
+        raise ValueError(f"--data {text}: size={size!r} must be an integer >= {IMAGE_SIDE.low} "
+                         f"and <= {IMAGE_SIDE.high} (the side of a rendered image)")
     if mode not in ("L", "RGB"):
         raise ValueError(f"--data {text}: mode={mode!r} must be L or RGB")
     return PatternSpec(kind.name, tuple(items), int(seed), int(size) if size else None, mode)

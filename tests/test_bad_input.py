@@ -50,6 +50,22 @@ def _truncated(dataset: Path, work: Path) -> Path:
     return folder
 
 
+def _fifo_info(dataset: Path, work: Path) -> Path:
+    """A copy of the dataset whose ``dataset.json`` is a FIFO (opening it would block)."""
+    import os
+
+    folder = work / "fifo-info"
+    shutil.copytree(dataset, folder)
+    (folder / "dataset.json").unlink()
+    os.mkfifo(folder / "dataset.json")
+    return folder
+
+
+def _folder(work: Path, name: str) -> Path:
+    (work / name).mkdir()
+    return work / name
+
+
 def _wavs(work: Path, one_hertz: bool = False) -> Path:
     import soundfile as sf
 
@@ -61,6 +77,15 @@ def _wavs(work: Path, one_hertz: bool = False) -> Path:
     if one_hertz:
         sf.write(root / "a" / "9.wav", np.zeros(20, np.float32), 1)
     return root
+
+
+def _csv_outside(work: Path) -> Path:
+    """A CSV task whose last row names a file outside the CSV's folder."""
+    wavs = _wavs(work)
+    (work / "task").mkdir()
+    rows = [f"../wavs/{label}/{i}.wav,{label},{i + 1}" for label in ("a", "b") for i in range(3)]
+    (work / "task" / "task.csv").write_text("filename,label,fold\n" + "\n".join(rows) + "\n")
+    return work / "task" / "task.csv"
 
 
 def _info(dataset: Path, **change) -> dict:
@@ -109,6 +134,16 @@ CASES = {
     "stats-truncated": ("synthgen", lambda d, w: ["stats", _truncated(d, w), "--n", "16"],
                         "stat-spectrum-000001.tar: "),
     "stats-n-nan": ("synthgen", lambda d, w: ["stats", d, "--n", "nan"], "argument --n: invalid int value"),
+    "stats-n-huge": ("synthgen", lambda d, w: ["stats", d, "--n", "100000"],
+                     "--n 100000 must be an integer in 2..4096"),
+    "stats-json-folder": ("synthgen", lambda d, w: ["stats", d, "--n", "4", "--json", _folder(w, "j")],
+                          "is a folder; give a file"),
+    "render-workers-huge": ("synthgen", lambda d, w: [*RENDER, "--workers", "100000", "--out", w / "o"],
+                            "1<=x<=1024"),
+    "verify-info-fifo": ("synthgen", lambda d, w: ["verify", _fifo_info(d, w)],
+                         "dataset.json is a FIFO, not a regular file"),
+    "preview-info-fifo": ("synthgen", lambda d, w: ["preview", _fifo_info(d, w), "--out", w / "s.png"],
+                          "dataset.json is a FIFO, not a regular file"),
     "pretrain-data-file": ("pretrain", lambda d, w: ["--data", d / "dataset.json", "--out", w / "o", *PRETRAIN],
                            "dataset.json is a file"),
     "pretrain-out-file": ("pretrain", lambda d, w: ["--data", d, "--out", d / "dataset.json", *PRETRAIN],
@@ -137,6 +172,17 @@ CASES = {
     "finetune-one-hertz": ("finetune", lambda d, w: ["linear", "--ckpt", "logmel-stats", "--task", "folder",
                                                      "--root", _wavs(w, one_hertz=True), *FINETUNE],
                            "declares a sample rate of 1 Hz"),
+    "finetune-clip-seconds-nan": ("finetune", lambda d, w: ["linear", "--ckpt", "logmel-stats", "--task", "folder",
+                                                            "--root", _wavs(w), *FINETUNE, "--clip-seconds", "nan"],
+                                  "clip length nan s must be > 0 and <= 600"),
+    "finetune-results-folder": ("finetune", lambda d, w: ["linear", "--ckpt", "logmel-stats", "--task", "folder",
+                                                          "--root", _wavs(w), *FINETUNE, "--results", w],
+                                "is a folder; give a file"),
+    "finetune-csv-outside": ("finetune", lambda d, w: ["linear", "--ckpt", "logmel-stats", "--task", "csv",
+                                                       "--root", _csv_outside(w), *FINETUNE],
+                             "filename '../wavs/a/0.wav' is outside the CSV's folder"),
+    "pretrain-data-weights-inf": ("pretrain", lambda d, w: ["--data", d, "--data-weights", "inf", "--out", w / "o",
+                                                            *PRETRAIN], "data weights 'inf' must be numbers > 0 and <= 1e+06"),
 }
 
 

@@ -309,3 +309,203 @@ def test_read_only_install_keeps_every_kind(tmp_path):
     assert len(digests(out)) == 1
     cache = tmp_path / f"synthgen-numba-{os.geteuid()}"
     assert cache.is_dir() and cache.stat().st_mode & 0o777 == 0o700 and any(cache.rglob("*.nbi"))
+
+
+# --- round 3: full disks, hostile folders, bounded sizes, output paths -----------------------
+
+def in_process(capsys, *args) -> tuple[int, list[str], str]:
+    """``synthgen ARGS`` in this process: ``(exit code, stderr lines, stdout)``."""
+    from generators.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as stop:  # argparse (stats) exits; the console script does the same
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.err.strip().splitlines(), captured.out
+
+
+def onto_dev_full(handle) -> None:
+    """Point an open file's descriptor at /dev/full: every write-out fails with ENOSPC."""
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full to simulate a full disk")
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, handle.fileno())
+    finally:
+        os.close(full)
+
+
+def test_full_disk_at_commit_leaves_no_temporary(tmp_path):
+    import errno
+
+    from generators.atomic import AtomicFile
+
+    target = AtomicFile(tmp_path / "model.bin")
+    onto_dev_full(target.file)
+    target.file.write(b"x" * 100)  # still in the buffer: the flush at commit fails
+    with pytest.raises(OSError) as caught:
+        target.commit()
+    assert caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []  # unlinked first, closed without flushing again
+
+
+def test_full_disk_in_a_tar_writer_leaves_no_temporary(tmp_path):
+    import errno
+
+    from generators.shards import AtomicTarWriter
+
+    with pytest.raises(OSError) as caught:
+        with AtomicTarWriter(tmp_path / "x-000000.tar") as writer:
+            onto_dev_full(writer._target.file)
+            for i in range(8):
+                writer.write({"__key__": f"{i:09d}", "png": os.urandom(3000)})
+            writer.close()
+    assert caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+
+
+def limit_file_size(limit: int):
+    """``preexec_fn``: files may grow to ``limit`` bytes, then writes fail (EFBIG), as on a
+    full disk; SIGXFSZ is ignored (inherited by the spawned workers) so the write returns the
+    error instead of killing the process."""
+    import resource
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_render_that_cannot_write_is_one_line_and_leaves_no_temporaries(tmp_path):
+    out = tmp_path / "data"
+    result = subprocess.run([sys.executable, "-m", "generators.cli", *BASE[:-2], "--workers", "2",
+                             "--out", str(out)], capture_output=True, text=True, timeout=120,
+                            preexec_fn=limit_file_size(12_000))  # a shard is ~28 kB
+    assert result.returncode == 1, result.stderr
+    line = one_error_line(result)
+    assert "File too large" in line and str(out) in line and "rerun" in line
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name]
+    assert not list(out.glob("*.tar")) and (out / "dataset.json").exists()  # rerun resumes
+
+
+@pytest.mark.parametrize("entry", ["shard-fifo", "sidecar-fifo", "shard-symlink"])
+def test_non_regular_files_in_a_dataset_are_never_opened(dataset, tmp_path, entry):
+    name = "stat-spectrum-000001.tar" if entry.startswith("shard") else "stat-spectrum-000001.json"
+    victim = dataset / name
+    elsewhere = tmp_path / name
+    shutil.move(victim, elsewhere)
+    if entry.endswith("fifo"):
+        os.mkfifo(victim)  # no writer: opening it for reading would block forever
+    else:
+        victim.symlink_to(elsewhere)
+    sheet = tmp_path / "sheet.png"
+    for command, code in ((["preview", dataset, "--out", sheet, "--count", "24"], 2),
+                          (["stats", dataset, "--n", "24"], 2), (["verify", dataset], 1)):
+        result = run_synthgen(*command, timeout=30)  # before: preview and stats hung on the FIFO
+        assert result.returncode == code, result.stderr
+        text = result.stdout if command[0] == "verify" else one_error_line(result)
+        assert "stat-spectrum-000001" in text and "not a regular file" in text, text
+    assert not sheet.exists()
+    assert elsewhere.exists() and victim.is_symlink() != entry.endswith("fifo")
+
+
+@pytest.mark.parametrize("case", ["bomb", "wrong-size", "wrong-mode", "not-png", "no-png",
+                                  "symlink", "corrupt-pixels"])
+def test_hostile_sample_is_a_shard_error_naming_shard_and_sample(dataset, tmp_path, capsys, case):
+    from tests.hostile_shards import CASES, forge_sample
+
+    key = forge_sample(dataset / "stat-spectrum-000001.tar", 3, case)
+    expected = CASES[case][1]
+    code, err, out = in_process(capsys, "verify", dataset)
+    assert code == 1 and not err[:-1], err  # the sidecar matches: only reading every sample tells
+    fails = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert len(fails) == 1 and "stat-spectrum-000001.tar" in fails[0] and key in fails[0]
+    assert expected in fails[0], fails
+    sheet = tmp_path / "sheet.png"
+    for command in (["preview", dataset, "--out", sheet, "--count", "24"],
+                    ["stats", dataset, "--n", "24", "--json", tmp_path / "s.json"]):
+        code, err, _ = in_process(capsys, *command)
+        assert code == 2 and len(err) == 1 and err[0].startswith("synthgen: error: "), err
+        assert f"stat-spectrum-000001.tar: sample {key}: " in err[0] and expected in err[0]
+        assert "BytesIO" not in err[0]
+    assert not sheet.exists() and not (tmp_path / "s.json").exists()
+
+
+def test_bounds_are_in_the_help():
+    from generators.bounds import IMAGE_SIDE, SAMPLES, STATS_N, STATS_SIDE
+
+    render_help = run_synthgen("render", "--help", check=True).stdout
+    assert f"{SAMPLES.high}" in render_help and f"{IMAGE_SIDE.high}" in render_help
+    stats_help = " ".join(run_synthgen("stats", "--help", check=True).stdout.split())
+    assert f"{STATS_N.low}..{STATS_N.high}" in stats_help
+    assert f"{STATS_SIDE.low}..{STATS_SIDE.high}" in stats_help
+
+
+@pytest.mark.parametrize("flag, value, bound", [("--n", "100000", "2..4096"),
+                                                ("--size", "100000", "16..1024")])
+def test_stats_sizes_are_bounded_before_anything_is_read(tmp_path, capsys, flag, value, bound):
+    code, err, _ = in_process(capsys, "stats", tmp_path / "absent", flag, value)
+    assert code == 2 and len(err) == 1, err  # before: killed by the OOM killer at 21.9 GB
+    assert f"{flag} {value}" in err[0] and bound in err[0]
+
+
+def test_preview_sheet_of_a_dataset_is_bounded_before_reading(dataset, tmp_path, capsys):
+    info = json.loads((dataset / "dataset.json").read_text())
+    info["size"] = 8192  # 1024 images of 8192² would need 200 GB
+    (dataset / "dataset.json").write_text(json.dumps(info))
+    code, err, _ = in_process(capsys, "preview", dataset, "--out", tmp_path / "s.png",
+                              "--count", "1024")
+    assert code == 2 and len(err) == 1, err
+    assert "--count 1024" in err[0] and "8192" in err[0] and "pixels" in err[0]
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--n", "2000000000"], "1<=x<=1000000000"),
+    (["--workers", "100000"], "1<=x<=1024"),
+    (["--size", "8192", "--shard-size", "1000"], "--shard-size 1000"),
+])
+def test_render_counts_are_bounded_before_rendering(tmp_path, capsys, extra, message):
+    blocker = tmp_path / "file"
+    blocker.write_text("")  # an --out that cannot be created: the bound must be checked first
+    code, err, _ = in_process(capsys, *BASE, *extra, "--out", blocker / "data")
+    assert code == 2 and len(err) == 1, err
+    assert message in err[0]
+
+
+def symlink_loop(folder: Path, name: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / f"other-{name}").symlink_to(folder / name)
+    (folder / name).symlink_to(folder / f"other-{name}")
+    return folder / name
+
+
+@pytest.mark.parametrize("target", ["directory", "loop", "under-a-file", "read-only"])
+def test_output_paths_are_checked_before_the_work(dataset, tmp_path, capsys, target):
+    if target == "read-only" and os.access("/sys", os.W_OK) and not Path("/sys/block").exists():
+        pytest.skip("needs a read-only /sys")
+    paths = {"directory": lambda name: tmp_path / name,
+             "loop": lambda name: symlink_loop(tmp_path / "loops", name),
+             "under-a-file": lambda name: tmp_path / "file" / name,
+             "read-only": lambda name: Path("/sys") / name}  # read-only even for root
+    (tmp_path / "file").write_text("")
+    texts = {"directory": ("is a folder; give a file", "is a directory"),  # click says the latter
+             "loop": ("Too many levels of symbolic links",), "under-a-file": ("Not a directory",),
+             "read-only": ("cannot write in /sys",)}
+    for command, flag, name in ((["preview", dataset, "--count", "4"], "--out", "sheet.png"),
+                                (["stats", dataset, "--n", "4"], "--json", "s.json"),
+                                (["stats", dataset, "--n", "4"], "--md", "s.md")):
+        path = paths[target](name)
+        if target == "directory":
+            path.mkdir()
+        code, err, _ = in_process(capsys, *command, flag, path)
+        assert code == 2 and len(err) == 1, err  # before: the error came after the work
+        assert flag in err[0] and str(path) in err[0], err
+        assert any(text in err[0] for text in texts[target]), err
+    out = paths[target]("rendered")
+    if target == "directory":
+        out.write_text("")  # for render --out a folder is right and a file is wrong
+        texts[target] = ("is a file",)  # click (file_okay=False) or the output check
+    code, err, _ = in_process(capsys, *BASE, "--out", out)
+    assert code == 2 and len(err) == 1 and any(text in err[0] for text in texts[target]), err
