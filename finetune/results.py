@@ -21,7 +21,7 @@ import numpy as np
 
 from finetune.outputs import check_input_file
 from finetune.task import UserError
-from generators.atomic import append_json_lines
+from generators.atomic import append_json_lines, write_bytes_atomic
 
 
 def append_result(path: Path, record: dict) -> None:
@@ -167,6 +167,6 @@ def render(results: Path, out_dir: Path, average: bool = False) -> tuple[Path, P
         raise UserError(f"results file {results} has no results")
     out_dir.mkdir(parents=True, exist_ok=True)
     md, png = out_dir / "results.md", out_dir / "results.png"
-    md.write_text(markdown_table(records, average))
+    write_bytes_atomic(md, markdown_table(records, average).encode())
     bar_plot(records, png)
     return md, png

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.atomic import write_bytes_atomic, write_json_atomic
 from generators.image_properties import PROPERTY_NAMES
 
 #: Columns taken from a stats entry, with the axis label used in the plots.
@@ -192,9 +193,8 @@ def correlate(stats: list[dict], results: list[dict], task: str, out: Path) -> d
         raise CorrelateError(f"no stats entry matches a result of task {task} by group or name")
     table = correlations(rows)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "correlation.md").write_text(markdown(rows, table, task))
-    (out / "correlation.json").write_text(json.dumps({"task": task, "rows": rows, "r": table},
-                                                     indent=1, default=float) + "\n")
+    write_bytes_atomic(out / "correlation.md", markdown(rows, table, task).encode())
+    write_json_atomic(out / "correlation.json", {"task": task, "rows": rows, "r": table}, indent=1, default=float)
     plot(rows, table, task, out)
     return {"rows": rows, "r": table}
 

@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from generators.atomic import write_json_atomic
+
 SCALARS = ("spectrum_slope", "edge_density", "luma_std", "colourfulness")
 
 
@@ -124,8 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     report["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, indent=1))
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=1)
+        write_json_atomic(args.json, report, indent=1)
     return report
 
 

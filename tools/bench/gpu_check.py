@@ -26,12 +26,12 @@ Example (about 3-6 minutes on one GPU and a few CPU cores, most of it the CPU re
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import numpy as np
 
+from generators.atomic import write_json_atomic
 from generators.image_properties import spectrum_slope, to_gray
 from generators.params import make_params
 from generators.registry import get_kind
@@ -135,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['d_slope']:7.3f} | {row['identical']:4d}/{args.n:<5d} | "
               f"{'yes' if row['ok'] else 'NO'}", flush=True)
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=1)
+        write_json_atomic(args.json, rows, indent=1)
     return 0 if all(row["ok"] for row in rows) else 1
 
 
