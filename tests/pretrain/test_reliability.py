@@ -494,3 +494,20 @@ def test_audio_with_a_nan_sample_is_one_line_naming_the_file(tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"pretrain: error: audio file {folder / '1.wav'} holds non-finite samples (NaN or inf)"]
     assert not (out / "train_state.pt").exists()
+
+
+def test_ctrl_c_before_the_first_step_is_one_line(intact, tmp_path, capsys, monkeypatch):
+    import pretrain.train as train_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the sources are opened (statistics, classes)
+
+    monkeypatch.setattr(train_module, "open_sources", interrupted)
+    try:
+        code = main(["--data", str(intact), "--out", str(tmp_path / "run"), *BASE, "--steps", "2"])
+    except KeyboardInterrupt:
+        code = "KeyboardInterrupt traceback"
+    assert code == 130
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["pretrain: interrupted before a checkpoint could be saved; the folder holds what was "
+                     "saved before"]
