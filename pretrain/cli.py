@@ -20,6 +20,9 @@ EXAMPLES = """examples:
       --data-weights 0.7,0.3 --steps 5000 --out ckpt/mix2
   torchrun --nproc-per-node 2 -m pretrain --data shards/fractaldb --steps 5000 --out ckpt/ddp
   python -m pretrain --data shards/fractaldb --steps 5000 --out ckpt/ddp --resume   # after a kill
+  python -m pretrain --data pattern:fractaldb --steps 3000 --clip-grad 1 --val-every 100 \
+      --val-audio $SYNTHGEN_DATA/fsdd/recordings --out ckpt/watched
+  python -m pretrain plot ckpt/watched          # loss, val loss, lr, grad norm -> ckpt/watched/curves.png
 """
 
 
@@ -126,6 +129,19 @@ def get_args_parser() -> argparse.ArgumentParser:
                      help="linear warm-up steps (default 5%% of the steps, at most 500; 100 without --steps)")
     opt.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default 0.05, MAE)")
     opt.add_argument("--seed", type=int, default=0, help="initialisation, data order and mask seed (default 0)")
+    opt.add_argument("--clip-grad", type=float, metavar="MAX",
+                     help="scale the gradients to a global L2 norm of at most MAX before each step (default: "
+                          "no clipping; the norm before clipping is logged as grad_norm either way)")
+    val = p.add_argument_group("validation (val_loss, val_audio_loss in log.jsonl; python -m pretrain plot RUN)")
+    val.add_argument("--val-every", type=int, default=0, metavar="N",
+                     help="score a fixed held-back batch every N steps (default 0: never): items of the "
+                          "training data it never trains on (a pattern's samples from index 2**40, the "
+                          "last shards or files of a folder)")
+    val.add_argument("--val-size", type=int, default=64, metavar="N",
+                     help="items in each validation batch (default 64)")
+    val.add_argument("--val-audio", metavar="DIR",
+                     help="also score N clips of this audio folder as log-mels (val_audio_loss): how far "
+                          "the synthetic data is from audio while it trains")
     run = p.add_argument_group("run")
     run.add_argument("--out", required=True, metavar="CKPT", help="checkpoint directory")
     run.add_argument("--resume", action="store_true",
@@ -163,6 +179,18 @@ def check_out(out: str, force: bool) -> None:
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise ValueError(f"--out {out} is a file; give a checkpoint folder")
+    import os
+
+    from generators.regular_files import entry_kind
+
+    for name in (*CHECKPOINT_NAMES, "skipped_shards.jsonl"):  # never block on a FIFO, never follow
+        want = "a directory" if name == "step0" else "a regular file"
+        try:
+            kind = entry_kind(os.lstat(path / name).st_mode)
+        except FileNotFoundError:
+            continue
+        if kind != want:
+            raise ValueError(f"--out {out}: {name} is {kind}, not {want}; remove it")
     if force or not path.is_dir() or any((path / name).exists() for name in CHECKPOINT_NAMES):
         return
     others = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
@@ -176,17 +204,19 @@ def check_numbers(args: argparse.Namespace) -> None:
     """Every numeric flag finite and in range, named in the message."""
     import math
 
-    for name in ("mask_ratio", "blr", "min_lr", "weight_decay", "lr", "epochs", "minutes"):
+    for name in ("mask_ratio", "blr", "min_lr", "weight_decay", "lr", "epochs", "minutes", "clip_grad"):
         value = getattr(args, name)
         if value is not None and not math.isfinite(value):
             raise ValueError(f"--{name.replace('_', '-')} {value} must be a finite number")
     for name, low in (("seed", 0), ("warmup_steps", 0), ("log_every", 0), ("save_every", 0),
-                      ("recon_every", 0), ("threads", 1)):
+                      ("recon_every", 0), ("threads", 1), ("val_every", 0), ("val_size", 1)):
         value = getattr(args, name)
         if value is not None and value < low:
             raise ValueError(f"--{name.replace('_', '-')} {value} must be >= {low}")
     if not args.blr > 0:
         raise ValueError(f"--blr {args.blr} must be > 0")
+    if args.clip_grad is not None and not args.clip_grad > 0:
+        raise ValueError(f"--clip-grad {args.clip_grad} must be > 0")
     for name in ("min_lr", "weight_decay"):
         if getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 0")
@@ -226,6 +256,13 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("give either --steps or --epochs, not both")
     if args.steps is None and args.epochs is None and args.minutes is None:
         raise ValueError("give --steps, --epochs or --minutes to bound the run")
+    if args.val_audio is not None:
+        from pathlib import Path
+
+        if not args.val_every:
+            raise ValueError("--val-audio needs --val-every N (how often to score it)")
+        if not Path(args.val_audio).is_dir():
+            raise ValueError(f"--val-audio {args.val_audio} is not a folder")
     if args.device == "cuda":
         import torch
 
@@ -234,6 +271,11 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["plot"]:
+        from pretrain.plot import main as plot_main
+
+        return plot_main(argv[1:])
     args = get_args_parser().parse_args(argv)
     from pretrain.checkpoint import CheckpointError, SaveError
     from generators.shards import ShardError

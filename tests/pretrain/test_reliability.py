@@ -511,3 +511,20 @@ def test_ctrl_c_before_the_first_step_is_one_line(intact, tmp_path, capsys, monk
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["pretrain: interrupted before a checkpoint could be saved; the folder holds what was "
                      "saved before"]
+
+
+@pytest.mark.parametrize("name, make, kind", [
+    ("log.jsonl", os.mkfifo, "a FIFO"),
+    ("train_state.pt", lambda p: os.symlink("/dev/zero", p), "a symbolic link"),
+    ("step0", lambda p: p.write_text("x"), "a regular file"),
+])
+def test_out_entries_that_are_not_regular_files_are_refused_unopened(intact, tmp_path, capsys, name, make, kind):
+    out = tmp_path / "run"
+    out.mkdir()
+    make(out / name)
+    for resume in ([], ["--resume"]):
+        assert train(intact, out, "--steps", "1", *resume) == 2  # no hang on the FIFO
+        lines = capsys.readouterr().err.strip().splitlines()
+        want = "a directory" if name == "step0" else "a regular file"
+        assert lines == [f"pretrain: error: --out {out}: {name} is {kind}, not {want}; remove it"], lines
+    assert sorted(p.name for p in out.iterdir()) == [name]
