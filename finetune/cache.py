@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from generators.atomic import atomic_open
+from generators.regular_files import irregular
 
 
 def array_digest(x: np.ndarray) -> str:
@@ -26,7 +27,11 @@ def array_digest(x: np.ndarray) -> str:
 def load_entry(path: Path, key: str, report: Callable[[str], None]) -> np.ndarray | None:
     """The cached array of ``key`` at ``path``; ``None`` (after a warning if the file exists
     but is damaged or belongs to another key) when it must be recomputed."""
-    if not path.is_file():
+    kind = irregular(path)
+    if kind is not None:  # a FIFO would block, a link would be followed: neither is opened
+        report(f"warning: embedding cache {path} is {kind}, not a regular file; recomputing")
+        return None
+    if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:

@@ -483,3 +483,19 @@ def test_suite_task_file_of_wrong_types_is_one_line(tmp_path, text, message):
                "--out", tmp_path / "report")
     _one_line(out, f"task file {tasks}", message)
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_cache_entries_that_are_not_regular_files_are_replaced_unopened(tmp_path, tone_folder):
+    cache = tmp_path / "cache"
+    _, first = _linear(tone_folder, cache)
+    entries = sorted(cache.glob("*.npz"))
+    secret = tmp_path / "elsewhere.npz"
+    entries[0].rename(secret)
+    os.symlink(secret, entries[0])  # a link: never followed
+    entries[1].unlink()
+    os.mkfifo(entries[1])  # a FIFO: never opened (it would block)
+    out, again = _linear(tone_folder, cache)
+    assert again == first
+    assert f"warning: embedding cache {entries[0]} is a symbolic link, not a regular file" in out.stderr
+    assert f"warning: embedding cache {entries[1]} is a FIFO, not a regular file" in out.stderr
+    assert all(e.is_file() and not e.is_symlink() for e in entries)  # replaced by regular entries
