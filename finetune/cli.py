@@ -274,6 +274,10 @@ def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, p
     check_output_folder(out, "--out")
     check_output_folder(Path(cache) if cache else None, "--cache")
     tasks = read_task_file(task_file, data_root)
+    if results.is_file() and results.stat().st_size:
+        from finetune.results import read_results
+
+        read_results(results, report=lambda m: None)  # rows the table would refuse: now, not after the work
 
     def evaluate(task, settings, pending):
         cfg = _setup(threads, n_mels, frames, level, settings["clip"])

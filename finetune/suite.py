@@ -121,12 +121,12 @@ def finished_keys(results: Path) -> set[str]:
     if not results.is_file():
         return set()
     keys = set()
-    for line in results.read_text().splitlines():
+    for line in results.read_bytes().decode("utf-8", "replace").splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue  # a torn last line of a killed run: that pair is redone
-        if isinstance(rec, dict) and rec.get("suite_key"):
+        if isinstance(rec, dict) and isinstance(rec.get("suite_key"), str):
             keys.add(rec["suite_key"])
     return keys
 

@@ -499,3 +499,19 @@ def test_cache_entries_that_are_not_regular_files_are_replaced_unopened(tmp_path
     assert f"warning: embedding cache {entries[0]} is a symbolic link, not a regular file" in out.stderr
     assert f"warning: embedding cache {entries[1]} is a FIFO, not a regular file" in out.stderr
     assert all(e.is_file() and not e.is_symlink() for e in entries)  # replaced by regular entries
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"task": "t", "name": "a", "acc_mean": 57, "acc_std": 0.1, "suite_key": ["k"]}', "acc_mean 57 must be"),
+    ('{"task": "t", "name": "a", "acc_mean": 0.5, "acc_std": 0.1, "suite_key": "k"}\nnot json', "line 2: not valid JSON"),
+])
+def test_suite_refuses_a_bad_results_file_before_the_work(tmp_path, tone_folder, line, message):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(f'[[task]]\nname = "tones"\ntask = "folder"\nroot = "{tone_folder}"\n')
+    res = tmp_path / "results.jsonl"
+    res.write_text(line + "\n{}\n")
+    before = res.read_bytes()
+    out = _run("suite", tasks, "--ckpt", "logmel-stats", "--n-mels", "64", "--frames", "32", "--threads", "1",
+               "--results", res, "--out", tmp_path / "report")
+    _one_line(out, f"{res} line", message)
+    assert "decoded" not in out.stderr and res.read_bytes() == before and not (tmp_path / "report").exists()
