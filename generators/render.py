@@ -21,6 +21,7 @@ from typing import Any
 
 from generators import lifeline
 from generators.atomic import write_bytes_atomic
+from generators.regular_files import NotRegularFileError, read_regular
 from generators.registry import Kind, get_kind
 from generators.sample import (DEFAULT_PNG_LEVEL, batches, encode_json, encode_png,
                                render_samples, sample_class_params)
@@ -150,11 +151,11 @@ def prepare_output(out: Path, config: RenderConfig) -> dict:
     description = config.describe()
     out.mkdir(parents=True, exist_ok=True)
     existing_path = out / DATASET_FILE
-    if existing_path.exists():
+    if existing_path.exists() or existing_path.is_symlink():
         try:
-            existing = json.loads(existing_path.read_text())
+            existing = json.loads(read_regular(existing_path))  # a FIFO would block read_text
             check_dataset_info(existing, existing_path)
-        except ValueError as error:
+        except (ValueError, NotRegularFileError) as error:
             raise DatasetMismatchError(f"{error}; use another --out or delete it") from None
         keys = ("kind", "params", "seed", "n", "size", "mode", "shard_size", "png_level", "device")
         existing.setdefault("device", "cpu")                  # written before devices existed

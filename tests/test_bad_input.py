@@ -140,6 +140,8 @@ CASES = {
                           "is a folder; give a file"),
     "render-workers-huge": ("synthgen", lambda d, w: [*RENDER, "--workers", "100000", "--out", w / "o"],
                             "1<=x<=1024"),
+    "render-info-fifo": ("synthgen", lambda d, w: [*RENDER, "--out", _fifo_info(d, w)],
+                         "dataset.json is a FIFO, not a regular file"),
     "verify-info-fifo": ("synthgen", lambda d, w: ["verify", _fifo_info(d, w)],
                          "dataset.json is a FIFO, not a regular file"),
     "preview-info-fifo": ("synthgen", lambda d, w: ["preview", _fifo_info(d, w), "--out", w / "s.png"],
