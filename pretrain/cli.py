@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from generators.bounds import IMAGE_SIDE
 from pretrain.presets import PRESETS
 
 EXAMPLES = """examples:
@@ -83,7 +84,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     data = p.add_argument_group("data")
     data.add_argument("--data", action="append", default=[], metavar="DIR[:WEIGHT]",
                       help="synthgen shard directory, or pattern:KIND[,KEY=VALUE...] to render a "
-                           "kind on the fly (keys: the kind's parameters, seed, size, mode; sample i "
+                           "kind on the fly (keys: the kind's parameters, seed, size "
+                           f"{IMAGE_SIDE.describe()}, mode; sample i "
                            "equals sample i of `synthgen render KIND --seed SEED`); repeat to mix "
                            "sources, sampled by WEIGHT (default 1; 0 < WEIGHT <= 1e6)")
     data.add_argument("--data-weights", type=parse_weights, metavar="W1,W2,...",

@@ -475,6 +475,9 @@ def test_pattern_size_is_bounded_when_parsed():
     with pytest.raises(ValueError, match=r"size='60000' must be an integer >= 8 and <= 8192"):
         parse_pattern_spec("pattern:stat-spectrum,size=60000")  # before: 3.6 GB per image
     assert parse_pattern_spec("pattern:stat-spectrum,size=8192").size == 8192
+    from pretrain.cli import get_args_parser
+
+    assert "size 8..8192" in " ".join(get_args_parser().format_help().split())  # in --help
 
 
 def test_audio_with_a_nan_sample_is_one_line_naming_the_file(tmp_path, capsys):
