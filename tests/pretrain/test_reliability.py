@@ -531,3 +531,26 @@ def test_out_entries_that_are_not_regular_files_are_refused_unopened(intact, tmp
         want = "a directory" if name == "step0" else "a regular file"
         assert lines == [f"pretrain: error: --out {out}: {name} is {kind}, not {want}; remove it"], lines
     assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+def test_fifo_in_place_of_a_shard_is_one_line_never_a_hang(intact, tmp_path, capsys):
+    import signal
+
+    folder = tmp_path / "data"
+    shutil.copytree(intact, folder)
+    (folder / "stripes-000002.tar").unlink()
+    os.mkfifo(folder / "stripes-000002.tar")  # no writer: opening it would block forever
+
+    def hung(signum, frame):
+        raise TimeoutError("pretrain blocked on the FIFO")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        # a FIFO is no damage to skip: refused at start, also with --skip-bad-shards
+        assert train(folder, tmp_path / "run", "--steps", "2", "--skip-bad-shards") == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("pretrain: error: --data "), lines
+        assert "stripes-000002.tar is a FIFO, not a regular file" in lines[0]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
