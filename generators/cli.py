@@ -299,10 +299,12 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 def verify(folder: Path) -> None:
-    """Check every shard of FOLDER against its sidecar (count, sha256, decodable samples).
+    """Check every shard of FOLDER against its sidecar (count, sha256) and decode every sample.
 
-    Exits 1 and lists the problems if any shard is missing, truncated or corrupt, or if the
-    folder holds a shard outside the dataset; leftover temporary files are warnings.
+    Exits 1 and lists the problems if any shard is missing, truncated or corrupt, holds a sample
+    that is not a PNG of the dataset's size and mode, is not a regular file (a FIFO or link is
+    never opened), or if the folder holds a shard outside the dataset; leftover temporary files
+    are warnings.
     """
     from generators.shards import read_dataset_info
     from generators.verify import verify_report
