@@ -303,6 +303,17 @@ def test_resume_accepts_a_rerender_of_the_same_data(intact, tmp_path):
     assert train(data, out, "--steps", "4", "--resume") == 0 and load_state(out)["step"] == 4
 
 
+def test_checkpoint_without_a_data_fingerprint_resumes_with_a_warning(intact, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(intact, out, "--steps", "4", "--stop-after-steps", "2") == 0
+    config = json.loads((out / "config.json").read_text())
+    del config["train"]["data_identity"]  # written before the fingerprint existed
+    (out / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert train(intact, out, "--steps", "4", "--resume") == 0 and load_state(out)["step"] == 4
+    assert "pretrain: warning: the checkpoint records no data fingerprint" in capsys.readouterr().err
+
+
 # --- issue: a checkpoint's config.json must agree with its weights -------------------------------
 
 @pytest.mark.parametrize("change", [{"num_heads": 1}, {"img_size": [16, 64]}, {"no_embed_class": True}])
