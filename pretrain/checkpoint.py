@@ -59,11 +59,20 @@ def check_architecture(weights: Path, config: dict) -> str | None:
     from safetensors import safe_open
 
     with safe_open(str(weights), "pt") as handle:
-        saved = (handle.metadata() or {}).get("architecture")
-    if saved is None or json.loads(saved) == json.loads(architecture(config)):
+        text = (handle.metadata() or {}).get("architecture")
+    if text is None:
         return None
-    differ = sorted(k for k in set(json.loads(saved)["timm_kwargs"] or {}) | set(config.get("timm_kwargs") or {})
-                    if (json.loads(saved)["timm_kwargs"] or {}).get(k) != (config.get("timm_kwargs") or {}).get(k))
+    try:
+        saved = json.loads(text)
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict) or not isinstance(saved.get("timm_kwargs"), dict):
+        return f"{weights} records an unreadable architecture in its header; the file is damaged"
+    described = json.loads(architecture(config))
+    if saved == described:
+        return None
+    ours = described["timm_kwargs"] if isinstance(described["timm_kwargs"], dict) else {}
+    differ = sorted(k for k in set(saved["timm_kwargs"]) | set(ours) if saved["timm_kwargs"].get(k) != ours.get(k))
     return (f"{weights} was saved with another architecture than its config.json describes "
             f"(differs: {', '.join(differ) or 'timm_name'}); the config.json belongs to other weights")
 
