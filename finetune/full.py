@@ -255,12 +255,15 @@ def _state_problem(rec) -> str | None:
         return f"a JSON {type(rec).__name__}, expected a finished-split object"
     for key, kind in STATE_FIELDS.items():
         value = rec.get(key)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        ok = (isinstance(value, str) and value if kind is str
-              else number and value == int(value) and value >= 1 if kind is int
-              else number and math.isfinite(value) and value >= 0)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if kind is str:
+            ok, want = isinstance(value, str) and bool(value), "a non-empty string"
+        elif kind is int:
+            ok, want = number and value == int(value) and value >= 1, "an integer >= 1"
+        else:
+            ok, want = number and value >= 0, "a finite number >= 0"
         if not ok:
-            return f"{key} {value!r} must be {'a non-empty string' if kind is str else 'a number >= 0'}"
+            return f"{key} {value!r} must be {want}"
     if not rec["acc"] <= 1:
         return f"acc {rec['acc']!r} must be a fraction in [0, 1]"
     return None

@@ -385,7 +385,9 @@ FULL = ["full", "--ckpt", "random", "--task", "folder", "--epochs", "1", *SMALL,
     ('{"key": 5}', "key 5 must be a non-empty string"),
     ('{"key": "k", "split": "fold1", "acc": "0.9", "lr": 0.1, "epoch": 1, "cpu_seconds": 1}', "acc '0.9' must be"),
     ('{"key": "k", "split": "fold1", "acc": 90, "lr": 0.1, "epoch": 1, "cpu_seconds": 1}', "acc 90 must be a fraction"),
-    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "epoch": 0.5, "cpu_seconds": 1}', "epoch 0.5 must be"),
+    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "epoch": 0.5, "cpu_seconds": 1}', "epoch 0.5 must be an"),
+    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "epoch": Infinity, "cpu_seconds": 1}', "epoch inf must be"),
+    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": NaN, "epoch": 1, "cpu_seconds": 1}', "lr nan must be a finite"),
 ])
 def test_state_line_of_the_wrong_shape_is_one_line(tmp_path, tone_folder, line, message):
     state = tmp_path / "state.jsonl"
