@@ -10,7 +10,7 @@ Events: a clip holds ``events_min..events_max`` sound events (the count drawn pe
 ``i`` of ``n`` lives in slot ``i`` (the clip cut into ``n`` equal slots): its onset is drawn in
 the first 30 % of the slot and it lasts, release included, 50-80 % of the rest of the slot, so
 at least 14 % of every slot is silent and onsets and counts are visible in the image. Every
-event has its own level (``level_db`` below the loudest), and the clip is peak-normalised to 1
+event has its own level (drawn 0..``level_db`` dB down), and the clip is peak-normalised to 1
 (as ``pretrain.frontend.load_audio`` does for real audio).
 
 Quantisation (the stored image): with ``top`` the clip's largest log-mel value, pixel =
@@ -105,7 +105,7 @@ class EventFields:
 
     events_min: int = param(1, "fewest sound events per clip", low=1, high=16)
     events_max: int = param(3, "most sound events per clip", low=1, high=16)
-    level_db: float = param(12.0, "event levels are drawn 0..level_db dB below the loudest",
+    level_db: float = param(12.0, "each event's level is drawn 0..level_db dB down",
                             low=0.0, high=60.0)
 
 

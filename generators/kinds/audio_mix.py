@@ -1,7 +1,7 @@
 """Mixtures (AudioPG's scenes: several events, background noise): ``layers_min..layers_max``
 layers, each a clip of one of the six audio families (``audio-harmonic``, ``-fm``,
 ``-waveform``, ``-noise``, ``-chirp``, ``-modal`` at their defaults, drawn per layer from
-``families``), at levels 0..``level_db`` dB below the loudest, so events of different families
+``families``), each at a level drawn 0..``level_db`` dB down, so events of different families
 overlap; over a background of ``1/f^beta`` noise (``beta ~ U(0, 2)``) filling the clip at a
 signal-to-noise ratio ``snr ~ U(snr_min, snr_max)`` dB (mean power of the layers over that of
 the background).
@@ -37,7 +37,7 @@ class AudioMixParams:
     layers_max: int = param(4, "most layers per mixture", low=1, high=8)
     families: str = param("harmonic,fm,waveform,noise,chirp,modal",
                           "comma-separated families the layers are drawn from")
-    level_db: float = param(12.0, "layer levels are drawn 0..level_db dB below the loudest",
+    level_db: float = param(12.0, "each layer's level is drawn 0..level_db dB down",
                             low=0.0, high=60.0)
     snr_min: float = param(0.0, "lowest signal-to-background ratio in dB", low=-20.0, high=80.0)
     snr_max: float = param(30.0, "highest signal-to-background ratio in dB", low=-20.0, high=80.0)
