@@ -82,6 +82,8 @@ class LoopConfig:
     log_every, save_every, recon_every: intervals in optimizer steps (0 = never).
     minutes: wall-clock budget of this invocation (None = unlimited).
     stop_after_steps: stop after this many steps of this invocation (None = unlimited).
+    clip_grad: scale the gradients to at most this global L2 norm before each step (None = never).
+    val_every: steps between validation scores (``Hooks.validate``; 0 = never).
     """
 
     total_steps: int | None
@@ -95,13 +97,16 @@ class LoopConfig:
     recon_every: int = 500
     minutes: float | None = None
     stop_after_steps: int | None = None
+    clip_grad: float | None = None
+    val_every: int = 0
 
 
 @dataclass
 class Hooks:
     """What the loop reports to: a metrics record, a checkpoint request, a recon request, a
     warning (the loader does not keep up); ``stop`` is asked before every step and returns why
-    to stop now (a signal's name, see ``pretrain.signals``) or ``None``."""
+    to stop now (a signal's name, see ``pretrain.signals``) or ``None``; ``validate`` returns the
+    validation scores after a step (``{"val_loss": ...}``; ``{}`` where none are computed)."""
 
     log: Callable[[dict], None]
     checkpoint: Callable[[int, int], None]
@@ -109,6 +114,16 @@ class Hooks:
     progress: Callable[[int, float], None] = lambda step, loss: None
     warn: Callable[[str], None] = lambda text: None
     stop: Callable[[], str | None] = lambda: None
+    validate: Callable[[int], dict] = lambda step: {}
+
+
+def grad_norm(parameters, clip: float | None) -> float:
+    """Global L2 norm of the gradients (before clipping); with ``clip``, the gradients are then
+    scaled to a norm of at most ``clip`` (``torch.nn.utils.clip_grad_norm_``)."""
+    params = [p for p in parameters if p.grad is not None]
+    if clip is not None:
+        return float(torch.nn.utils.clip_grad_norm_(params, clip))
+    return float(torch.nn.utils.get_total_norm([p.grad for p in params]))
 
 
 def _all_mean(value: float, world: int) -> float:
@@ -141,6 +156,7 @@ def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedul
     meter = meter if meter is not None else LoadMeter(1, world=config.world)
     began = time.monotonic()
     step, window_loss, window_steps, window_images = start_step, 0.0, 0, 0
+    window_norms: list[float] = []
     window_start = time.monotonic()
     autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if config.amp
                 else contextlib.nullcontext())
@@ -181,6 +197,9 @@ def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedul
                 hooks.recon(step, images[:4].detach())
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"loss is {step_loss} at step {step}; lower --lr or check the data")
+        norm = grad_norm(model.parameters(), config.clip_grad)
+        if not math.isfinite(norm):
+            raise FloatingPointError(f"gradient norm is {norm} at step {step}; lower --lr or check the data")
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
@@ -188,18 +207,25 @@ def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedul
         window_loss += step_loss
         window_steps += 1
         window_images += step_images * config.world
+        window_norms.append(norm)
         hooks.progress(step, step_loss)
+        scores = hooks.validate(step) if config.val_every and step % config.val_every == 0 else {}
         if config.log_every and step % config.log_every == 0:
             now = time.monotonic()
             record = {"step": step, "loss": _all_mean(window_loss / window_steps, config.world),
-                      "lr": lr, "images_per_s": window_images / max(now - window_start, 1e-9),
-                      "images_seen": images_seen, "minutes": (now - began) / 60}
+                      "lr": lr, "grad_norm": sum(window_norms) / len(window_norms),
+                      "grad_norm_max": max(window_norms),
+                      "images_per_s": window_images / max(now - window_start, 1e-9),
+                      "images_seen": images_seen, "minutes": (now - began) / 60, **scores}
             record.update(meter.window(now - window_start))
             warning = meter.warning(record)
             if warning:
                 hooks.warn(warning)
             hooks.log(record)
             window_loss, window_steps, window_images, window_start = 0.0, 0, 0, now
+            window_norms = []
+        elif scores:
+            hooks.log({"step": step, "lr": lr, **scores})
         if config.save_every and step % config.save_every == 0:
             hooks.checkpoint(step, images_seen)
     return step, images_seen, reason

@@ -28,13 +28,14 @@ from pretrain.recon import save_reconstruction
 from pretrain.patterns import compute_classes
 from pretrain.sources import Source, audio_source, data_source, skipped_shards, with_stats
 from pretrain.transforms import Augment
+from pretrain.validation import audio_batch, hold_back, score, source_batch
 
 SKIP_LOG = "skipped_shards.jsonl"
 
 # settings that fix the data order, the masks and the lr schedule: a resumed run must match
 RESUME_KEYS = ("preset", "input_size", "mask_ratio", "norm_pix_loss", "batch_size", "accum",
                "world_size", "workers", "seed", "data", "shuffle_buffer", "crop_scale", "flip",
-               "lr", "min_lr", "warmup_steps", "total_steps", "weight_decay")
+               "lr", "min_lr", "warmup_steps", "total_steps", "weight_decay", "clip_grad", "val_size")
 
 
 def setup_distributed(device_choice: str) -> tuple[int, int, torch.device]:
@@ -128,7 +129,10 @@ def resolve_settings(args, sources: list[Source], world: int) -> dict:
         "crop_scale": list(args.crop_scale), "flip": not args.no_flip,
         "lr": args.lr if args.lr is not None else args.blr * per_step / 256, "min_lr": args.min_lr,
         "warmup_steps": warmup, "total_steps": total, "weight_decay": args.weight_decay,
-        "effective_batch": per_step,
+        "effective_batch": per_step, "clip_grad": getattr(args, "clip_grad", None),
+        "val_every": getattr(args, "val_every", 0) or 0,
+        "val_size": getattr(args, "val_size", None) if getattr(args, "val_every", 0) else None,
+        "val_audio": getattr(args, "val_audio", None),
     }
 
 
@@ -232,6 +236,10 @@ def run(args) -> dict:
     if args.workers is None:
         args.workers = default_workers(device, saved)
     sources = open_sources(args, saved, rank, world)
+    held_back = []
+    if args.val_every:  # the validation items are never trained on
+        sources_with_held_back = sources
+        sources, held_back = hold_back(sources, args.val_size)
     settings = resolve_settings(args, sources, world)
     if saved is not None:
         check_resumable(settings, saved)
@@ -287,8 +295,10 @@ def run(args) -> dict:
                     handle.write(json.dumps(record) + "\n")
             except OSError as error:
                 raise cannot_save("append the log record", record["step"], error) from None
-            if progress is not None:
-                progress.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{record['images_per_s']:.1f}")
+            if progress is not None and "loss" in record:
+                shown = {"loss": f"{record['loss']:.4f}", "gnorm": f"{record['grad_norm']:.3g}"}
+                shown.update({k: f"{record[k]:.4f}" for k in ("val_loss", "val_audio_loss") if k in record})
+                progress.set_postfix(shown, img_s=f"{record['images_per_s']:.1f}")
 
     meter = LoadMeter(len(sources), args.workers, world, source_images or [])
 
@@ -315,13 +325,23 @@ def run(args) -> dict:
         if rank == 0:
             (progress.write if progress is not None else print)(text, file=sys.stderr)
 
+    batches_to_score = {}
+    if rank == 0 and args.val_every:
+        input_size = tuple(settings["input_size"])
+        batches_to_score["val_loss"] = source_batch(sources_with_held_back, held_back, input_size, args.seed)
+        if args.val_audio:
+            batches_to_score["val_audio_loss"] = audio_batch(args.val_audio, args.val_size, input_size, args.seed)
+
+    def validate(step: int) -> dict:
+        return {name: score(mae, batch, args.seed, device) for name, batch in batches_to_score.items()}
+
     signals = StopSignals()
-    hooks = Hooks(log=log, checkpoint=save, recon=recon, warn=warn, stop=signals.requested,
+    hooks = Hooks(log=log, checkpoint=save, recon=recon, warn=warn, stop=signals.requested, validate=validate,
                   progress=(lambda step, loss: progress.update(1)) if progress is not None else (lambda s, l: None))
     loop = LoopConfig(total_steps=settings["total_steps"], accum=args.accum, seed=args.seed, rank=rank,
                       world=world, amp=amp, log_every=args.log_every, save_every=args.save_every,
                       recon_every=args.recon_every, minutes=args.minutes,
-                      stop_after_steps=args.stop_after_steps)
+                      stop_after_steps=args.stop_after_steps, clip_grad=args.clip_grad, val_every=args.val_every)
     schedule = Schedule(settings["lr"], settings["warmup_steps"], settings["total_steps"], settings["min_lr"])
     with signals.installed():  # Ctrl-C / SIGTERM: stop after the current step and save it
         try:
