@@ -61,6 +61,8 @@ IMAGE_SIDE = Bound(8, 8192)
 SAMPLES = Bound(1, 10**9)
 #: Samples per shard (a shard is encoded in memory before it is written).
 SHARD_SIZE = Bound(1, 1_000_000)
+#: Shards of a dataset (every reader and the render plan list them all; names have 6 digits).
+SHARD_COUNT = Budget(1_000_000, "shards")
 #: Worker processes of one render.
 WORKERS = Bound(1, 1024)
 #: Pixel bytes of one shard's images, held in memory while it is written (4 GiB).

@@ -203,7 +203,7 @@ def list_command(kind_name: str | None) -> None:
 @seed_option
 @click.option("--shard-size", type=bounds.SHARD_SIZE.click_type(), default=1000, show_default=True,
               help="Samples per tar shard (a shard is encoded in memory: shard size x size² x "
-                   "channels at most 4 GiB).")
+                   f"channels at most 4 GiB; at most {bounds.SHARD_COUNT.limit:,} shards).")
 @click.option("--workers", type=bounds.WORKERS.click_type(), default=None,
               help="Worker processes on this machine [default: available CPUs].")
 @click.option("--num-nodes", type=click.IntRange(min=1), default=None,
@@ -253,6 +253,8 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
         bounds.SHARD_BYTES.check(shard_size * size * size * (3 if mode == "RGB" else 1),
                                  f"--shard-size {shard_size} images of {size}x{size} {mode}",
                                  "lower --shard-size")
+        bounds.SHARD_COUNT.check(-(-n // shard_size), f"--n {n} in shards of --shard-size "
+                                 f"{shard_size}", "raise --shard-size")
     except ValueError as error:
         raise UserError(str(error)) from None
     try:

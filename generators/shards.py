@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from generators.atomic import AtomicFile, write_bytes_atomic
-from generators.bounds import IMAGE_SIDE
+from generators.bounds import IMAGE_SIDE, SAMPLES, SHARD_COUNT
 from generators.regular_files import NotRegularFileError, irregular, open_regular, read_regular
 
 DATASET_FILE = "dataset.json"
@@ -214,9 +214,12 @@ def check_dataset_info(info: Any, path: Path) -> None:
         value = info.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{path}: {key} {value!r} must be a positive integer")
-    if info["num_shards"] != len(shard_ranges(info["n"], info["shard_size"])):
+    SAMPLES.check(info["n"], f"{path}: n")
+    if info["num_shards"] != -(-info["n"] // info["shard_size"]):  # counted, never listed here
         raise ValueError(f"{path}: num_shards {info['num_shards']} does not match n {info['n']} "
                          f"and shard_size {info['shard_size']}")
+    SHARD_COUNT.check(info["num_shards"], f"{path}: n {info['n']} in shards of "
+                      f"{info['shard_size']}", "not a dataset synthgen renders")
     if "size" in info:
         IMAGE_SIDE.check(info["size"], f"{path}: size")
     if info.get("mode", "L") not in ("L", "RGB"):

@@ -479,6 +479,7 @@ def test_preview_sheet_of_a_dataset_is_bounded_before_reading(dataset, tmp_path,
     (["--n", "2000000000"], "1<=x<=1000000000"),
     (["--workers", "100000"], "1<=x<=1024"),
     (["--size", "8192", "--shard-size", "1000"], "--shard-size 1000"),
+    (["--n", "100000000", "--shard-size", "1"], "make 100,000,000 shards"),
 ])
 def test_render_counts_are_bounded_before_rendering(tmp_path, capsys, extra, message):
     blocker = tmp_path / "file"
