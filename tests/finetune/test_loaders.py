@@ -160,10 +160,11 @@ def test_unknown_task_and_missing_root(tmp_path):
         load_task("esc50", tmp_path / "nope")
 
 
-def test_real_fsdd_layout():
-    task = load_task("fsdd", shared_data("fsdd"))
-    assert len(task.clips) == 3000 and len(task.classes) == 10
-    assert [len(s.test) for s in task.splits] == [600] * 5
+@pytest.mark.parametrize("name, clips, fold", [("fsdd", 3000, 600), ("instruments", 300, 60)])
+def test_real_layouts(name, clips, fold):
+    task = load_task(name, shared_data(name))
+    assert len(task.clips) == clips and len(task.classes) == 10
+    assert [len(s.test) for s in task.splits] == [fold] * 5
     assert all(c.path.is_file() for c in task.clips[:50])
 
 
@@ -323,9 +324,3 @@ def test_instruments_reads_meta_csv_under_its_root(tmp_path):
     assert task.clip_seconds is None
     with pytest.raises(UserError, match="meta.csv"):
         load_task("instruments", tmp_path / "audio")
-
-
-def test_real_instruments_layout():
-    task = load_task("instruments", shared_data("instruments"))
-    assert len(task.clips) == 300 and len(task.classes) == 10
-    assert [len(s.test) for s in task.splits] == [60] * 5
