@@ -16,8 +16,9 @@ Encoder input normalisation (``norm``):
 
 Each pass's embeddings are cached as ``CACHE/<key>.npz`` (verified on load, see
 ``finetune.cache``) where the key hashes the
-checkpoint files, the task (paths, labels, folds, clip length), the front-end settings, the
-frame count, the clip mode and the split. A pass embeds every block at once (the forward pass
+checkpoint files, the task (paths, labels, folds, clip length), the content of its decoded
+log-mels (``LogMels.digest``: audio replaced under the same names gets new entries), the
+front-end settings, the frame count, the clip mode and the split. A pass embeds every block at once (the forward pass
 costs the same) and caches the statistics of every pooling (``finetune.chunks.embed_clips``), so
 any ``layers`` and ``pooling`` choice is served from one cache entry.
 """
@@ -72,6 +73,19 @@ class LogMels:
     task: Task
     specs: list[torch.Tensor]
     skipped: list[str]
+    _digest: str | None = field(default=None, repr=False, compare=False)
+
+    def digest(self) -> str:
+        """sha256 of every log-mel (shape and values), computed once: what embeddings and
+        fine-tuning are made from. Cache entries and finished splits are keyed by it, so audio
+        replaced under the same file names is never served from results of the old audio."""
+        if self._digest is None:
+            h = hashlib.sha256()
+            for spec in self.specs:
+                h.update(f"{tuple(spec.shape)}".encode())
+                h.update(spec.detach().contiguous().numpy().tobytes())
+            self._digest = h.hexdigest()[:24]
+        return self._digest
 
     def fixed(self, frames: int) -> torch.Tensor:
         """``(N, n_mels, frames)``: centre crop / pad of every clip."""
@@ -116,9 +130,9 @@ def logmel_stats(specs: list[torch.Tensor]) -> np.ndarray:
     return np.stack([torch.cat([s.mean(dim=1), s.std(dim=1, unbiased=False)]).numpy() for s in specs])
 
 
-def cache_key(encoder: Encoder, task: Task, cfg: FeatureConfig, split: str) -> str:
-    blob = json.dumps({"enc": encoder.fingerprint, "task": task.fingerprint(), "cfg": cfg.to_dict(),
-                       "split": split, "v": 4}, sort_keys=True)
+def cache_key(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, split: str) -> str:
+    blob = json.dumps({"enc": encoder.fingerprint, "task": mels.task.fingerprint(), "mels": mels.digest(),
+                       "cfg": cfg.to_dict(), "split": split, "v": 5}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -146,7 +160,7 @@ def encoder_features(encoder: Encoder, mels: LogMels, cfg: FeatureConfig, layers
               else [("all", tuple(range(len(mels.task.clips))))])
     done, embedded, chunks, seconds = {}, 0, 0, 0.0
     for name, train in passes:
-        key = cache_key(encoder, mels.task, cfg, name)
+        key = cache_key(encoder, mels, cfg, name)
         path = cache_dir / f"{key}.npz" if cache_dir else None
         cached = load_entry(path, key, report) if path is not None else None
         if cached is not None:

@@ -21,8 +21,9 @@ else every 10th training clip of each class, from its first). Every peak lr of `
 reported.
 
 Resumable: each finished split is appended to a progress file (``state``), keyed by the
-encoder, task, settings and split; a rerun reports the finished splits from it and trains only
-the others.
+encoder, task, the content of its log-mels (``LogMels.digest``), settings and split; a rerun
+reports the finished splits from it and trains only the others (audio replaced under the same
+file names is trained again).
 """
 from __future__ import annotations
 
@@ -241,8 +242,9 @@ def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split: Sp
 
 
 def state_key(encoder: Encoder, mels: LogMels, frames: int, cfg: FullConfig, lrs, split: str) -> str:
-    blob = json.dumps({"enc": encoder.fingerprint, "task": mels.task.fingerprint(), "frames": frames,
-                       "cfg": asdict(cfg), "lrs": list(lrs or (cfg.lr,)), "split": split, "v": 1}, sort_keys=True)
+    blob = json.dumps({"enc": encoder.fingerprint, "task": mels.task.fingerprint(), "mels": mels.digest(),
+                       "frames": frames, "cfg": asdict(cfg), "lrs": list(lrs or (cfg.lr,)), "split": split, "v": 2},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -517,3 +517,19 @@ def test_suite_refuses_a_bad_results_file_before_the_work(tmp_path, tone_folder,
                "--results", res, "--out", tmp_path / "report")
     _one_line(out, f"{res} line", message)
     assert "decoded" not in out.stderr and res.read_bytes() == before and not (tmp_path / "report").exists()
+
+
+def test_audio_replaced_under_the_same_names_is_never_served_from_old_results(tmp_path, tone_folder):
+    from tests.finetune.fixtures import write_wav
+
+    cache, state = tmp_path / "cache", tmp_path / "state.jsonl"
+    full = [*FULL, "--root", tone_folder, "--max-splits", "1", "--state", state]
+    _linear(tone_folder, cache)
+    assert _run(*full).exit_code == 0
+    for i in range(10):  # the "high" clips re-recorded: same names, other sound
+        write_wav(tone_folder / "high" / f"high{i:02d}.wav", 300.0 * (1 + 0.02 * i), seconds=0.4, noise=0.05,
+                  seed=50 + i)
+    out, _ = _linear(tone_folder, cache)
+    assert out.stderr.count("embedded") == 5, "every split embedded again, no stale cache entry"
+    out = _run(*full)
+    assert out.exit_code == 0 and "finished earlier" not in out.stderr and "epoch 1/1" in out.stderr
