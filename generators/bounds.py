@@ -1,10 +1,10 @@
 """Upper bounds of every size and count that makes the toolkit allocate memory or processes.
 
-One place for all of them: ``synthgen render``/``preview``/``stats`` options (click and
-argparse), ``dataset.json`` fields and ``pretrain``'s ``pattern:KIND,size=N`` spec check values
-against these :class:`Bound` objects before anything is allocated, name the bound in the error
-and show it in ``--help`` (click shows a :meth:`Bound.click_type` range itself; argparse help
-texts quote :meth:`Bound.describe`). Products that allocate together (a shard is encoded in memory, a
+One place for all of them: ``synthgen render``/``preview``/``stats`` options, ``dataset.json``
+fields and ``pretrain``'s ``pattern:KIND,size=N`` spec check values against these
+:class:`Bound` objects before anything is allocated, name the bound in the error and show it in
+``--help`` (click shows a :meth:`Bound.click_type` range itself; argparse help texts quote
+:meth:`Bound.describe`). Products that allocate together (a shard is encoded in memory, a
 contact sheet holds every image, ``stats`` keeps every resized image) have a :class:`Budget`.
 """
 
@@ -36,7 +36,6 @@ class Bound:
         import click
 
         return click.IntRange(self.low, self.high)
-
 
 
 @dataclass(frozen=True)
