@@ -8,8 +8,9 @@ from pathlib import Path
 
 from generators.reader import iter_raw_samples, decode_sample
 from generators.regular_files import irregular
-from generators.shards import (DATASET_FILE, ShardError, file_sha256, read_dataset_info, read_sidecar,
-                               sample_key, shard_name, shard_ranges, sidecar_matches, sidecar_path)
+from generators.shards import (DATASET_FILE, ShardError, file_sha256, read_dataset_info,
+                               read_sidecar, sample_key, shard_name, shard_ranges,
+                               sidecar_matches, sidecar_path)
 
 
 def verify_shard(tar_path: Path, first: int, stop: int) -> str | None:

@@ -16,7 +16,8 @@ in each worker.
 Spec keys other than the kind's parameters (``synthgen list KIND``):
 ``seed`` (dataset seed, default 0 like ``synthgen render``), ``size`` (rendered side, default
 the encoder input's height; bounded like ``synthgen render --size`` by
-``generators.bounds.IMAGE_SIDE``, checked when the spec is parsed, before anything is rendered) and ``mode`` (``L`` or ``RGB``, default ``L``).
+``generators.bounds.IMAGE_SIDE``, checked when the spec is parsed, before anything is
+rendered) and ``mode`` (``L`` or ``RGB``, default ``L``).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def parse_pattern_spec(text: str) -> PatternSpec:
     mode = special.get("mode", "L")
     if not seed.isdigit():
         raise ValueError(f"--data {text}: seed={seed!r} must be an integer >= 0")
-    if size is not None and not (size.isdigit() and IMAGE_SIDE.low <= int(size) <= IMAGE_SIDE.high):
+    if size is not None and not (size.isdigit()
+                                 and IMAGE_SIDE.low <= int(size) <= IMAGE_SIDE.high):
         raise ValueError(f"--data {text}: size={size!r} must be an integer >= {IMAGE_SIDE.low} "
                          f"and <= {IMAGE_SIDE.high} (the side of a rendered image)")
     if mode not in ("L", "RGB"):
