@@ -42,7 +42,7 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
-from finetune.task import UserError
+from finetune.task import UserError, check_clip_seconds
 
 OPTIONS = {"folds": int, "fsdd_split": str, "clip_seconds": float, "clip": str, "pooling": str, "layers": str,
            "norm": str, "csv_paths_outside": bool}
@@ -101,6 +101,11 @@ def read_task_file(path: Path, data_root: str | Path | None = None) -> list[Suit
             except (TypeError, ValueError, OverflowError):
                 raise UserError(f"task file {path}: task {entry['name']!r} option {k}={entry[k]!r} must be "
                                 f"{OPTIONS[k].__name__}") from None
+        if "clip_seconds" in opts:  # bounded before any task is decoded
+            try:
+                check_clip_seconds(opts["clip_seconds"])
+            except UserError as exc:
+                raise UserError(f"task file {path}: task {entry['name']!r}: {exc}") from None
         try:
             root = expand_root(entry["root"], data_root)
         except UserError as exc:

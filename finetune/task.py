@@ -30,6 +30,14 @@ class UserError(ValueError):
     """A user mistake (missing file, bad CSV, unknown option): reported as one line, exit 2."""
 
 
+def check_clip_seconds(seconds: float) -> float:
+    """``seconds`` if it is a clip length in (0, ``MAX_CLIP_SECONDS``], else ``UserError``."""
+    if not (isinstance(seconds, (int, float)) and 0 < seconds <= MAX_CLIP_SECONDS):
+        raise UserError(f"clip length {seconds} s must be > 0 and <= {MAX_CLIP_SECONDS:g} "
+                        f"(each clip is padded to it in memory)")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Clip:
     """One labelled audio file. ``fold`` is a CV fold name (``"1"``...) or a split name
@@ -84,9 +92,8 @@ class Task:
 
     def with_clip_seconds(self, seconds: float | None) -> "Task":
         """The same task with another clip length (``None``: each clip's own)."""
-        if seconds is not None and not (isinstance(seconds, (int, float)) and 0 < seconds <= MAX_CLIP_SECONDS):
-            raise UserError(f"clip length {seconds} s must be > 0 and <= {MAX_CLIP_SECONDS:g} "
-                            f"(each clip is padded to it in memory)")
+        if seconds is not None:
+            check_clip_seconds(seconds)
         return replace(self, clip_seconds=seconds)
 
     def fingerprint(self) -> str:

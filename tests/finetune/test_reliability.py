@@ -475,6 +475,8 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, tone_folder, b
     (b'task = [1, 2]\n', "task 1 is a int, expected a [[task]] table"),
     (b'[[task]]\nname = "caf\xe9"\ntask = "folder"\nroot = "x"\n', "not UTF-8 text (byte 0xe9"),
     (b'[[task]]\nname = "a"\ntask = "folder"\nroot = "x"\nfolds = inf\n', "option folds=inf must be int"),
+    (b'[[task]]\nname = "a"\ntask = "folder"\nroot = "x"\nclip_seconds = 1e5\n',
+     "task 'a': clip length 100000.0 s must be > 0 and <= 600"),
     (b'[[task]]\nname = "a"\ntask = "csv"\nroot = "x"\ncsv_paths_outside = "yes"\n',
      "option csv_paths_outside='yes' must be bool"),
 ])
