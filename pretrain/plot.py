@@ -97,8 +97,15 @@ def plot_runs(runs: list[Path], out: Path) -> Path:
     return out
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad argument is one line ``pretrain plot: error: ...`` and exit code 2 (no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"pretrain plot: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pretrain plot",
+    p = OneLineParser(prog="python -m pretrain plot",
                                 description="Loss, validation loss, lr and gradient norm of pre-training runs "
                                             "(from RUN/log.jsonl) in one PNG.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="checkpoint folders written by python -m pretrain")

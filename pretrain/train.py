@@ -243,6 +243,12 @@ def run(args) -> dict:
     settings = resolve_settings(args, sources, world)
     if saved is not None:
         check_resumable(settings, saved)
+    batches_to_score = {}  # built before anything is written: a bad --val-audio writes nothing
+    if rank == 0 and args.val_every:
+        input_size = tuple(settings["input_size"])
+        batches_to_score["val_loss"] = source_batch(sources_with_held_back, held_back, input_size, args.seed)
+        if args.val_audio:
+            batches_to_score["val_audio_loss"] = audio_batch(args.val_audio, args.val_size, input_size, args.seed)
     amp = args.amp == "on" or (args.amp == "auto" and device.type == "cuda")
     mae = MaskedAutoencoder(settings["preset"], tuple(settings["input_size"]), settings["mask_ratio"],
                             settings["norm_pix_loss"], seed=args.seed).to(device)
@@ -324,13 +330,6 @@ def run(args) -> dict:
     def warn(text: str) -> None:
         if rank == 0:
             (progress.write if progress is not None else print)(text, file=sys.stderr)
-
-    batches_to_score = {}
-    if rank == 0 and args.val_every:
-        input_size = tuple(settings["input_size"])
-        batches_to_score["val_loss"] = source_batch(sources_with_held_back, held_back, input_size, args.seed)
-        if args.val_audio:
-            batches_to_score["val_audio_loss"] = audio_batch(args.val_audio, args.val_size, input_size, args.seed)
 
     def validate(step: int) -> dict:
         return {name: score(mae, batch, args.seed, device) for name, batch in batches_to_score.items()}

@@ -170,3 +170,20 @@ def test_plot_errors_are_one_line(tmp_path, capsys, args, message):
     assert main(["plot", *args(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("pretrain plot: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_plot_without_a_run_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["plot"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.startswith("pretrain plot: error: the following arguments are "
+                                                        "required: RUN") and len(err.splitlines()) == 1
+
+
+def test_val_audio_folder_without_audio_is_one_line(shards, tmp_path, capsys):
+    (tmp_path / "silent").mkdir()
+    assert main(["--data", str(shards), "--out", str(tmp_path / "run"), *BASE, "--steps", "2", "--val-every", "2",
+                 "--val-size", "8", "--val-audio", str(tmp_path / "silent")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no .wav/.flac/.ogg files found" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()   # refused before anything was written
