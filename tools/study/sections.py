@@ -27,7 +27,8 @@ def _pct(v, sign=False) -> str:
     return f"{100 * v:+.1f}" if sign else f"{100 * v:.1f}"
 
 
-def _name(preset: StudyPreset, label: str) -> str:
+def dataset_name(preset: StudyPreset, label: str) -> str:
+    """``(letter) label`` for the kinds of the study, the label alone for the controls."""
     letter = preset.letter(label)
     return f"({letter}) {label}" if letter else label
 
@@ -115,10 +116,10 @@ def study_table(preset: StudyPreset, groups: dict, tasks: list[str]) -> list[str
         g = groups.get(key)
         if g is None:
             if key[0] in preset.all_kinds:
-                lines.append(f"| {_name(preset, key[0])} | – | {preset.epochs(key[0], steps):.1f} | "
+                lines.append(f"| {dataset_name(preset, key[0])} | – | {preset.epochs(key[0], steps):.1f} | "
                              + " | ".join("– | –" for _ in tasks) + " |" + " – |" * len(means))
             continue
-        cells = [_name(preset, key[0]), ",".join(str(s) for s in sorted(g["seeds"]))]
+        cells = [dataset_name(preset, key[0]), ",".join(str(s) for s in sorted(g["seeds"]))]
         cells.append(f"{preset.epochs(g['kind'], steps):.1f}" if g["kind"] else "–")
         gains = {}
         for t in tasks:
@@ -174,7 +175,7 @@ def summary_section(preset: StudyPreset, groups: dict, tasks: list[str]) -> list
             return f"**{text}**" if beyond_noise(g[t], std) else text
 
         lines.append(f"| {t} | {len(measured)} | {len(up)} | {len(down)} | {len(measured) - len(up) - len(down)} | "
-                     + (f"{_name(preset, best)} ({_pct(measured[best]['gain'], True)})" if best else "–")
+                     + (f"{dataset_name(preset, best)} ({_pct(measured[best]['gain'], True)})" if best else "–")
                      + f" | {control(logmel)} | {control(audio)} |")
         for f in fams:
             gains = [e["gain"] for k, e in measured.items() if family(k) == f]
@@ -233,9 +234,10 @@ def audio_kinds_section(preset: StudyPreset, rows: list[dict], groups: dict, tas
             return f"{_pct(v[0], True)} (p = {v[1]:.3f})" if v else "–"
 
         lines.append(f"| {t} | {len(measured)} | {len(up)} | {len(down)} | {len(measured) - len(up) - len(down)} | "
-                     f"{_name(preset, best)} ({_pct(measured[best]['acc'])}, {_pct(measured[best]['gain'], True)}) | "
-                     + (f"{_name(preset, best_img)} ({_pct(img[best_img]['acc'])}, {_pct(img[best_img]['gain'], True)})"
-                        if best_img else "–")
+                     f"{dataset_name(preset, best)} ({_pct(measured[best]['acc'])}, "
+                     f"{_pct(measured[best]['gain'], True)}) | "
+                     + (f"{dataset_name(preset, best_img)} ({_pct(img[best_img]['acc'])}, "
+                        f"{_pct(img[best_img]['gain'], True)})" if best_img else "–")
                      + f" | {diff(vs_img)} | "
                      + (f"{_pct(real[1][t]['acc'])}{' leaky' if leaky else ''}" if real and t in real[1] else "–")
                      + f" | {diff(vs_real)} |")
@@ -248,8 +250,9 @@ def audio_kinds_section(preset: StudyPreset, rows: list[dict], groups: dict, tas
             return f"{abs(100 * v[0]):.1f} points {word} {what} ({note}{verdict}, p = {v[1]:.3f})"
 
         text = (f"On {t}, of {len(measured)} audio-native kinds {len(up)} are above `step0` beyond noise and "
-                f"{len(down)} below; the best, {_name(preset, best)} at {_pct(measured[best]['acc'])} %, is "
-                + (compare(vs_img, f"the best image kind, {_name(preset, best_img)} at {_pct(img[best_img]['acc'])} %")
+                f"{len(down)} below; the best, {dataset_name(preset, best)} at {_pct(measured[best]['acc'])} %, is "
+                + (compare(vs_img, f"the best image kind, {dataset_name(preset, best_img)} at "
+                                   f"{_pct(img[best_img]['acc'])} %")
                    if best_img else "not compared with an image kind"))
         if real and t in real[1]:
             text += ", and " + compare(vs_real, f"the real-audio MAE at {_pct(real[1][t]['acc'])} %",
@@ -315,7 +318,7 @@ def paper_section(preset: StudyPreset, rows: list[dict], groups: dict, acc: dict
             best = max(diffs, key=lambda k: diffs[k][0])
             above = sum(d > 0 and p < ALPHA for d, p, _ in diffs.values())
             below = sum(d < 0 and p < ALPHA for d, p, _ in diffs.values())
-            lines.append(f"| {t} | {_pct(audio[t]['acc'])} | {_name(preset, best)} ({_pct(diffs[best][2])}, "
+            lines.append(f"| {t} | {_pct(audio[t]['acc'])} | {dataset_name(preset, best)} ({_pct(diffs[best][2])}, "
                          f"{_pct(diffs[best][0], True)}, p = {diffs[best][1]:.3f}) | {above} | "
                          f"{len(diffs) - above - below} | {below} |")
         lines.append("")
@@ -326,8 +329,8 @@ def paper_section(preset: StudyPreset, rows: list[dict], groups: dict, acc: dict
         n = min(3, len(order) // 2)
         probe = key.partition(" ")[2]
         lines.append(f"- **Which patterns lead**{f' ({probe} pooling)' if probe else ''}: by mean accuracy "
-                     f"over {', '.join(m_tasks)}, first {', '.join(_name(preset, k) for k in order[:n])}; "
-                     f"last {', '.join(_name(preset, k) for k in order[-n:])} ({len(order)} kinds with "
+                     f"over {', '.join(m_tasks)}, first {', '.join(dataset_name(preset, k) for k in order[:n])}; "
+                     f"last {', '.join(dataset_name(preset, k) for k in order[-n:])} ({len(order)} kinds with "
                      "every task).")
     lines += ["", "The paper's own per-dataset accuracies and Fig. 3 correlations are not restated in this "
               "report: set the ranking and the Fig. 3 tables above beside the paper's to compare the "
@@ -358,7 +361,7 @@ def seed_table(preset: StudyPreset, rows: list[dict], groups: dict, tasks: list[
                 continue
             per_seed = " / ".join(f"s{s}: {_pct(a)}" for s, a in sorted(e["seed_accs"].items()))
             gain = "–" if g["role"] == "step0" else f"{_pct(e['gain'], True)} ± {_pct(e['gain_seed_std'])}"
-            lines.append(f"| {_name(preset, key[0])} | {t} | {per_seed} | {_pct(e['acc'])} ± "
+            lines.append(f"| {dataset_name(preset, key[0])} | {t} | {per_seed} | {_pct(e['acc'])} ± "
                          f"{_pct(e['acc_seed_std'])} | {gain} |")
     return lines + [""]
 
@@ -372,7 +375,7 @@ def ranking_table(preset: StudyPreset, acc: dict, tasks: list[str]) -> list[str]
              "|---:|---|" + "---:|" * len(columns) + "---:|"]
     ranks = {t: {k: i + 1 for i, k in enumerate(sorted(acc[t], key=lambda k: -acc[t][k]))} for t in columns}
     for i, kind in enumerate(sorted(acc["mean"], key=lambda k: -acc["mean"][k]), 1):
-        cells = [str(i), _name(preset, kind)]
+        cells = [str(i), dataset_name(preset, kind)]
         cells += [f"{_pct(acc[t][kind])} ({ranks[t][kind]})" if kind in acc[t] else "–" for t in columns]
         cells.append(_pct(acc["mean"][kind]))
         lines.append("| " + " | ".join(cells) + " |")
@@ -387,7 +390,7 @@ def properties_section(preset: StudyPreset, stats: list[dict]) -> list[str]:
              "(definitions in `docs/analysis.md`).", ""]
     if not stats:
         return lines + ["No dataset measured yet.", ""]
-    named = [{**s, "name": _name(preset, s["name"])} for s in stats]
+    named = [{**s, "name": dataset_name(preset, s["name"])} for s in stats]
     return lines + [markdown_table(named), ""]
 
 
@@ -591,8 +594,3 @@ def recipe_controls(preset: StudyPreset, groups: dict, tasks: list[str]) -> list
 def missing_section(missing: list[str]) -> list[str]:
     """The planned units not in ``results.jsonl`` yet (from :func:`header`)."""
     return ["## Missing units", ""] + (missing or ["None."]) + [""]
-
-
-def dataset_name(preset: StudyPreset, label: str) -> str:
-    """``(letter) label`` for the kinds of the study, the label alone for the controls."""
-    return _name(preset, label)
