@@ -29,6 +29,7 @@ import click
 from finetune.loaders import task_help
 from finetune.outputs import check_output_file, check_output_folder
 from finetune.task import MAX_CLIP_SECONDS
+from generators.bounds import BATCH, INPUT_SIDE
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthgen" / "embeddings"
 
@@ -58,7 +59,8 @@ def task_options(fn):
         click.option("--fsdd-split", default="5fold", show_default=True, help="fsdd: 5fold (meta_5fold.csv) or upstream"),
         click.option("--preset", default="cpu-tiny", show_default=True, help="encoder preset for --ckpt random"),
         click.option("--seed", default=0, show_default=True, help="seed of --ckpt random (and of fine-tuning)"),
-        click.option("--frames", default=128, show_default=True, help="encoder input width in 10-ms frames"),
+        click.option("--frames", default=128, show_default=True,
+                     help=f"encoder input width in 10-ms frames ({INPUT_SIDE.describe()})"),
         click.option("--clip", default="chunks", show_default=True, type=click.Choice(["chunks", "crop"]),
                      help="chunks: the whole clip in consecutive chunks of --frames (padding-only tokens "
                           "dropped); crop: the centre --frames only"),
@@ -69,12 +71,14 @@ def task_options(fn):
         click.option("--csv-paths-outside", is_flag=True,
                      help="csv: allow file names that are absolute or lead out of the CSV's folder "
                           "(refused by default, so a CSV cannot make the tools read other files)"),
-        click.option("--n-mels", default=128, show_default=True, help="mel bins (input height)"),
+        click.option("--n-mels", default=128, show_default=True,
+                     help=f"mel bins (input height, {INPUT_SIDE.describe()})"),
         click.option("--level", default="peak", show_default=True, type=click.Choice(["peak", "rms", "none"]),
                      help="loudness normalisation"),
         click.option("--skip-bad", is_flag=True, help="report and skip missing/corrupt audio instead of failing"),
         click.option("--threads", default=2, show_default=True, help="torch threads (the probe uses 1 BLAS thread)"),
-        click.option("--batch-size", default=64, show_default=True, help="clips per forward batch"),
+        click.option("--batch-size", default=64, show_default=True,
+                     help=f"clips per forward batch ({BATCH.describe()})"),
         click.option("--results", type=click.Path(path_type=Path), default=None, help="append the result to this .jsonl"),
         click.option("--name", default=None, help="row label in tables (default: checkpoint folder name)"),
         click.option("--group", "groups", multiple=True,
@@ -84,6 +88,18 @@ def task_options(fn):
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
+
+
+def _check_sizes(n_mels: int, frames: int, batch_size: int) -> None:
+    """The sizes that allocate, bounded (``generators.bounds``) before any work starts."""
+    from finetune.task import UserError
+
+    try:
+        INPUT_SIDE.check(n_mels, "--n-mels")
+        INPUT_SIDE.check(frames, "--frames")
+        BATCH.check(batch_size, "--batch-size")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _setup(threads: int, n_mels: int, frames: int, level: str, clip: str = "chunks"):
@@ -164,6 +180,7 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
     group_of = dict(zip(ckpts, groups)) if len(groups) == len(ckpts) else {c: (groups or ("",))[0] for c in ckpts}
     check_output_file(results, "--results")
     check_output_folder(Path(cache) if cache else None, "--cache")
+    _check_sizes(n_mels, frames, batch_size)
     cfg = _setup(threads, n_mels, frames, level, clip)
     task = _load(task_name, root, folds, fsdd_split, clip_seconds, csv_paths_outside)
     mels = None
@@ -192,8 +209,8 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
               help="progress file (.jsonl): finished splits are appended and read back by a rerun (resume)")
 @_user_errors
 def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, csv_paths_outside,
-         n_mels, level, skip_bad, threads, batch_size, results, name, groups, epochs, lrs, layer_decay, weight_decay, freq_mask,
-         time_mask, mixup, max_splits, state):
+         n_mels, level, skip_bad, threads, batch_size, results, name, groups, epochs, lrs, layer_decay, weight_decay,
+         freq_mask, time_mask, mixup, max_splits, state):
     """Fine-tune encoder + linear head end to end on one task. The lr and the epoch are chosen
     on a validation split (the task's, or carved from the training folds), never on the test
     fold; evaluation sees whole clips."""
@@ -210,6 +227,7 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
         raise UserError(f"--max-splits {max_splits} must be >= 1 (omit it for every split)")
     check_output_file(results, "--results")
     check_output_file(state, "--state")
+    _check_sizes(n_mels, frames, batch_size)
     cfg = _setup(threads, n_mels, frames, level, clip)
     fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lrs[0], weight_decay=weight_decay,
                       layer_decay=layer_decay, freq_mask=freq_mask, time_mask=time_mask, mixup=mixup, seed=seed)
@@ -247,12 +265,13 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
 @click.option("--norm", default="split", show_default=True, type=click.Choice(["split", "all"]))
 @click.option("--preset", default="cpu-tiny", show_default=True, help="encoder preset for --ckpt random")
 @click.option("--seed", default=0, show_default=True, help="seed of --ckpt random")
-@click.option("--frames", default=128, show_default=True, help="encoder input width in 10-ms frames")
-@click.option("--n-mels", default=128, show_default=True)
+@click.option("--frames", default=128, show_default=True,
+              help=f"encoder input width in 10-ms frames ({INPUT_SIDE.describe()})")
+@click.option("--n-mels", default=128, show_default=True, help=f"mel bins ({INPUT_SIDE.describe()})")
 @click.option("--level", default="peak", show_default=True, type=click.Choice(["peak", "rms", "none"]))
 @click.option("--skip-bad", is_flag=True, help="report and skip missing/corrupt audio instead of failing")
 @click.option("--threads", default=2, show_default=True)
-@click.option("--batch-size", default=64, show_default=True)
+@click.option("--batch-size", default=64, show_default=True, help=f"clips per forward batch ({BATCH.describe()})")
 @click.option("--cache", type=str, default=str(DEFAULT_CACHE), show_default=True,
               help="embedding cache folder ('' disables)")
 @click.option("--data-root", type=click.Path(path_type=Path),
@@ -273,6 +292,7 @@ def suite(task_file, ckpts, groups, results, out, layers, pooling, clip, norm, p
     check_output_file(results, "--results")
     check_output_folder(out, "--out")
     check_output_folder(Path(cache) if cache else None, "--cache")
+    _check_sizes(n_mels, frames, batch_size)
     tasks = read_task_file(task_file, data_root)
     if results.is_file() and results.stat().st_size:
         from finetune.results import read_results

@@ -76,3 +76,10 @@ STATS_N = Bound(2, 4096)
 STATS_SIDE = Bound(16, 1024)
 #: ``stats``: values of the resized images held at once (float64: 2 GiB).
 STATS_VALUES = Budget(1 << 28, "values")
+#: ``pretrain`` / ``finetune``: each side of the encoder input (mel bins, frames; a pattern's
+#: rows, columns); the attention memory grows with the square of the patches.
+INPUT_SIDE = Bound(8, 4096)
+#: ``pretrain`` / ``finetune``: inputs per forward batch, and micro-batches per optimizer step.
+BATCH = Bound(1, 65536)
+#: ``pretrain``: items in each reader's shuffle buffer (held in memory, undecoded).
+SHUFFLE_BUFFER = Bound(1, 1_000_000)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from generators.bounds import IMAGE_SIDE
+from generators.bounds import BATCH, IMAGE_SIDE, INPUT_SIDE, SHUFFLE_BUFFER, WORKERS
 from pretrain.presets import PRESETS
 
 EXAMPLES = """examples:
@@ -96,14 +96,16 @@ def get_args_parser() -> argparse.ArgumentParser:
                            "pretrain.frontend; the real-audio pre-training baseline")
     data.add_argument("--input-size", type=parse_size, default=(128, 128), metavar="HxW",
                       help="encoder input, rows x columns = mel bins x frames (default 128x128); "
-                           "both multiples of the patch size. Patterns are tiled/cropped to it")
+                           f"both multiples of the patch size, each {INPUT_SIDE.describe()}. Patterns are "
+                           "tiled/cropped to it")
     data.add_argument("--crop-scale", type=parse_scale, default=(0.35, 1.0), metavar="LOW,HIGH",
                       help="random crop area as a share of the pattern (default 0.35,1)")
     data.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     data.add_argument("--shuffle-buffer", type=int, default=1000, metavar="N",
-                      help="items in each reader's seeded shuffle buffer (default 1000)")
+                      help=f"items in each reader's seeded shuffle buffer (default 1000; {SHUFFLE_BUFFER.describe()})")
     data.add_argument("--workers", type=int, metavar="N",
-                      help="DataLoader worker processes per rank (0 = in-process). Default: 1 when "
+                      help=f"DataLoader worker processes per rank (0 = in-process, else {WORKERS.describe()}). "
+                           "Default: 1 when "
                            "training on CPU; on a GPU every CPU of the rank but one (rendering on the "
                            "fly needs many cores per GPU, see docs/pretrain.md); --resume keeps the "
                            "run's own")
@@ -115,8 +117,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     model.add_argument("--no-norm-pix-loss", action="store_true",
                        help="regress raw pixels instead of per-patch normalised ones")
     opt = p.add_argument_group("optimisation")
-    opt.add_argument("--batch-size", type=int, default=64, help="images per rank per micro-batch (default 64)")
-    opt.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step (default 1)")
+    opt.add_argument("--batch-size", type=int, default=64,
+                     help=f"images per rank per micro-batch (default 64; {BATCH.describe()})")
+    opt.add_argument("--accum", type=int, default=1,
+                     help=f"micro-batches per optimizer step (default 1; {BATCH.describe()})")
     opt.add_argument("--steps", type=int, help="optimizer steps of the whole run (sets the cosine schedule)")
     opt.add_argument("--epochs", type=float, help="passes over the data instead of --steps")
     opt.add_argument("--minutes", type=float,
@@ -237,6 +241,8 @@ def check_args(args: argparse.Namespace) -> None:
     check_out(args.out, args.force)
     check_numbers(args)
     spec = get_preset(args.preset)
+    for side, value in zip(("height", "width"), args.input_size):  # before anything is allocated
+        INPUT_SIDE.check(value, f"--input-size {side}")
     height, width = check_input_size(args.input_size, spec.patch_size)
     if not 0 < args.mask_ratio < 1:
         raise ValueError(f"--mask-ratio {args.mask_ratio} must be in (0, 1)")
@@ -245,10 +251,11 @@ def check_args(args: argparse.Namespace) -> None:
     if keep >= patches:
         raise ValueError(f"--mask-ratio {args.mask_ratio} hides no patch of the {patches} patches "
                          f"of a {height}x{width} input; use at least {1 / patches:.3g}")
-    for name in ("batch_size", "accum", "shuffle_buffer"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} {getattr(args, name)} must be >= 1")
-    if args.workers is not None and args.workers < 0:
+    for name, bound in (("batch_size", BATCH), ("accum", BATCH), ("shuffle_buffer", SHUFFLE_BUFFER)):
+        bound.check(getattr(args, name), f"--{name.replace('_', '-')}")
+    if args.workers:  # 0: in-process
+        WORKERS.check(args.workers, "--workers")
+    elif args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers {args.workers} must be >= 0")
     for name in ("steps", "epochs", "minutes", "stop_after_steps", "lr"):
         value = getattr(args, name)

@@ -507,7 +507,8 @@ def test_cache_entries_that_are_not_regular_files_are_replaced_unopened(tmp_path
 
 @pytest.mark.parametrize("line, message", [
     ('{"task": "t", "name": "a", "acc_mean": 57, "acc_std": 0.1, "suite_key": ["k"]}', "acc_mean 57 must be"),
-    ('{"task": "t", "name": "a", "acc_mean": 0.5, "acc_std": 0.1, "suite_key": "k"}\nnot json', "line 2: not valid JSON"),
+    ('{"task": "t", "name": "a", "acc_mean": 0.5, "acc_std": 0.1, "suite_key": "k"}\nnot json',
+     "line 2: not valid JSON"),
 ])
 def test_suite_refuses_a_bad_results_file_before_the_work(tmp_path, tone_folder, line, message):
     tasks = tmp_path / "tasks.toml"
@@ -535,3 +536,19 @@ def test_audio_replaced_under_the_same_names_is_never_served_from_old_results(tm
     assert out.stderr.count("embedded") == 5, "every split embedded again, no stale cache entry"
     out = _run(*full)
     assert out.exit_code == 0 and "finished earlier" not in out.stderr and "epoch 1/1" in out.stderr
+
+
+@pytest.mark.parametrize("command, flag, value, bound", [
+    ("linear", "--frames", "100000", "8..4096"), ("full", "--n-mels", "100000", "8..4096"),
+    ("suite", "--batch-size", str(10**9), "1..65536"), ("linear", "--n-mels", "4", "8..4096"),
+])
+def test_sizes_that_allocate_are_bounded_before_any_work(tmp_path, tone_folder, command, flag, value, bound):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(f'[[task]]\nname = "tones"\ntask = "folder"\nroot = "{tone_folder}"\n')
+    base = {"linear": ["linear", "--ckpt", "random", "--task", "folder", "--root", tone_folder, "--cache", ""],
+            "full": ["full", "--ckpt", "random", "--task", "folder", "--root", tone_folder],
+            "suite": ["suite", tasks, "--ckpt", "random", "--out", tmp_path / "report"]}[command]
+    out = _run(*base, "--threads", "1", "--results", tmp_path / "r.jsonl", flag, value)
+    _one_line(out, f"{flag} {value} must be an integer in {bound}")
+    assert "decoded" not in out.stderr and not (tmp_path / "r.jsonl").exists()
+    assert f"({bound})" in " ".join(_run(command, "--help").stdout.split()).replace("input height, ", "(")

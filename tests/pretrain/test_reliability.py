@@ -565,3 +565,23 @@ def test_fifo_in_place_of_a_shard_is_one_line_never_a_hang(intact, tmp_path, cap
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--input-size", "100000x128"], "--input-size height 100000 must be an integer in 8..4096"),
+    (["--input-size", "32x8192"], "--input-size width 8192 must be an integer in 8..4096"),
+    (["--batch-size", str(10**9)], "--batch-size 1000000000 must be an integer in 1..65536"),
+    (["--accum", "0"], "--accum 0 must be an integer in 1..65536"),
+    (["--shuffle-buffer", str(10**9)], "--shuffle-buffer 1000000000 must be an integer in 1..1000000"),
+    (["--workers", "100000"], "--workers 100000 must be an integer in 1..1024"),
+])
+def test_sizes_that_allocate_are_bounded_before_allocating(intact, tmp_path, capsys, extra, message):
+    out = tmp_path / "x"
+    assert main(["--data", str(intact), "--out", str(out), *BASE, "--steps", "2", *extra]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == f"pretrain: error: {message}", lines
+    assert not out.exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert message.rsplit(" ", 1)[1] in " ".join(capsys.readouterr().out.split())  # the bound is in --help
