@@ -1,7 +1,8 @@
 """Upper bounds of every size and count that makes the toolkit allocate memory or processes.
 
 One place for all of them: ``synthgen render``/``preview``/``stats`` options, ``dataset.json``
-fields and ``pretrain``'s ``pattern:KIND,size=N`` spec check values against these
+fields, ``pretrain``'s ``pattern:KIND,size=N`` spec and the input-size, batch, buffer and worker
+options of ``pretrain`` and ``finetune`` check values against these
 :class:`Bound` objects before anything is allocated, name the bound in the error and show it in
 ``--help`` (click shows a :meth:`Bound.click_type` range itself; argparse help texts quote
 :meth:`Bound.describe`). Products that allocate together (a shard is encoded in memory, a
