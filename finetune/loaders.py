@@ -30,16 +30,31 @@ from pretrain.frontend import AUDIO_SUFFIXES
 
 
 def read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a CSV with a header; ``UserError`` if the file or a required column is missing."""
+    """Rows of a UTF-8 CSV with a header; ``UserError`` (one line naming the file) if the file or
+    a required column is missing, the bytes are not UTF-8, or a data row has more or fewer fields
+    than the header."""
     if not path.is_file():
         raise UserError(f"metadata file {path} does not exist")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UserError(f"{path}: missing column(s) {', '.join(missing)} "
-                            f"(found: {', '.join(reader.fieldnames or []) or 'no header'})")
-        return list(reader)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UserError(f"{path}: missing column(s) {', '.join(missing)} "
+                                f"(found: {', '.join(reader.fieldnames or []) or 'no header'})")
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                        f"{exc.start}); save the CSV as UTF-8") from None
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a readable CSV ({exc})") from None
+    for n, r in enumerate(rows, 1):
+        columns = [k for k in r if k is not None]
+        given = sum(r[k] is not None for k in columns) + len(r.get(None) or [])
+        if given != len(columns):
+            raise UserError(f"{path}: data row {n} has {given} fields, the header has {len(columns)} "
+                            f"({', '.join(columns)})")
+    return rows
 
 
 def _dir(path: Path, what: str) -> Path:
@@ -328,18 +343,9 @@ def load_csv(csv_path: Path, folds: int = 5, paths_outside: bool = False) -> Tas
     stratified ``folds``-fold CV."""
     import os
 
-    try:
-        rows = read_csv(csv_path, ("filename", "label"))
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{csv_path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
-                        f"{exc.start}); save the CSV as UTF-8") from None
+    rows = read_csv(csv_path, ("filename", "label"))
     base = csv_path.parent
     for n, r in enumerate(rows, 1):
-        columns = [k for k in r if k is not None]
-        given = sum(r[k] is not None for k in columns) + len(r.get(None) or [])
-        if given != len(columns):
-            raise UserError(f"{csv_path}: data row {n} has {given} fields, the header has {len(columns)} "
-                            f"({', '.join(columns)})")
         fname = r["filename"]
         if not fname.strip():
             raise UserError(f"{csv_path}: data row {n} has an empty filename")

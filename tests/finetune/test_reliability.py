@@ -283,6 +283,22 @@ def test_malformed_csv_is_one_line(tmp_path, case, message):
     _one_line(out, str(csv_path), message)
 
 
+@pytest.mark.parametrize("case, message", [
+    ("short_row", "data row 2 has 2 fields, the header has 3 (filename, fold, category)"),
+    ("latin1", "not UTF-8 text (byte 0xe9"),
+])
+def test_every_loader_reads_its_csv_through_the_one_checked_reader(tmp_path, case, message):
+    """The published loaders (here ESC-50's layout) get the csv loader's one-line refusals."""
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "meta").mkdir()
+    rows = ["a.wav,1,dog", "b.wav,2", "c.wav,3,cat"] if case == "short_row" else \
+        ["a.wav,1,dog", "b.wav,2,caf\u00e9"]
+    text = "filename,fold,category\n" + "\n".join(rows) + "\n"
+    (tmp_path / "meta" / "esc50.csv").write_bytes(text.encode("utf-8" if case == "short_row" else "latin-1"))
+    out = _run("linear", "--ckpt", "logmel-stats", "--task", "esc50", "--root", tmp_path, *SMALL)
+    _one_line(out, str(tmp_path / "meta" / "esc50.csv"), message)
+
+
 # --- issue: unbounded sizes --------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["100000", "nan", "inf", "-1", "600.5"])
