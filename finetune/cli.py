@@ -28,8 +28,8 @@ import click
 
 from finetune.loaders import task_help
 from finetune.outputs import check_output_file, check_output_folder
-from finetune.task import MAX_CLIP_SECONDS
-from generators.bounds import BATCH, INPUT_SIDE
+from finetune.task import MAX_CLIP_SECONDS, UserError
+from generators.bounds import BATCH, BENCH_VALUES, INPUT_SIDE
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "synthgen" / "embeddings"
 
@@ -338,10 +338,11 @@ def table(results, out):
 @main.command()
 @click.option("--ckpt", default="random", show_default=True, help="checkpoint folder or 'random'")
 @click.option("--preset", default="cpu-tiny", show_default=True)
-@click.option("--frames", default=128, show_default=True)
-@click.option("--n-mels", default=128, show_default=True)
-@click.option("--n", default=512, show_default=True, help="clips to embed")
-@click.option("--batch-size", default=64, show_default=True)
+@click.option("--frames", default=128, show_default=True, type=INPUT_SIDE.click_type())
+@click.option("--n-mels", default=128, show_default=True, type=INPUT_SIDE.click_type())
+@click.option("--n", default=512, show_default=True, type=BATCH.click_type(),
+              help=f"clips to embed (at most {BENCH_VALUES.limit:,} values in all: n x n-mels x frames)")
+@click.option("--batch-size", default=64, show_default=True, type=BATCH.click_type())
 @click.option("--threads", default=2, show_default=True)
 @_user_errors
 def bench(ckpt, preset, frames, n_mels, n, batch_size, threads):
@@ -356,6 +357,11 @@ def bench(ckpt, preset, frames, n_mels, n, batch_size, threads):
     from finetune.evaluate import resolve_encoder
     from pretrain.frontend import log_mel, resample
 
+    try:
+        BENCH_VALUES.check(n * n_mels * frames, f"--n {n} clips of --n-mels {n_mels} x --frames {frames}",
+                           "lower --n")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     cfg = _setup(threads, n_mels, frames, "peak")
     enc = resolve_encoder(ckpt, cfg, preset, 0)
     x = torch.randn(n, 1, n_mels, frames)

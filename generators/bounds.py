@@ -82,5 +82,8 @@ STATS_VALUES = Budget(1 << 28, "values")
 INPUT_SIDE = Bound(8, 4096)
 #: ``pretrain`` / ``finetune``: inputs per forward batch, and micro-batches per optimizer step.
 BATCH = Bound(1, 65536)
+#: ``finetune bench``: float32 log-mel values of the random clips it embeds (clips x mel bins x
+#: frames; 2**28 values = 1 GiB).
+BENCH_VALUES = Budget(1 << 28, "float32 values")
 #: ``pretrain``: items in each reader's shuffle buffer (held in memory, undecoded).
 SHUFFLE_BUFFER = Bound(1, 1_000_000)

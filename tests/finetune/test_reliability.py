@@ -310,6 +310,14 @@ def test_clip_seconds_is_bounded_before_allocating(tmp_path, tone_folder, value)
     assert "(0, 600] s" in " ".join(_run("linear", "--help").stdout.split())
 
 
+def test_bench_sizes_are_bounded_before_allocating():
+    out = _run("bench", "--n", "65536", "--n-mels", "4096", "--frames", "4096")
+    _one_line(out, "--n 65536 clips of --n-mels 4096 x --frames 4096 make 1,099,511,627,776 "
+              "float32 values, more than the 268,435,456 allowed")
+    assert _run("bench", "--n", "0").exit_code == 2
+    assert "1<=x<=65536" in _run("bench", "--help").stdout
+
+
 # --- issue: finetune table validates its rows -------------------------------------------------
 
 @pytest.mark.parametrize("change, message", [
