@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.helpers import shared_data
+from tests.helpers import data_root, shared_data
 from tools.reproduce.cli import main
 from tools.reproduce.presets import PRESETS, get_preset
 from tools.steps import StepError, marker, read_marker, run_command, run_step
@@ -84,7 +84,8 @@ def test_the_data_root_comes_from_synthgen_data_and_report_only_needs_none(tmp_p
 def test_smoke_preset_end_to_end_and_rerun_skips_everything(tmp_path):
     shared_data("fsdd", "recordings")
     command = [sys.executable, "-m", "tools.reproduce", "--preset", "smoke", "--work",
-               str(tmp_path / "work"), "--report", str(tmp_path / "report")]
+               str(tmp_path / "work"), "--report", str(tmp_path / "report"),
+               "--data-root", str(data_root())]
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
     results = [json.loads(line) for line in (tmp_path / "work" / "results.jsonl").read_text().splitlines()]
