@@ -266,22 +266,26 @@ def test_audio_native_kinds_are_rows_beside_the_image_kinds_and_compared_with_th
     for r in rows:  # audio-noise: noisy per-fold differences around +0.5
         if r["label"] == "audio-noise":
             r["split_acc"] = [a + d for a, d in zip(r["split_acc"], (0.03, -0.03, 0.02, -0.02, 0.0))]
+    # visualatom has a second seed, 2 points lower: 94 over its seeds, 95 on the seed audio-mix has
+    rows += [dict(r, unit="visualatom-s1", seed=1, split_acc=[a - 0.02 for a in r["split_acc"]],
+                  acc_mean=r["acc_mean"] - 0.02) for r in rows if r["label"] == "visualatom"]
     append_rows(report / RESULTS, rows)
     text = write_study_report(preset, report, plots=False).read_text()
     section = text.split("## Audio-native kinds (r–x)")[1].split("\n## ")[0]
-    # 93 vs 95 and vs 97 on every fold (the fake rows shift each task by -0.2..+0.2): constant paired differences
-    assert ("| fsdd | 3 | 1 | 1 | 1 | (x) audio-mix (92.8, +5.0) | (p) visualatom (94.8, +7.0) | -2.0 (p = 0.000) "
+    # 93 vs 95 (seed 0) and vs 97 on every fold (the fake rows shift each task by -0.2..+0.2)
+    assert ("| fsdd | 3 | 1 | 1 | 1 | (x) audio-mix (92.8, +5.0) | (p) visualatom (93.8, +6.0) | -2.0 (p = 0.000) "
             "| 96.8 leaky | -4.0 (p = 0.000) |") in section
     assert ("- On instruments, of 3 audio-native kinds 1 are above `step0` beyond noise and 1 below; the best, "
-            "(x) audio-mix at 93.2 %, is 2.0 points below the best image kind, (p) visualatom at 95.2 % (beyond "
-            "noise, p = 0.000), and 4.0 points below the real-audio MAE at 97.2 % (beyond noise, p = 0.000).") in section
-    assert "the real-audio MAE at 96.8 % (its pre-training audio contains this task's clips; beyond noise" in section
-    # (+5 - 3 + 0.5) / 3 against (+7 + 2) / 2
-    assert "audio-native kinds fsdd +0.8, instruments +0.8" in section and "image kinds fsdd +4.5," in section
+            "(x) audio-mix at 93.2 %, is 2.0 points below the best image kind, (p) visualatom, at 95.2 % on seed 0 "
+            "(beyond noise, p = 0.000), and 4.0 points below the real-audio MAE at 97.2 % on seed 0 (beyond noise, "
+            "p = 0.000).") in section
+    assert "the real-audio MAE at 96.8 % on seed 0 (its pre-training audio contains this task's clips; beyond" in section
+    # (+5 - 3 + 0.5) / 3 against (+6 + 2) / 2
+    assert "audio-native kinds fsdd +0.8, instruments +0.8" in section and "image kinds fsdd +4.0," in section
     # rows of the accuracy table and the ranking; not counted among the image kinds of the summary
     assert "| (x) audio-mix | 0 | 0.8 | 92.8 ± 0.7 | **+5.0 ± 0.0** |" in text
     assert "| (r) audio-harmonic | – | 0.8 |" in text
-    assert "| fsdd | 2 | 2 | 0 | 0 | (p) visualatom (+7.0) |" in text
+    assert "| fsdd | 2 | 2 | 0 | 0 | (p) visualatom (+6.0) |" in text
     ranking = text.split("## Ranking")[1].split("\n## ")[0]
     assert "| 2 | (x) audio-mix |" in ranking and "| 1 | (p) visualatom |" in ranking
     assert "audio-mix" not in text.split("## How this compares with the paper")[1].split("\n## ")[0]

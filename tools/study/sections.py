@@ -206,9 +206,10 @@ def audio_kinds_section(preset: StudyPreset, rows: list[dict], groups: dict, tas
              "log-mel through the evaluation's own front end; one seed each at the budget of the image "
              "kinds. They are rows of the tables below but stay out of the extremes, the Fig. 3 "
              "correlations and the paper comparison, which are over the image datasets a–q. "
-             "Gains over `step0` follow the noise rule of the accuracy table; the differences to the "
-             "best image kind and to the real-audio MAE are paired over the folds of the seeds both "
-             "have (p of a paired t-test).", ""]
+             "Gains over `step0` follow the noise rule of the accuracy table; the best kinds are "
+             "chosen by their accuracy over all their seeds, and the differences to the best image "
+             "kind and to the real-audio MAE are paired over the folds of the seeds both have (p of "
+             "a paired t-test; the sentences give the other encoder's accuracy on those seeds).", ""]
     audio = {k: groups[(k, shape, steps)] for k in preset.audio_kinds if (k, shape, steps) in groups}
     if not audio:
         return lines + ["No audio-native kind measured yet.", ""]
@@ -247,15 +248,16 @@ def audio_kinds_section(preset: StudyPreset, rows: list[dict], groups: dict, tas
                 return f"not paired with {what}"
             word = "above" if v[0] > 0 else "below"
             verdict = "beyond noise" if v[1] < ALPHA else "within noise"
-            return f"{abs(100 * v[0]):.1f} points {word} {what} ({note}{verdict}, p = {v[1]:.3f})"
+            seeds = ", ".join(str(s) for s in v[4])
+            return (f"{abs(100 * v[0]):.1f} points {word} {what} at {_pct(v[3])} % on seed{'s' if len(v[4]) > 1 else ''} "
+                    f"{seeds} ({note}{verdict}, p = {v[1]:.3f})")
 
         text = (f"On {t}, of {len(measured)} audio-native kinds {len(up)} are above `step0` beyond noise and "
                 f"{len(down)} below; the best, {dataset_name(preset, best)} at {_pct(measured[best]['acc'])} %, is "
-                + (compare(vs_img, f"the best image kind, {dataset_name(preset, best_img)} at "
-                                   f"{_pct(img[best_img]['acc'])} %")
-                   if best_img else "not compared with an image kind"))
+                + (compare(vs_img, f"the best image kind, {dataset_name(preset, best_img)},") if best_img
+                   else "not compared with an image kind"))
         if real and t in real[1]:
-            text += ", and " + compare(vs_real, f"the real-audio MAE at {_pct(real[1][t]['acc'])} %",
+            text += ", and " + compare(vs_real, "the real-audio MAE",
                                        "its pre-training audio contains this task's clips; " if leaky else "")
         sentences.append(f"- {text}.")
     fam = {}

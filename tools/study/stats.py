@@ -217,19 +217,21 @@ def versus_control(rows: list[dict], role: str,
     return out
 
 
-def versus_kind(rows: list[dict], label: str, other: str, task: str) -> tuple[float, float] | None:
-    """``(difference, p)``: the accuracy of ``label`` minus that of ``other`` on ``task`` over the
-    seeds both have (per-fold differences averaged over those seeds, paired t-test over folds);
-    None without a shared seed with fold accuracies."""
+def versus_kind(rows: list[dict], label: str, other: str, task: str) -> tuple | None:
+    """``(difference, p, accuracy of label, accuracy of other, seeds)``: ``label`` against
+    ``other`` on ``task`` over the seeds both have (per-fold differences averaged over those
+    seeds, paired t-test over folds; the accuracies are means over those seeds too); None
+    without a shared seed with fold accuracies."""
     rows = _latest(rows)
     mine = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == label and r["task"] == task}
     theirs = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == other and r["task"] == task}
-    diffs = [np.asarray(mine[s]) - np.asarray(theirs[s]) for s in sorted(mine.keys() & theirs.keys())
+    seeds = [s for s in sorted(mine.keys() & theirs.keys())
              if mine[s] and theirs[s] and len(mine[s]) == len(theirs[s])]
-    if not diffs or len({len(d) for d in diffs}) != 1:
+    if not seeds or len({len(mine[s]) for s in seeds}) != 1:
         return None
-    mean = np.mean(diffs, axis=0)
-    return float(mean.mean()), paired_t_p(mean)
+    mean = np.mean([np.asarray(mine[s]) - np.asarray(theirs[s]) for s in seeds], axis=0)
+    return (float(mean.mean()), paired_t_p(mean), float(np.mean([np.mean(mine[s]) for s in seeds])),
+            float(np.mean([np.mean(theirs[s]) for s in seeds])), seeds)
 
 
 def kind_accuracy(preset: StudyPreset, groups: dict, tasks: list[str],
