@@ -216,7 +216,7 @@ def audio_kinds_section(preset: StudyPreset, rows: list[dict], groups: dict, tas
     image = {k: groups[(k, shape, steps)] for k in preset.kinds if (k, shape, steps) in groups}
     real = next(((label, g) for (label, _, _), g in groups.items() if g["role"] == "audio"), None)
     lines += ["| task | audio kinds | above step0 | below | within noise | best audio kind (acc, gain) "
-              "| best image kind (acc, gain) | audio − image (p) | real audio (acc) | audio − real (p) |",
+              "| best image kind (acc, gain) | audio − image, shared seeds (p) | real audio (acc) | audio − real, shared seeds (p) |",
               "|---|---:|---:|---:|---:|---|---|---:|---:|---:|"]
     sentences = []
     for t in tasks:
