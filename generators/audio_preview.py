@@ -31,6 +31,19 @@ def waveform(kind: Kind, params: Any, seed: int, index: int, size: int) -> tuple
     return np.asarray(wave, dtype=np.float32), kind.sample_rate, info
 
 
+def check_format(fmt: str) -> None:
+    """``ValueError`` unless ``fmt`` is one of :data:`FORMATS` and its encoder is installed (called
+    before any work, so nothing is written when the format cannot be)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"audio format {fmt!r} must be one of {', '.join(FORMATS)}")
+    if fmt == "flac":
+        try:
+            import soundfile  # noqa: F401
+        except ImportError:
+            raise ValueError("FLAC output needs the soundfile package (pip install soundfile); "
+                             "--audio-format wav needs nothing") from None
+
+
 def encode_audio(wave: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     """16-bit PCM ``wav`` (scipy) or ``flac`` (soundfile, the ``[train]`` extra) bytes."""
     pcm = np.round(np.clip(wave, -1.0, 1.0) * 32767).astype(np.int16)
@@ -54,8 +67,7 @@ def encode_audio(wave: np.ndarray, sample_rate: int, fmt: str) -> bytes:
 def write_waveforms(kind: Kind, params: Any, count: int, size: int, seed: int, folder: Path,
                     fmt: str = "wav") -> list[Path]:
     """Write ``folder/KIND-NNNN.FMT`` for samples ``0 .. count-1``; returns the paths."""
-    if fmt not in FORMATS:
-        raise ValueError(f"audio format {fmt!r} must be one of {', '.join(FORMATS)}")
+    check_format(fmt)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -383,6 +383,13 @@ def preview(source, out, count, size, mode, seed, param_items, audio_dir, audio_
         if audio_dir is not None and kind.waveform is None:
             raise UserError(f"--audio: pattern kind {kind.name!r} renders images, not sound; "
                             f"use an audio kind (audio-*)")
+        if audio_dir is not None:
+            from generators.audio_preview import check_format
+
+            try:
+                check_format(audio_format)
+            except ValueError as error:
+                raise UserError(str(error)) from None
         images, labels = preview_kind(kind.name, params, count, size, seed, mode,
                                       progress=sys.stderr.isatty())
     try:

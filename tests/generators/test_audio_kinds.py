@@ -4,6 +4,7 @@ statistics, and ``synthgen preview --audio`` writing the very sound behind each 
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import pytest
@@ -105,3 +106,18 @@ def test_sizes_beyond_the_mel_filters_are_refused_before_anything_is_written(tmp
         "synthgen: error: --size 256: pattern kind 'audio-noise' renders sizes up to 191 (size mel bins "
         "x size frames; more than 191 mel bins leave filters empty at n_fft 512); size 256 is too large"]
     assert not (tmp_path / "out").exists()
+
+
+def test_flac_without_soundfile_is_refused_before_anything_is_written(tmp_path):
+    """A render node without the soundfile package: one line, and neither the sheet nor a sound."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "soundfile.py").write_text("raise ImportError('no soundfile on this node')\n")
+    out = run_synthgen("preview", "audio-fm", "--count", "2", "--size", "32", "--out", tmp_path / "s.png",
+                       "--audio", tmp_path / "a", "--audio-format", "flac",
+                       env={**os.environ, "PYTHONPATH": str(blocker)})
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "synthgen: error: FLAC output needs the soundfile package (pip install soundfile); "
+        "--audio-format wav needs nothing"]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "s.png").exists()
