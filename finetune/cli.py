@@ -371,7 +371,7 @@ def bench(ckpt, preset, frames, n_mels, n, batch_size, threads):
         embed_batch(enc, x[i:i + batch_size], (enc.depth,), "mean")
     enc_rate = n / (time.perf_counter() - t0)
     waves = np.random.default_rng(0).standard_normal((min(n, 256), 12000)).astype(np.float32) * 0.1
-    log_mel(resample(waves[0], 8000, cfg.frontend.sample_rate), cfg.frontend)  # warm-up: imports librosa
+    log_mel(resample(waves[0], 8000, cfg.frontend.sample_rate), cfg.frontend)  # warm-up: first-call imports
     t0 = time.perf_counter()
     for w in waves:
         log_mel(resample(w, 8000, cfg.frontend.sample_rate), cfg.frontend)
