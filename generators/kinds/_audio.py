@@ -26,6 +26,7 @@ and the benchmark get the very waveform behind each image.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -36,7 +37,7 @@ from scipy import fft as sfft
 
 from generators import logmel
 from generators.params import param
-from generators.registry import RenderError
+from generators.registry import Kind, RenderError
 
 SAMPLE_RATE = logmel.SAMPLE_RATE
 HOP = logmel.HOP_LENGTH
@@ -95,6 +96,14 @@ def render_audio(synthesize: Callable, params: Any, rng: np.random.Generator, si
     """The render function of an audio kind: ``(uint8 size x size log-mel, info)``."""
     check_size(size)
     return render_clip(synthesize, params, rng, size, size)
+
+
+def audio_kind(name: str, params_type: type, synthesize: Callable, summary: str) -> Kind:
+    """The :class:`Kind` of an audio kind whose clips come from ``synthesize(params, rng,
+    frames) -> (wave, info)``: it renders through :func:`render_audio` and offers the same
+    function as its ``waveform``."""
+    return Kind(name=name, params_type=params_type, render=functools.partial(render_audio, synthesize),
+                waveform=synthesize, **SIZES, summary=summary)
 
 
 # --- parameters shared by the kinds -------------------------------------------------------------
@@ -338,7 +347,7 @@ def synthesize_events(params: Any, rng: np.random.Generator, frames: int,
     return finish(wave), {"events": infos}
 
 
-__all__ = ["SAMPLE_RATE", "HOP", "NYQUIST", "DYNAMIC_RANGE", "MAX_SIZE", "SIZES", "EventFields",
+__all__ = ["audio_kind", "SAMPLE_RATE", "HOP", "NYQUIST", "DYNAMIC_RANGE", "MAX_SIZE", "SIZES", "EventFields",
            "EnvelopeFields", "Event", "check_events", "check_range", "check_size", "clip_samples",
            "draw_events", "adsr", "percussive", "phase_of", "harmonic_tone", "wavetable",
            "power_law_amplitudes", "waveform_amplitudes", "coloured_noise", "band_pass",

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (SAMPLE_RATE, SIZES, adsr, check_events, check_range,
+from generators.kinds._audio import (SAMPLE_RATE, adsr, audio_kind, check_events, check_range,
                                      EnvelopeFields, EventFields, harmonic_tone, log_uniform,
-                                     power_law_amplitudes, render_audio, synthesize_events)
+                                     power_law_amplitudes, synthesize_events)
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import register
 
 SWEEPS = ("linear", "exponential", "up-down")
 
@@ -73,11 +73,7 @@ def synthesize(params: AudioChirpParams, rng: np.random.Generator, frames: int):
     return synthesize_events(params, rng, frames, make_event)
 
 
-def render_audio_chirp(params: AudioChirpParams, rng: np.random.Generator, size: int):
-    return render_audio(synthesize, params, rng, size)
 
-
-register(Kind(name="audio-chirp", params_type=AudioChirpParams, render=render_audio_chirp,
-              waveform=synthesize, **SIZES,
-              summary="linear/exponential/up-down sweeps of 1-4 partials, half amplitude "
-                      "modulated (2-40 Hz); the log-mel of 16 kHz audio"))
+register(audio_kind("audio-chirp", AudioChirpParams, synthesize,
+                    "linear/exponential/up-down sweeps of 1-4 partials, half amplitude "
+                    "modulated (2-40 Hz); the log-mel of 16 kHz audio"))

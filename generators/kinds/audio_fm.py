@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, SIZES, adsr, check_events, check_range,
-                                     EnvelopeFields, EventFields, log_uniform, render_audio,
+from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, adsr, audio_kind, check_events,
+                                     check_range, EnvelopeFields, EventFields, log_uniform,
                                      synthesize_events)
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import register
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,7 @@ def synthesize(params: AudioFMParams, rng: np.random.Generator, frames: int):
     return synthesize_events(params, rng, frames, make_event)
 
 
-def render_audio_fm(params: AudioFMParams, rng: np.random.Generator, size: int):
-    return render_audio(synthesize, params, rng, size)
 
-
-register(Kind(name="audio-fm", params_type=AudioFMParams, render=render_audio_fm,
-              waveform=synthesize, **SIZES,
-              summary="FM tones, ratio 0.5-3.14, index 0.5-8 decaying, ADSR; the log-mel of "
-                      "16 kHz audio (AudioPG)"))
+register(audio_kind("audio-fm", AudioFMParams, synthesize,
+                    "FM tones, ratio 0.5-3.14, index 0.5-8 decaying, ADSR; the log-mel of "
+                    "16 kHz audio (AudioPG)"))

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (SAMPLE_RATE, SIZES, adsr, check_events, check_range,
-                                     EnvelopeFields, EventFields, harmonic_tone, log_uniform,
-                                     power_law_amplitudes, render_audio, synthesize_events, vibrato)
+from generators.kinds._audio import (adsr, audio_kind, check_events, check_range, EnvelopeFields,
+                                     EventFields, harmonic_tone, log_uniform, power_law_amplitudes,
+                                     synthesize_events, vibrato)
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import register
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,7 @@ def synthesize(params: AudioHarmonicParams, rng: np.random.Generator, frames: in
     return synthesize_events(params, rng, frames, make_event)
 
 
-def render_audio_harmonic(params: AudioHarmonicParams, rng: np.random.Generator, size: int):
-    return render_audio(synthesize, params, rng, size)
 
-
-register(Kind(name="audio-harmonic", params_type=AudioHarmonicParams, render=render_audio_harmonic,
-              waveform=synthesize, **SIZES,
-              summary="additive harmonic tones, partials k^-gamma (gamma 0.5-2), vibrato, glide, "
-                      "ADSR; the log-mel of 16 kHz audio (AudioPG)"))
+register(audio_kind("audio-harmonic", AudioHarmonicParams, synthesize,
+                    "additive harmonic tones, partials k^-gamma (gamma 0.5-2), vibrato, glide, "
+                    "ADSR; the log-mel of 16 kHz audio (AudioPG)"))

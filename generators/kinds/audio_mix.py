@@ -15,10 +15,9 @@ import numpy as np
 
 from generators.kinds import (audio_chirp, audio_fm, audio_harmonic, audio_modal, audio_noise,
                               audio_waveform)
-from generators.kinds._audio import (SIZES, check_range, clip_samples, coloured_noise, finish,
-                                     render_audio)
+from generators.kinds._audio import (audio_kind, check_range, clip_samples, coloured_noise, finish)
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import register
 
 #: family -> (its synthesize, its default parameters)
 FAMILIES = {
@@ -79,11 +78,7 @@ def synthesize(params: AudioMixParams, rng: np.random.Generator, frames: int):
                                          "background_beta": round(float(beta), 4)}
 
 
-def render_audio_mix(params: AudioMixParams, rng: np.random.Generator, size: int):
-    return render_audio(synthesize, params, rng, size)
 
-
-register(Kind(name="audio-mix", params_type=AudioMixParams, render=render_audio_mix,
-              waveform=synthesize, **SIZES,
-              summary="2-4 overlapping clips of the six audio families over 1/f^beta background "
-                      "noise at 0-30 dB SNR; the log-mel of 16 kHz audio (AudioPG)"))
+register(audio_kind("audio-mix", AudioMixParams, synthesize,
+                    "2-4 overlapping clips of the six audio families over 1/f^beta background "
+                    "noise at 0-30 dB SNR; the log-mel of 16 kHz audio (AudioPG)"))

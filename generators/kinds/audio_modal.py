@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, SIZES, check_events, check_range,
-                                     EventFields, log_uniform, render_audio, synthesize_events)
+from generators.kinds._audio import (NYQUIST, SAMPLE_RATE, audio_kind, check_events, check_range,
+                                     EventFields, log_uniform, synthesize_events)
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import register
 
 BAR = (1.0, 2.756, 5.404, 8.933, 13.344, 18.64, 24.81, 31.87, 39.81, 48.62, 58.32, 68.9)
 MEMBRANE = (1.0, 1.594, 2.136, 2.296, 2.653, 2.918, 3.156, 3.501, 3.600, 3.652, 4.060, 4.154)
@@ -87,11 +87,7 @@ def synthesize(params: AudioModalParams, rng: np.random.Generator, frames: int):
     return synthesize_events(params, rng, frames, make_event)
 
 
-def render_audio_modal(params: AudioModalParams, rng: np.random.Generator, size: int):
-    return render_audio(synthesize, params, rng, size)
 
-
-register(Kind(name="audio-modal", params_type=AudioModalParams, render=render_audio_modal,
-              waveform=synthesize, **SIZES,
-              summary="struck damped modes (bar, membrane, random inharmonic ratios) with a "
-                      "noise transient; the log-mel of 16 kHz audio"))
+register(audio_kind("audio-modal", AudioModalParams, synthesize,
+                    "struck damped modes (bar, membrane, random inharmonic ratios) with a "
+                    "noise transient; the log-mel of 16 kHz audio"))

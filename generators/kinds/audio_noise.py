@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (NYQUIST, SIZES, adsr, band_pass, check_events, check_range,
-                                     coloured_noise, EnvelopeFields, EventFields, log_uniform,
-                                     render_audio, synthesize_events)
+from generators.kinds._audio import (NYQUIST, adsr, audio_kind, band_pass, check_events,
+                                     check_range, coloured_noise, EnvelopeFields, EventFields,
+                                     log_uniform, synthesize_events)
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import register
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,7 @@ def synthesize(params: AudioNoiseParams, rng: np.random.Generator, frames: int):
     return synthesize_events(params, rng, frames, make_event)
 
 
-def render_audio_noise(params: AudioNoiseParams, rng: np.random.Generator, size: int):
-    return render_audio(synthesize, params, rng, size)
 
-
-register(Kind(name="audio-noise", params_type=AudioNoiseParams, render=render_audio_noise,
-              waveform=synthesize, **SIZES,
-              summary="1/f^beta noise bursts (beta 0-2), half of them band-passed, ADSR; the "
-                      "log-mel of 16 kHz audio (AudioPG)"))
+register(audio_kind("audio-noise", AudioNoiseParams, synthesize,
+                    "1/f^beta noise bursts (beta 0-2), half of them band-passed, ADSR; the "
+                    "log-mel of 16 kHz audio (AudioPG)"))

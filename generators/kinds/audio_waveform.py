@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.kinds._audio import (SIZES, adsr, check_events, check_range, EnvelopeFields,
-                                     EventFields, harmonic_tone, log_uniform, render_audio,
-                                     synthesize_events, waveform_amplitudes)
+from generators.kinds._audio import (adsr, audio_kind, check_events, check_range, EnvelopeFields,
+                                     EventFields, harmonic_tone, log_uniform, synthesize_events,
+                                     waveform_amplitudes)
 from generators.params import check_fields, param
-from generators.registry import Kind, register
+from generators.registry import register
 
 SHAPES = ("saw", "square", "triangle")
 
@@ -62,11 +62,7 @@ def synthesize(params: AudioWaveformParams, rng: np.random.Generator, frames: in
     return synthesize_events(params, rng, frames, make_event)
 
 
-def render_audio_waveform(params: AudioWaveformParams, rng: np.random.Generator, size: int):
-    return render_audio(synthesize, params, rng, size)
 
-
-register(Kind(name="audio-waveform", params_type=AudioWaveformParams, render=render_audio_waveform,
-              waveform=synthesize, **SIZES,
-              summary="band-limited sawtooth, square and triangle tones with glides and ADSR; the "
-                      "log-mel of 16 kHz audio (AudioPG)"))
+register(audio_kind("audio-waveform", AudioWaveformParams, synthesize,
+                    "band-limited sawtooth, square and triangle tones with glides and ADSR; the "
+                    "log-mel of 16 kHz audio (AudioPG)"))
