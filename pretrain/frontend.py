@@ -4,8 +4,9 @@ Pipeline (AudioMAE / M2D style, Huang et al. 2022; Niizumi et al. 2023):
 
     soundfile decode -> mono (mean of channels) -> scipy.signal.resample_poly to 16 kHz
     -> level normalisation -> torch.stft (400-sample = 25 ms Hann window, n_fft 512,
-    hop 160 = 10 ms, centred) -> power |X|^2 -> mel filters (``generators.logmel.mel_filterbank``: 128 bins, 0-8 kHz,
-    Slaney scale and area normalisation, librosa's defaults) -> log(x + 1e-6)
+    hop 160 = 10 ms, centred) -> power |X|^2 -> mel filters
+    (``generators.logmel.mel_filterbank``: 128 bins, 0-8 kHz, Slaney scale and area
+    normalisation, librosa's defaults) -> log(x + 1e-6)
 
 ``generators.logmel.log_mel`` is the same front end in numpy (the ``audio-*`` pattern kinds);
 both use that one filterbank.
