@@ -5,7 +5,7 @@ Examples::
     python -m finetune linear --ckpt random --task fsdd --root data/fsdd --results results.jsonl
     python -m finetune linear --ckpt logmel-stats --task fsdd --root data/fsdd --results results.jsonl
     python -m finetune linear --ckpt runs/fractaldb-s0 --group fractaldb --task fsdd --root data/fsdd
-    python -m finetune full --ckpt runs/fractaldb-s0 --task fsdd --root data/fsdd --epochs 10
+    python -m finetune full --ckpt runs/fractaldb-s0 --task fsdd --root data/fsdd --steps 600
     python -m finetune suite docs/evaluation/tasks.toml --ckpt logmel-stats --ckpt runs/fractaldb-s0 \
         --results results.jsonl --out report/
     python -m finetune table results.jsonl --out report/
@@ -28,6 +28,7 @@ import click
 
 from finetune.loaders import task_help
 from finetune.outputs import check_output_file, check_output_folder
+from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, default_masks
 from finetune.task import MAX_CLIP_SECONDS, UserError
 from generators.bounds import BATCH, BENCH_VALUES, INPUT_SIDE
 
@@ -77,8 +78,9 @@ def task_options(fn):
                      help="loudness normalisation"),
         click.option("--skip-bad", is_flag=True, help="report and skip missing/corrupt audio instead of failing"),
         click.option("--threads", default=2, show_default=True, help="torch threads (the probe uses 1 BLAS thread)"),
-        click.option("--batch-size", default=64, show_default=True,
-                     help=f"clips per forward batch ({BATCH.describe()})"),
+        click.option("--batch-size", default=None, type=int,
+                     help=f"linear: clips per forward batch [default: 64]; full: clips per optimizer step "
+                          f"[default: {DEFAULT_BATCH}] ({BATCH.describe()})"),
         click.option("--results", type=click.Path(path_type=Path), default=None, help="append the result to this .jsonl"),
         click.option("--name", default=None, help="row label in tables (default: checkpoint folder name)"),
         click.option("--group", "groups", multiple=True,
@@ -180,6 +182,7 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
     group_of = dict(zip(ckpts, groups)) if len(groups) == len(ckpts) else {c: (groups or ("",))[0] for c in ckpts}
     check_output_file(results, "--results")
     check_output_folder(Path(cache) if cache else None, "--cache")
+    batch_size = 64 if batch_size is None else batch_size
     _check_sizes(n_mels, frames, batch_size)
     cfg = _setup(threads, n_mels, frames, level, clip)
     task = _load(task_name, root, folds, fsdd_split, clip_seconds, csv_paths_outside)
@@ -196,24 +199,35 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
 @main.command()
 @click.option("--ckpt", required=True, help="checkpoint folder or 'random' (untrained --preset encoder)")
 @task_options
-@click.option("--epochs", default=20, show_default=True)
+@click.option("--steps", default=None, type=int,
+              help=f"optimizer steps per fine-tune, the same for every task [default: {DEFAULT_STEPS}]")
+@click.option("--eval-every", default=0, show_default=True, type=int,
+              help="steps between validation evaluations (0: a tenth of --steps)")
 @click.option("--lr", "lrs", default=(5e-4,), show_default=True, multiple=True, type=float,
-              help="peak lr of the head; repeat to choose it (with the epoch) on the validation split")
-@click.option("--layer-decay", default=0.75, show_default=True)
+              help="peak lr of the head; repeat for a grid: the lr (with the step) is chosen on the validation split")
+@click.option("--layer-decay", default=0.75, show_default=True, help="layer-wise lr decay per block")
 @click.option("--weight-decay", default=0.05, show_default=True)
-@click.option("--freq-mask", default=24, show_default=True, help="SpecAugment max band (mel bins)")
-@click.option("--time-mask", default=24, show_default=True, help="SpecAugment max span (frames)")
+@click.option("--warmup", default=0.1, show_default=True, help="fraction of the steps of linear warm-up")
+@click.option("--drop-path", default=0.1, show_default=True, help="stochastic depth rate of the last block")
+@click.option("--label-smoothing", default=0.1, show_default=True)
+@click.option("--freq-mask", default=None, type=int,
+              help="SpecAugment max band in mel bins [default: 48/128 of --n-mels, AudioMAE's]")
+@click.option("--time-mask", default=None, type=int,
+              help="SpecAugment max span in frames [default: 192/1024 of --frames, AudioMAE's]")
 @click.option("--mixup", default=0.0, show_default=True, help="mixup Beta parameter (0 = off)")
+@click.option("--time-shift/--no-time-shift", default=True, show_default=True,
+              help="training crops at random offsets (else from the clip's start)")
 @click.option("--max-splits", default=None, type=int, help="only the first N >= 1 splits (folds) [default: all]")
 @click.option("--state", type=click.Path(path_type=Path), default=None,
               help="progress file (.jsonl): finished splits are appended and read back by a rerun (resume)")
 @_user_errors
 def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, csv_paths_outside,
-         n_mels, level, skip_bad, threads, batch_size, results, name, groups, epochs, lrs, layer_decay, weight_decay,
-         freq_mask, time_mask, mixup, max_splits, state):
-    """Fine-tune encoder + linear head end to end on one task. The lr and the epoch are chosen
-    on a validation split (the task's, or carved from the training folds), never on the test
-    fold; evaluation sees whole clips."""
+         n_mels, level, skip_bad, threads, batch_size, results, name, groups, steps, eval_every, lrs, layer_decay,
+         weight_decay, warmup, drop_path, label_smoothing, freq_mask, time_mask, mixup, time_shift, max_splits, state):
+    """Fine-tune encoder + linear head end to end on one task for a budget of optimizer steps.
+    The validation split (the task's, or carved from the training folds) is evaluated every
+    --eval-every steps; the lr and the step are chosen on it, and the test split is evaluated
+    once, at the chosen state (plus the last step, for the curves). Evaluation sees whole clips."""
     import numpy as np
 
     from finetune.evaluate import resolve_encoder
@@ -227,10 +241,15 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
         raise UserError(f"--max-splits {max_splits} must be >= 1 (omit it for every split)")
     check_output_file(results, "--results")
     check_output_file(state, "--state")
+    batch_size = DEFAULT_BATCH if batch_size is None else batch_size
     _check_sizes(n_mels, frames, batch_size)
     cfg = _setup(threads, n_mels, frames, level, clip)
-    fcfg = FullConfig(epochs=epochs, batch_size=batch_size, lr=lrs[0], weight_decay=weight_decay,
-                      layer_decay=layer_decay, freq_mask=freq_mask, time_mask=time_mask, mixup=mixup, seed=seed)
+    auto_freq, auto_time = default_masks(n_mels, frames)
+    fcfg = FullConfig(steps=DEFAULT_STEPS if steps is None else steps, batch_size=batch_size, lr=lrs[0],
+                      weight_decay=weight_decay, layer_decay=layer_decay, warmup=warmup, drop_path=drop_path,
+                      label_smoothing=label_smoothing, freq_mask=auto_freq if freq_mask is None else freq_mask,
+                      time_mask=auto_time if time_mask is None else time_mask, mixup=mixup, time_shift=time_shift,
+                      eval_every=eval_every, seed=seed)
     for lr in lrs:
         if lr <= 0:
             raise UserError(f"--lr {lr} must be > 0")
@@ -246,8 +265,12 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
               "n_clips": len(mels.task.clips), "skipped": mels.skipped, "features": cfg.to_dict(),
               "full": {**fcfg.__dict__, "lr": list(lrs)}, "acc_mean": float(np.mean(accs)),
               "acc_std": float(np.std(accs)), "split_acc": accs, "splits": [s["split"] for s in splits],
-              "split_lr": [s["lr"] for s in splits], "split_epoch": [s["epoch"] for s in splits],
-              "cpu_seconds": round(sum(s["cpu_seconds"] for s in splits), 1)}
+              "split_last_acc": [s.get("last_acc") for s in splits], "split_valid_acc": [s.get("valid_acc") for s in splits],
+              "split_lr": [s["lr"] for s in splits], "split_step": [s["step"] for s in splits],
+              "curves": [s.get("curves") for s in splits],
+              "cpu_seconds": round(sum(s["cpu_seconds"] for s in splits), 1),
+              "train_cpu_s": round(sum(s.get("train_cpu_s", 0) for s in splits), 1),
+              "eval_cpu_s": round(sum(s.get("eval_cpu_s", 0) for s in splits), 1)}
     _finish(record, results, name, groups[0] if groups else None)
 
 

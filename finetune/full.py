@@ -1,29 +1,32 @@
-"""Full fine-tuning: encoder + linear head, trained end to end, AudioMAE / M2D style.
+"""Full fine-tuning: encoder + linear head, trained end to end for a budget of optimizer steps,
+selected on validation and tested once.
 
-Recipe (AudioMAE, Huang et al. 2022, Sec. 4 and its fine-tuning config; MAE fine-tuning,
-He et al. 2022, Table 9):
-- head: mean of the patch tokens (final LayerNorm applied) -> Linear, init N(0, 2e-5) as MAE;
-- AdamW (betas 0.9/0.999, weight decay 0.05, none on biases, norms, tokens and positions);
-- layer-wise lr decay 0.75: block k of L gets ``lr * decay ** (L + 1 - k)``, patch embedding
-  ``lr * decay ** (L + 1)``, head and final norm ``lr``;
-- linear warm-up then cosine decay per step;
-- SpecAugment-style masking on the standardised input (Park et al. 2019): one frequency band
-  of width U[0, freq_mask) and one time span of width U[0, time_mask) set to 0 (the mean);
-- optional mixup (Zhang et al. 2018) with ``Beta(mixup, mixup)`` weights on inputs and targets;
-- training crops are random (the encoder's input width); evaluation sees whole clips: every
-  clip in consecutive chunks, padding-only patch columns dropped, the mean of all its tokens
-  fed to the head (``finetune.chunks``); the fixed sin-cos position embedding stays frozen.
+Recipe (each default and its source in docs/finetune.md, "Recipe"; AudioMAE, Huang et al. 2022,
+its ESC-50 fine-tuning config; MAE fine-tuning, He et al. 2022, Table 9):
+- model ``finetune.classifier.Classifier``: mean of the final-norm patch tokens -> Linear;
+  stochastic depth ``drop_path`` (0.1); the fixed sin-cos position embedding stays frozen;
+- AdamW (betas 0.9/0.999, weight decay 0.05, none on biases, norms and tokens) with layer-wise
+  lr decay 0.75; linear warm-up over ``warmup`` (10 %) of the steps, then cosine to 0
+  (``pretrain.engine.Schedule``, the schedule pre-training uses);
+- per step a batch of ``batch_size`` training clips, each seen through a crop of the encoder's
+  width at a random offset (``time_shift``; a shorter clip is placed at a random offset), the
+  batch no wider than its longest clip (``finetune.augment.batch_width``); SpecAugment masks
+  scaled to the input; optional mixup; label smoothing 0.1;
+- the budget is ``steps`` optimizer steps, the same for every task and encoder, so every clip
+  is seen many times whatever the task's size and a fine-tune costs the same across tasks.
 
-Model selection never looks at the test fold: when the split has no validation set, one is
-carved from the training clips (``carve_validation``: the next fold of a cross-validated task,
-else every 10th training clip of each class, from its first). Every peak lr of ``lrs`` is trained; the
-(lr, epoch) with the best validation accuracy is chosen and the test accuracy at that epoch is
-reported.
+Selection never looks at the test split: the validation split (the task's, or carved from the
+training clips by ``carve_validation``) is evaluated every ``eval_every`` steps and at the last
+step; each lr of the grid keeps its best state; the (lr, step) with the best validation accuracy
+(ties: the earlier) is chosen and only then is the test split evaluated: once at the chosen state,
+and once at the last step of the chosen lr (for the curves; never used to choose). Evaluation
+sees whole clips: every clip in consecutive chunks of the encoder's width, the last one only as
+wide as the clip (``Classifier`` attends to real columns only), the mean of all its tokens into
+the head.
 
 Resumable: each finished split is appended to a progress file (``state``), keyed by the
 encoder, task, the content of its log-mels (``LogMels.digest``), settings and split; a rerun
-reports the finished splits from it and trains only the others (audio replaced under the same
-file names is trained again).
+reports the finished splits from it and trains only the others.
 """
 from __future__ import annotations
 
@@ -39,94 +42,64 @@ import numpy as np
 import torch
 from torch import nn
 
-from finetune.chunks import embed_clips, fit_standardizer, pooled
+from finetune.augment import batch_width, mixup, soft_targets, spec_augment, train_view
+from finetune.chunks import fit_standardizer, split_chunks
+from finetune.classifier import Classifier, param_groups
 from finetune.encoder import Encoder
 from finetune.features import LogMels
+from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS
 from finetune.task import Split, Task, UserError
 from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at
-from pretrain.frontend import fix_length
 
+__all__ = ["Classifier", "FullConfig", "carve_validation", "full_finetune", "param_groups", "spec_augment"]
 
 @dataclass(frozen=True)
 class FullConfig:
-    """epochs: passes over the training clips; batch_size: clips per step; lr: peak lr of the
-    head (AudioMAE's ESC-50 recipe: blr 1e-3 x batch/256); weight_decay: AdamW decay;
-    layer_decay: per-block lr factor (0.75); warmup_epochs: linear warm-up length;
-    freq_mask, time_mask: SpecAugment maximum widths in bins / frames (AudioMAE uses 48/192 for
-    128 x 1024 inputs; scaled here for 128-frame inputs); mixup: Beta parameter (0 = off);
-    seed: init of the head, crops, masks and batch order."""
+    """steps: optimizer steps per fine-tune; batch_size: clips per step; lr: peak lr of the head
+    (AudioMAE's ESC-50 recipe: blr 1e-3 x batch/256 ~ 5e-4 at batch 128); weight_decay: AdamW
+    decay; layer_decay: per-block lr factor; warmup: fraction of the steps of linear warm-up
+    (AudioMAE: 5 of 50 epochs); drop_path: stochastic depth of the last block; label_smoothing;
+    freq_mask, time_mask: SpecAugment maximum widths in bins / frames (AudioMAE: 48 of 128 bins,
+    192 of 1024 frames; ``finetune.augment.default_masks`` scales them); mixup: Beta parameter
+    (0 = off); time_shift: random crop offsets (else from the start); eval_every: steps between
+    validation evaluations (0: a tenth of ``steps``); seed: head init, drop-path, crops, masks,
+    batch order."""
 
-    epochs: int = 20
-    batch_size: int = 32
+    steps: int = DEFAULT_STEPS
+    batch_size: int = DEFAULT_BATCH
     lr: float = 5e-4
     weight_decay: float = 0.05
     layer_decay: float = 0.75
-    warmup_epochs: float = 1.0
-    freq_mask: int = 24
+    warmup: float = 0.1
+    drop_path: float = 0.1
+    label_smoothing: float = 0.1
+    freq_mask: int = 48
     time_mask: int = 24
     mixup: float = 0.0
+    time_shift: bool = True
+    eval_every: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
+        for name in ("steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name}={getattr(self, name)} must be >= 1")
-        if not 0 < self.layer_decay <= 1:
-            raise UserError(f"layer_decay={self.layer_decay} must be in (0, 1]")
-        if self.lr <= 0 or self.mixup < 0 or self.freq_mask < 0 or self.time_mask < 0:
-            raise UserError("lr must be > 0 and mixup, freq_mask, time_mask >= 0")
+        checks = {"layer_decay": 0 < self.layer_decay <= 1, "lr": self.lr > 0, "weight_decay": self.weight_decay >= 0,
+                  "warmup": 0 <= self.warmup < 1, "drop_path": 0 <= self.drop_path < 1,
+                  "label_smoothing": 0 <= self.label_smoothing < 1, "mixup": self.mixup >= 0,
+                  "freq_mask": self.freq_mask >= 0, "time_mask": self.time_mask >= 0,
+                  "eval_every": 0 <= self.eval_every}
+        want = {"layer_decay": "in (0, 1]", "lr": "> 0", "weight_decay": ">= 0", "warmup": "in [0, 1)",
+                "drop_path": "in [0, 1)", "label_smoothing": "in [0, 1)", "mixup": ">= 0", "freq_mask": ">= 0",
+                "time_mask": ">= 0", "eval_every": ">= 0 (0: a tenth of steps)"}
+        for name, ok in checks.items():
+            if not (ok and math.isfinite(float(getattr(self, name)))):
+                raise UserError(f"{name}={getattr(self, name)} must be {want[name]}")
 
-
-class Classifier(nn.Module):
-    """Encoder -> mean of patch tokens -> Linear."""
-
-    def __init__(self, encoder: nn.Module, num_classes: int):
-        super().__init__()
-        self.encoder = encoder
-        self.head = nn.Linear(encoder.embed_dim, num_classes)
-        nn.init.trunc_normal_(self.head.weight, std=2e-5)
-        nn.init.zeros_(self.head.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.encoder.forward_features(x)[:, self.encoder.num_prefix_tokens:]  # (B, N, D)
-        return self.head(tokens.mean(dim=1))
-
-
-def param_groups(model: Classifier, lr: float, weight_decay: float, layer_decay: float) -> list[dict]:
-    """AdamW groups with layer-wise lr decay; no decay on 1-D parameters and tokens."""
-    depth = len(model.encoder.blocks)
-    groups: dict[tuple[int, bool], dict] = {}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        if name.startswith("encoder.blocks."):
-            layer = int(name.split(".")[2]) + 1
-        elif name.startswith(("encoder.patch_embed", "encoder.cls_token", "encoder.pos_embed", "encoder.reg_token")):
-            layer = 0
-        else:  # final norm, head
-            layer = depth + 1
-        no_decay = p.ndim <= 1 or name.endswith(("cls_token", "pos_embed", "reg_token"))
-        g = groups.setdefault((layer, no_decay), {"params": [], "weight_decay": 0.0 if no_decay else weight_decay,
-                                                  "lr_scale": layer_decay ** (depth + 1 - layer)})
-        g["params"].append(p)
-    for g in groups.values():
-        g["lr"] = lr * g["lr_scale"]
-    return list(groups.values())
-
-
-def spec_augment(x: torch.Tensor, freq_mask: int, time_mask: int, gen: torch.Generator) -> torch.Tensor:
-    """Zero one random frequency band and one random time span per example of ``(B, 1, F, T)``."""
-    x = x.clone()
-    _, _, n_f, n_t = x.shape
-    for b in range(x.shape[0]):
-        for size, maxw, axis in ((n_f, freq_mask, 2), (n_t, time_mask, 3)):
-            if maxw <= 0:
-                continue
-            w = int(torch.randint(0, min(maxw, size) + 1, (1,), generator=gen))
-            s = int(torch.randint(0, size - w + 1, (1,), generator=gen))
-            x[b].narrow(axis - 1, s, w).zero_()
-    return x
+    @property
+    def eval_interval(self) -> int:
+        return self.eval_every or max(1, self.steps // 10)
 
 
 def carve_validation(task: Task, split: Split) -> Split:
@@ -155,100 +128,162 @@ def carve_validation(task: Task, split: Split) -> Split:
     return Split(split.name, tuple(i for i in split.train if i not in chosen), split.test, valid)
 
 
-def clip_logits(model: Classifier, encoder: Encoder, mels: LogMels, index, norm, batch_size: int) -> torch.Tensor:
-    """Logits of whole clips: mean of the final-norm tokens over all chunks, then the head."""
+
+
+@torch.inference_mode()
+def clip_logits(model: Classifier, specs: list[torch.Tensor], index, norm, frames: int,
+                batch_size: int) -> torch.Tensor:
+    """Logits of whole clips: every clip in consecutive chunks of ``frames``, each chunk only as
+    wide as the patch columns it fills, the mean of all the clip's tokens into the head."""
+    was_training = model.training
     model.eval()
-    view = Encoder(model.encoder, encoder.name, encoder.fingerprint, encoder.height, encoder.width)
-    stored, _ = embed_clips(view, [mels.specs[i] for i in index], norm, "chunks", batch_size,
-                            report=lambda m: None)
-    feats = torch.from_numpy(pooled(stored, encoder.grid[0], encoder.dim, (encoder.depth,), "mean"))
-    with torch.inference_mode():
-        return model.head(feats)
+    patch = model.encoder.patch_embed.patch_size[1]
+    pieces: dict[int, list[tuple[int, torch.Tensor]]] = {}
+    for j, i in enumerate(index):
+        chunks, cols = split_chunks(specs[i], frames, patch)
+        for chunk, n in zip(chunks, cols.tolist()):
+            if n:
+                pieces.setdefault(n * patch, []).append((j, chunk[:, :n * patch]))
+    sums = torch.zeros(len(index), model.encoder.embed_dim, dtype=torch.float64)
+    counts = torch.zeros(len(index), dtype=torch.float64)
+    for width in sorted(pieces):
+        items = pieces[width]
+        for s in range(0, len(items), batch_size):
+            part = items[s:s + batch_size]
+            tokens = model.tokens(norm(torch.stack([c for _, c in part])).unsqueeze(1))  # (B, N, D)
+            owner = torch.tensor([j for j, _ in part])
+            sums.index_add_(0, owner, tokens.sum(dim=1).double())
+            counts.index_add_(0, owner, torch.full((len(part),), float(tokens.shape[1]), dtype=torch.float64))
+    logits = model.head((sums / counts[:, None]).float())
+    model.train(was_training)
+    return logits
 
 
 def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(1) == y).float().mean())
 
 
+@dataclass
+class Run:
+    """One lr of one split: the validation curve, the best and the last state."""
+
+    lr: float
+    curve: list[dict]
+    best_valid: float
+    best_step: int
+    best_state: dict
+    last_state: dict
+    train_cpu_s: float
+    eval_cpu_s: float
+
+
+def _snapshot(model: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, frames: int, cfg: FullConfig,
-              report: Callable[[str], None]) -> tuple[list[float], list[float]]:
-    """Fine-tune a fresh copy of the encoder on ``split.train``; validation and test accuracy
-    after every epoch (whole clips)."""
+              report: Callable[[str], None]) -> Run:
+    """Fine-tune a fresh copy of the encoder on ``split.train`` for ``cfg.steps`` steps; the
+    validation split is evaluated every ``cfg.eval_interval`` steps and at the last one."""
     task = mels.task
     y = torch.as_tensor(task.labels())
     n_cls = len(task.classes)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # head init and drop-path draws
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     norm = fit_standardizer(mels.specs, split.train, "chunks", frames)
     enc = make_encoder()
-    model = Classifier(enc.model.requires_grad_(True), n_cls)
-    if hasattr(model.encoder, "pos_embed"):
+    model = Classifier(enc.model.requires_grad_(True), n_cls, cfg.drop_path)
+    if getattr(model.encoder, "pos_embed", None) is not None:
         model.encoder.pos_embed.requires_grad_(False)
+    patch = model.encoder.patch_embed.patch_size[1]
     opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay), betas=(0.9, 0.999))
+    schedule = Schedule(lr=cfg.lr, warmup_steps=int(cfg.warmup * cfg.steps), total_steps=cfg.steps)
     train = np.array(split.train)
-    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    schedule = Schedule(lr=cfg.lr, warmup_steps=int(cfg.warmup_epochs * steps_per_epoch),
-                        total_steps=cfg.epochs * steps_per_epoch)
-    vals, tests, step = [], [], 0
-    for epoch in range(cfg.epochs):
-        model.train()
-        order = rng.permutation(train)
-        for start in range(0, len(order), cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
-            x = torch.stack([fix_length(mels.specs[i], frames, random_crop=True, rng=rng) for i in idx])
-            x = spec_augment(norm(x).unsqueeze(1), cfg.freq_mask, cfg.time_mask, gen)
-            target = nn.functional.one_hot(y[idx], n_cls).float()
-            if cfg.mixup > 0:
-                lam = float(rng.beta(cfg.mixup, cfg.mixup))
-                perm = torch.as_tensor(rng.permutation(len(idx)))
-                x, target = lam * x + (1 - lam) * x[perm], lam * target + (1 - lam) * target[perm]
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, schedule) * g["lr_scale"]
-            loss = nn.functional.cross_entropy(model(x), target)
-            if not torch.isfinite(loss):
-                raise UserError(f"{split.name} lr {cfg.lr:g} epoch {epoch + 1}: the training loss is "
-                                f"{float(loss)} (non-finite inputs or weights, or --lr too high)")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-        vals.append(_accuracy(clip_logits(model, enc, mels, split.valid, norm, cfg.batch_size), y[list(split.valid)]))
-        tests.append(_accuracy(clip_logits(model, enc, mels, split.test, norm, cfg.batch_size), y[list(split.test)]))
-        report(f"{split.name} lr {cfg.lr:g} epoch {epoch + 1}/{cfg.epochs}: loss {loss.item():.3f} "
-               f"valid {100 * vals[-1]:.1f} %")
-    return vals, tests
+    valid_y = y[list(split.valid)]
+    order, pos = rng.permutation(train), 0
+    curve: list[dict] = []
+    best = (-1.0, 0, {})
+    losses: list[float] = []
+    train_cpu = eval_cpu = 0.0
+    model.train()
+    for step in range(cfg.steps):
+        c0 = time.process_time()
+        if pos + cfg.batch_size > len(order):  # a new pass: the leftover clips come first
+            order, pos = np.concatenate([order[pos:], rng.permutation(train)]), 0
+        idx = order[pos:pos + cfg.batch_size]
+        pos += cfg.batch_size
+        width = batch_width([mels.specs[i].shape[-1] for i in idx], frames, patch)
+        x = torch.stack([train_view(mels.specs[i], width, cfg.time_shift, rng) for i in idx])
+        x = spec_augment(norm(x).unsqueeze(1), cfg.freq_mask, cfg.time_mask, gen)
+        x, target = mixup(x, soft_targets(y[idx], n_cls, cfg.label_smoothing), cfg.mixup, rng)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, schedule) * g["lr_scale"]
+        loss = nn.functional.cross_entropy(model(x), target)
+        if not torch.isfinite(loss):
+            raise UserError(f"{split.name} lr {cfg.lr:g} step {step + 1}: the training loss is "
+                            f"{float(loss)} (non-finite inputs or weights, or --lr too high)")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        train_cpu += time.process_time() - c0
+        if (step + 1) % cfg.eval_interval == 0 or step + 1 == cfg.steps:
+            c0 = time.process_time()
+            acc = _accuracy(clip_logits(model, mels.specs, split.valid, norm, frames, cfg.batch_size), valid_y)
+            eval_cpu += time.process_time() - c0
+            curve.append({"step": step + 1, "valid": acc, "loss": float(np.mean(losses))})
+            losses = []
+            if acc > best[0]:
+                best = (acc, step + 1, _snapshot(model))
+            report(f"{split.name} lr {cfg.lr:g} step {step + 1}/{cfg.steps}: loss {curve[-1]['loss']:.3f} "
+                   f"valid {100 * acc:.1f} %")
+    return Run(cfg.lr, curve, best[0], best[1], best[2], _snapshot(model), train_cpu, eval_cpu)
 
 
 def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, frames: int, cfg: FullConfig,
                    report: Callable[[str], None], lrs: tuple[float, ...] | None = None) -> dict:
-    """Every lr of ``lrs`` (default ``cfg.lr``) on one split; the (lr, epoch) with the best
-    validation accuracy (ties: the earlier) chooses the reported test accuracy."""
+    """Every lr of ``lrs`` (default ``cfg.lr``) on one split; the (lr, step) with the best
+    validation accuracy (ties: the earlier) is chosen, then the test split is evaluated once
+    there (``acc``) and once at the last step of that lr (``last_acc``, for the curves only)."""
     split = carve_validation(mels.task, split)
     if not split.valid:
         raise UserError(f"split {split.name}: no clips left to carve a validation set from")
     t0, c0 = time.perf_counter(), time.process_time()
-    best = None
-    curves = {}
+    chosen: Run | None = None
+    curves, train_cpu, eval_cpu = {}, 0.0, 0.0
     for lr in lrs or (cfg.lr,):
-        vals, tests = train_one(make_encoder, mels, split, frames, replace(cfg, lr=lr), report)
-        curves[str(lr)] = {"valid": vals, "test": tests}
-        epoch = int(np.argmax(vals))
-        if best is None or vals[epoch] > best[0]:
-            best = (vals[epoch], lr, epoch, tests[epoch])
-    return {"split": split.name, "acc": best[3], "valid_acc": best[0], "lr": best[1], "epoch": best[2] + 1,
-            "n_train": len(split.train), "n_valid": len(split.valid), "n_test": len(split.test), "curves": curves,
-            "seconds": round(time.perf_counter() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
+        run = train_one(make_encoder, mels, split, frames, replace(cfg, lr=lr), report)
+        curves[f"{lr:g}"] = run.curve
+        train_cpu, eval_cpu = train_cpu + run.train_cpu_s, eval_cpu + run.eval_cpu_s
+        if chosen is None or run.best_valid > chosen.best_valid:
+            chosen = run
+        else:
+            del run
+    c1 = time.process_time()
+    model = Classifier(make_encoder().model, len(mels.task.classes))
+    norm = fit_standardizer(mels.specs, split.train, "chunks", frames)
+    test_y = torch.as_tensor(mels.task.labels())[list(split.test)]
+    accs = []
+    for state in (chosen.best_state, chosen.last_state):
+        model.load_state_dict(state)
+        accs.append(_accuracy(clip_logits(model, mels.specs, split.test, norm, frames, cfg.batch_size), test_y))
+    eval_cpu += time.process_time() - c1
+    return {"split": split.name, "acc": accs[0], "last_acc": accs[1], "valid_acc": chosen.best_valid,
+            "lr": chosen.lr, "step": chosen.best_step, "n_train": len(split.train), "n_valid": len(split.valid),
+            "n_test": len(split.test), "curves": curves, "seconds": round(time.perf_counter() - t0, 1),
+            "cpu_seconds": round(time.process_time() - c0, 1), "train_cpu_s": round(train_cpu, 3),
+            "eval_cpu_s": round(eval_cpu, 3)}
 
 
 def state_key(encoder: Encoder, mels: LogMels, frames: int, cfg: FullConfig, lrs, split: str) -> str:
     blob = json.dumps({"enc": encoder.fingerprint, "task": mels.task.fingerprint(), "mels": mels.digest(),
-                       "frames": frames, "cfg": asdict(cfg), "lrs": list(lrs or (cfg.lr,)), "split": split, "v": 2},
+                       "frames": frames, "cfg": asdict(cfg), "lrs": list(lrs or (cfg.lr,)), "split": split, "v": 3},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-STATE_FIELDS = {"key": str, "split": str, "acc": float, "lr": float, "epoch": int, "cpu_seconds": float}
+STATE_FIELDS = {"key": str, "split": str, "acc": float, "lr": float, "step": int, "cpu_seconds": float}
 
 
 def _state_problem(rec) -> str | None:
@@ -313,7 +348,7 @@ def full_finetune(make_encoder: Callable[[], Encoder], mels: LogMels, frames: in
             out.append(done[key])
             continue
         rec = {"key": key, **finetune_split(make_encoder, mels, s, frames, cfg, report, lrs)}
-        report(f"{s.name}: test {100 * rec['acc']:.1f} % at lr {rec['lr']:g} epoch {rec['epoch']} "
+        report(f"{s.name}: test {100 * rec['acc']:.1f} % at lr {rec['lr']:g} step {rec['step']} "
                f"(valid {100 * rec['valid_acc']:.1f} %), {rec['cpu_seconds']:.0f} CPU s")
         if state is not None:  # one write; a torn last line of a killed run is ended first
             append_json_lines(state, [rec])

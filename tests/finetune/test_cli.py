@@ -91,19 +91,24 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, tone_folder):
 
 def test_full_finetune_toy_task_chooses_on_validation_and_resumes(tmp_path, tone_folder):
     args = ["full", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL, "--folds", "2",
-            "--epochs", "15", "--batch-size", "8", "--lr", "2e-3", "--lr", "5e-4", "--mixup", "0.2",
-            "--max-splits", "1", "--results", tmp_path / "r.jsonl", "--state", tmp_path / "state.jsonl"]
+            "--steps", "30", "--eval-every", "10", "--batch-size", "8", "--lr", "2e-3", "--lr", "5e-4",
+            "--mixup", "0.2", "--max-splits", "1", "--results", tmp_path / "r.jsonl", "--state", tmp_path / "state.jsonl"]
     out = _run(*args)
     assert out.exit_code == 0, out.output
     rec = json.loads((tmp_path / "r.jsonl").read_text())
     assert rec["method"] == "full" and len(rec["split_acc"]) == 1 and rec["cpu_seconds"] > 0
     assert rec["acc_mean"] >= 0.8  # high vs low tone: easy once trained
-    assert "lr 0.002 epoch 15/15" in out.stderr and "lr 0.0005 epoch 15/15" in out.stderr
+    assert rec["full"]["steps"] == 30 and rec["full"]["freq_mask"] == 24 and rec["full"]["time_mask"] == 6  # 64 x 32
+    assert "lr 0.002 step 30/30" in out.stderr and "lr 0.0005 step 30/30" in out.stderr
+    assert "lr 0.002 step 10/30" in out.stderr and "step 5/30" not in out.stderr
     state = json.loads((tmp_path / "state.jsonl").read_text())
     assert state["n_valid"] == 2 and state["n_train"] == 8 and state["lr"] in (2e-3, 5e-4)
-    best = state["curves"][str(state["lr"])]
-    assert max(best["valid"]) == state["valid_acc"] and best["test"][state["epoch"] - 1] == state["acc"]
+    best = state["curves"][f"{state['lr']:g}"]
+    assert [p["step"] for p in best] == [10, 20, 30]
+    assert max(p["valid"] for p in best) == state["valid_acc"]
+    assert next(p for p in best if p["valid"] == state["valid_acc"])["step"] == state["step"]  # the earliest best
+    assert 0 <= state["last_acc"] <= 1 and state["train_cpu_s"] > 0 and state["eval_cpu_s"] > 0
     again = _run(*args)  # the split is in the state file: nothing is trained
     assert again.exit_code == 0, again.output
-    assert "finished earlier" in again.stderr and "epoch" not in again.stderr
+    assert "finished earlier" in again.stderr and "/30" not in again.stderr
     assert json.loads((tmp_path / "r.jsonl").read_text().splitlines()[-1])["split_acc"] == rec["split_acc"]

@@ -188,7 +188,7 @@ def test_nan_sample_in_a_clip_is_refused_naming_the_file(tmp_path, tone_folder, 
     wave, sr = sf.read(bad, dtype="float32")
     wave[100] = np.nan
     sf.write(bad, wave, sr, subtype="FLOAT")
-    extra = ["--epochs", "1", "--max-splits", "1"] if command == "full" else ["--cache", ""]
+    extra = ["--steps", "1", "--max-splits", "1"] if command == "full" else ["--cache", ""]
     args = [command, "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL, *extra]
     out = _run(*args, "--results", tmp_path / "r.jsonl")
     _one_line(out, f"audio file {bad} holds non-finite samples")
@@ -401,17 +401,17 @@ def test_non_finite_weights_are_refused_not_probed(tmp_path, tone_folder):
 
 # --- issue: --state progress files ---------------------------------------------------------------
 
-FULL = ["full", "--ckpt", "random", "--task", "folder", "--epochs", "1", *SMALL, "--batch-size", "8"]
+FULL = ["full", "--ckpt", "random", "--task", "folder", "--steps", "1", *SMALL, "--batch-size", "8"]
 
 
 @pytest.mark.parametrize("line, message", [
     ("[1, 2]", "a JSON list, expected a finished-split object"),
     ('{"key": 5}', "key 5 must be a non-empty string"),
-    ('{"key": "k", "split": "fold1", "acc": "0.9", "lr": 0.1, "epoch": 1, "cpu_seconds": 1}', "acc '0.9' must be"),
-    ('{"key": "k", "split": "fold1", "acc": 90, "lr": 0.1, "epoch": 1, "cpu_seconds": 1}', "acc 90 must be a fraction"),
-    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "epoch": 0.5, "cpu_seconds": 1}', "epoch 0.5 must be an"),
-    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "epoch": Infinity, "cpu_seconds": 1}', "epoch inf must be"),
-    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": NaN, "epoch": 1, "cpu_seconds": 1}', "lr nan must be a finite"),
+    ('{"key": "k", "split": "fold1", "acc": "0.9", "lr": 0.1, "step": 1, "cpu_seconds": 1}', "acc '0.9' must be"),
+    ('{"key": "k", "split": "fold1", "acc": 90, "lr": 0.1, "step": 1, "cpu_seconds": 1}', "acc 90 must be a fraction"),
+    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "step": 0.5, "cpu_seconds": 1}', "step 0.5 must be an"),
+    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": 0.1, "step": Infinity, "cpu_seconds": 1}', "step inf must be"),
+    ('{"key": "k", "split": "fold1", "acc": 0.9, "lr": NaN, "step": 1, "cpu_seconds": 1}', "lr nan must be a finite"),
 ])
 def test_state_line_of_the_wrong_shape_is_one_line(tmp_path, tone_folder, line, message):
     state = tmp_path / "state.jsonl"
@@ -436,7 +436,7 @@ def test_torn_last_state_line_is_skipped_and_the_next_record_starts_a_line(tmp_p
     assert len(lines) == 3 and json.loads(lines[0]) == first
     assert json.loads(lines[2])["split"] == "fold2"  # intact, on its own line
     out = _run(*args, "--max-splits", "2")  # both splits are read back, nothing trained
-    assert out.exit_code == 0 and "fold2: finished earlier" in out.stderr and "epoch 1/1" not in out.stderr
+    assert out.exit_code == 0 and "fold2: finished earlier" in out.stderr and "step 1/1" not in out.stderr
 
 
 # --- issue: output paths are checked before the work starts --------------------------------------
@@ -559,7 +559,7 @@ def test_audio_replaced_under_the_same_names_is_never_served_from_old_results(tm
     out, _ = _linear(tone_folder, cache)
     assert out.stderr.count("embedded") == 5, "every split embedded again, no stale cache entry"
     out = _run(*full)
-    assert out.exit_code == 0 and "finished earlier" not in out.stderr and "epoch 1/1" in out.stderr
+    assert out.exit_code == 0 and "finished earlier" not in out.stderr and "step 1/1" in out.stderr
 
 
 @pytest.mark.parametrize("command, flag, value, bound", [

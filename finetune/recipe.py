@@ -1,0 +1,16 @@
+"""Defaults of the fine-tuning recipe that the command line needs without importing torch
+(sources in docs/finetune.md, "Recipe")."""
+from __future__ import annotations
+
+#: Optimizer steps per fine-tune (chosen from the validation curves in docs/finetune.md).
+DEFAULT_STEPS = 600
+#: Clips per optimizer step.
+DEFAULT_BATCH = 32
+#: AudioMAE's SpecAugment widths for its 128 x 1024 input, as fractions of the input's sides.
+FREQ_MASK_FRACTION = 48 / 128
+TIME_MASK_FRACTION = 192 / 1024
+
+
+def default_masks(n_mels: int, frames: int) -> tuple[int, int]:
+    """SpecAugment maximum widths ``(bins, frames)`` for an ``n_mels x frames`` input."""
+    return round(FREQ_MASK_FRACTION * n_mels), round(TIME_MASK_FRACTION * frames)
