@@ -58,7 +58,7 @@ def test_presets_have_one_budget_and_overrides_switch_it():
 
 @pytest.mark.parametrize("args, message", [
     (["--preset", "huge"], "unknown preset 'huge'; expected one of smoke, cpu-small, cpu, gpu-paper, "
-                               "cpu-study, cpu-recipe, study-smoke"),
+                               "cpu-study, cpu-recipe, cpu-finetune, study-smoke, finetune-smoke"),
     (["--kinds", "nope"], "unknown kind(s) nope; see `synthgen list`"),
     (["--minutes", "0"], "--minutes 0.0 must be > 0"),
     (["--data-root", "/nonexistent"], "data root /nonexistent (--data-root) is not a folder"),

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from generators.atomic import append_json_lines
-from tools.study.presets import StudyPreset
+from generators.nodes import node_share
+from tools.study.presets import StudyPreset, StudyTask
 
 RESULTS = "results.jsonl"
 #: Special names of ``--kinds`` that select the baseline units.
@@ -56,11 +58,16 @@ def _unit(preset: StudyPreset, role: str, label: str, kind, seed: int, steps, sh
 def read_rows(path: Path) -> list[dict]:
     """Rows of a results file; a torn last line (a writer killed mid-line) is ignored."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes()
     except OSError:
         return []
+    return parse_rows(text)
+
+
+def parse_rows(content: bytes) -> list[dict]:
+    """The rows of a results file's content (see :func:`read_rows`)."""
     rows = []
-    for line in text.splitlines():
+    for line in content.decode("utf-8", errors="replace").splitlines():
         try:
             row = json.loads(line)
         except ValueError:
@@ -70,10 +77,16 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
+def unit_tasks(preset: StudyPreset, unit: Unit) -> tuple[StudyTask, ...]:
+    """The tasks ``unit`` is evaluated on: every task of the preset, but only the probe tasks for
+    ``logmel-stats`` (no encoder to fine-tune)."""
+    return preset.tasks_of("probe") if unit.role == "logmel" else preset.tasks
+
+
 def unit_done(rows: list[dict], unit: Unit, preset: StudyPreset) -> bool:
-    """True when ``rows`` hold a row of ``unit`` for every task of the preset."""
+    """True when ``rows`` hold a row of ``unit`` for every task it is evaluated on."""
     have = {r.get("task") for r in rows if r.get("unit") == unit.name}
-    return all(t.name in have for t in preset.tasks)
+    return all(t.name in have for t in unit_tasks(preset, unit))
 
 
 def mean_accuracy(rows: list[dict], unit_name: str, tasks: list[str]) -> float | None:
@@ -132,10 +145,22 @@ def plan_units(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
         for kind in dict.fromkeys(extremes[0] + extremes[1]):
             units += [_unit(preset, "pattern", kind, kind, s, preset.steps[0], preset.input_sizes[0])
                       for s in preset.extra_seeds if s not in preset.seeds]
+    # the extra seeds of named kinds (planned from the start, unlike the extremes)
+    planned = {u.name for u in units}
+    units += [u for kind, seeds in preset.seed_kinds.items() for s in seeds
+              if (u := _unit(preset, "pattern", kind, kind, s, preset.steps[0], preset.input_sizes[0])).name
+              not in planned]
     # the audio-native kinds last: the units of ``kinds`` and their extremes never depend on them
     units += [_unit(preset, "pattern", kind, kind, s, preset.steps[0], preset.input_sizes[0])
               for s in preset.seeds for kind in preset.audio_kinds if kind not in preset.kinds]
-    return units
+    return prioritise(units, preset.priority)
+
+
+def prioritise(units: list[Unit], priority: tuple[str, ...]) -> list[Unit]:
+    """``units`` with those named in ``priority`` first, in that order; the others keep theirs."""
+    rank = {name: i for i, name in enumerate(priority)}
+    first = sorted((u for u in units if u.name in rank), key=lambda u: rank[u.name])
+    return first + [u for u in units if u.name not in rank]
 
 
 def select(units: list[Unit], kinds: tuple[str, ...] | None) -> list[Unit]:
@@ -147,9 +172,40 @@ def select(units: list[Unit], kinds: tuple[str, ...] | None) -> list[Unit]:
     return [u for u in units if (u.kind in kinds) or (u.role in roles)]
 
 
+def node_order(preset: StudyPreset, rows: list[dict]) -> list[Unit]:
+    """The units in the order the nodes of a job array share them out (position i goes to node
+    ``i % num_nodes``, :func:`generators.nodes.node_share`): the plan of an empty results file
+    first, then the units planned later (the extra seeds of the extreme kinds, once every first
+    seed is in) in plan order. Rows arriving never move a unit, so every node, whenever it
+    plans, gives each unit the same position; a unit of the first part that the current plan
+    dropped keeps its place (the caller runs only planned units)."""
+    first = plan_units(preset, [])
+    names = {u.name for u in first}
+    return first + [u for u in plan_units(preset, rows) if u.name not in names]
+
+
+def node_units(preset: StudyPreset, rows: list[dict], kinds: tuple[str, ...] | None, num_nodes: int,
+               node_rank: int) -> list[Unit]:
+    """The planned units (of ``kinds``) that node ``node_rank`` of ``num_nodes`` runs, in plan
+    order: those at its positions of :func:`node_order` (after ``kinds`` is applied, so a
+    subset is spread over every node too). One node: the whole plan."""
+    planned = select(plan_units(preset, rows), kinds)
+    if num_nodes == 1:
+        return planned
+    order = select(node_order(preset, rows), kinds)
+    mine = {order[i].name for i in node_share(len(order), num_nodes, node_rank)}
+    return [u for u in planned if u.name in mine]
+
+
 # --- results file -------------------------------------------------------------------------------
 
-def append_rows(path: Path, rows: list[dict]) -> None:
-    """Append ``rows`` as JSON lines in one write: a unit's rows are in the file all or none
-    (a torn tail left by a killed writer is ended with a newline first)."""
-    append_json_lines(path, rows)
+def append_rows(path: Path, rows: list[dict], done: Callable[[list[dict]], bool] | None = None) -> bool:
+    """Append ``rows`` as JSON lines in one write under the file's lock
+    (:func:`generators.atomic.append_json_lines`): a unit's rows are in the file all or none,
+    also with jobs on several machines appending at once (a torn tail left by a killed writer
+    is ended with a newline first). ``done(rows_in_file) -> bool`` is asked under the lock; when
+    True nothing is appended (another job got the unit's rows in first). Returns whether the
+    rows were appended."""
+    if done is None:
+        return append_json_lines(path, rows)
+    return append_json_lines(path, rows, unless=lambda content: done(parse_rows(content)))

@@ -1,4 +1,5 @@
-"""Presets of the unit-based studies of ``python -m tools.reproduce`` (``cpu-study``, ``cpu-recipe``).
+"""Presets of the unit-based studies of ``python -m tools.reproduce`` (``cpu-study``, ``cpu-recipe``,
+``cpu-finetune``).
 
 A study is a list of *units*; a unit is one encoder evaluated on every task: render (shared by
 the seeds of a kind) -> pre-train -> ``python -m finetune suite``, ending with one append of its
@@ -15,6 +16,8 @@ shader programs).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+
+from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS
 
 #: Letter of every dataset of the study, in the order of its figures.
 LETTERS = {
@@ -42,18 +45,34 @@ NEURAL_N = {"stylegan-random": 20_000, "stylegan-highfreq": 20_000, "stylegan-sp
 STUDY_KIND_PARAMS = {"shaders-random": ("num_classes=100",)}
 
 
+#: How a study task evaluates an encoder: the linear-probe suite or end-to-end fine-tuning.
+PROTOCOLS = ("probe", "finetune")
+
+
 @dataclass(frozen=True)
 class StudyTask:
-    """One evaluation task of the suite: table label, loader (``finetune --task``), root relative
+    """One evaluation task of a study: table label, loader (``finetune --task``), root relative
     to the data root, optional fold count, optional pooling (``finetune --pooling``; the suite's
     default ``freq`` when None). One clip set probed with two poolings is two tasks; the embedding
-    cache serves both from one pass of the encoder."""
+    cache serves both from one pass of the encoder.
+
+    ``protocol``: ``probe`` (``python -m finetune suite``, a linear probe) or ``finetune``
+    (``python -m finetune full`` with the preset's fine-tuning settings, ``StudyPreset.ft_*``);
+    ``probe_task``: for a fine-tuned task, the task of the probe study (``StudyPreset.probe_results``)
+    on the same clips, whose rows give each encoder's own linear probe beside its fine-tune."""
 
     name: str
     loader: str
     root: str
     folds: int | None = None
     pooling: str | None = None
+    protocol: str = "probe"
+    probe_task: str | None = None
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"task {self.name}: protocol must be one of {', '.join(PROTOCOLS)}, "
+                             f"not {self.protocol!r}")
 
 
 #: The real-audio tasks of the studies: records of ``finetune.loaders.TASKS`` read from the folder
@@ -65,6 +84,16 @@ AUDIO_TASKS = (StudyTask("fsdd", "fsdd", "fsdd"), StudyTask("instruments", "inst
 AUDIO_TASKS_TWO_POOLINGS = AUDIO_TASKS + (StudyTask("fsdd-mean", "fsdd", "fsdd", pooling="mean"),
                                           StudyTask("instruments-mean", "instruments", "instruments",
                                                     pooling="mean"))
+#: The real-audio tasks fine-tuned end to end (``python -m finetune full``), each beside the probe
+#: task of the same clips.
+FINETUNE_TASKS = (StudyTask("fsdd-ft", "fsdd", "fsdd", protocol="finetune", probe_task="fsdd"),
+                  StudyTask("instruments-ft", "instruments", "instruments", protocol="finetune",
+                            probe_task="instruments"))
+#: The order in which the cpu-finetune units run (the rest of its units follow in the plan's
+#: order): the headline comparison first (step0 against FractalDB, then VisualAtom, the two worst
+#: probe kinds and the real-audio MAE), then the extra seeds, then the other kinds of a-n.
+FINETUNE_PRIORITY = ("step0-s0", "fractaldb-s0", "visualatom-s0", "stat-wmm-s0", "deadleaves-squares-s0",
+                     "audio-fsdd-s0", "step0-s1", "step0-s2", "fractaldb-s1", "fractaldb-s2")
 
 
 @dataclass(frozen=True)
@@ -99,6 +128,15 @@ class StudyPreset:
             save_every: steps between checkpoints (what a kill costs at most);
             piece_steps: steps per ``pretrain`` invocation (CPU time is counted per piece).
         stats_n: images per dataset measured by ``generators.stats``.
+        seed_kinds: more seeds of named kinds, planned from the start (``{"fractaldb": (1, 2)}``),
+            beside or instead of the extremes rule.
+        priority: unit names run first, in this order; the other units follow in the plan's order.
+        ft_steps, ft_lrs, ft_batch, ft_eval_every: the fine-tuning of the ``finetune`` tasks
+            (``finetune full --steps``, ``--lr`` grid, ``--batch-size``, ``--eval-every``).
+        probe_results: a probe study's results file, relative to this study's report folder
+            (e.g. ``../report-cpu-study/results.jsonl``): its rows give ``logmel-stats`` and every
+            encoder's own linear probe beside the fine-tuned tasks, and its ``stats/`` folder the
+            image properties (the kinds are rendered the same way, so they are not measured again).
     """
 
     name: str
@@ -131,10 +169,25 @@ class StudyPreset:
     piece_steps: int = 200
     stats_n: int = 256
     device: str = "cpu"
+    seed_kinds: dict = field(default_factory=dict)
+    priority: tuple[str, ...] = ()
+    ft_steps: int = DEFAULT_STEPS
+    ft_lrs: tuple[float, ...] = (5e-4,)
+    ft_batch: int = DEFAULT_BATCH
+    ft_eval_every: int = 0
+    probe_results: str = ""
 
     def __post_init__(self):
         if self.mode not in ("study", "recipe"):
             raise ValueError(f"preset {self.name}: mode must be study or recipe, not {self.mode!r}")
+        if self.ft_steps < 1 or self.ft_batch < 1 or self.ft_eval_every < 0:
+            raise ValueError(f"preset {self.name}: ft_steps {self.ft_steps} and ft_batch {self.ft_batch} must "
+                             f"be >= 1, ft_eval_every {self.ft_eval_every} >= 0")
+        if not self.ft_lrs or not all(0 < lr < 1 for lr in self.ft_lrs):
+            raise ValueError(f"preset {self.name}: ft_lrs {self.ft_lrs} must be learning rates in (0, 1)")
+        unknown = [k for k in self.seed_kinds if k not in self.kinds]
+        if unknown:
+            raise ValueError(f"preset {self.name}: seed_kinds names {', '.join(unknown)}, not among its kinds")
         if not self.steps or any(s <= 0 for s in self.steps):
             raise ValueError(f"preset {self.name}: steps must be positive, got {self.steps}")
         for shape in self.input_sizes:
@@ -157,6 +210,10 @@ class StudyPreset:
         """``kinds`` then ``audio_kinds``: every pattern kind of the study, in report order."""
         return self.kinds + tuple(k for k in self.audio_kinds if k not in self.kinds)
 
+    def tasks_of(self, protocol: str) -> tuple[StudyTask, ...]:
+        """The tasks evaluated with ``protocol`` (``probe`` or ``finetune``)."""
+        return tuple(t for t in self.tasks if t.protocol == protocol)
+
 
 STUDY_PRESETS = {
     "cpu-study": StudyPreset(
@@ -177,6 +234,17 @@ STUDY_PRESETS = {
         kinds=("fractaldb", "stat-spectrum"), n_images=100_000, size=128, model="cpu-tiny",
         batch_size=64, lr=5e-4, steps=(1000, 3000, 10000), input_sizes=("128x128", "128x512"),
         seeds=(0, 1, 2), extremes=0, extra_seeds=(), tasks=AUDIO_TASKS_TWO_POOLINGS),
+    "cpu-finetune": StudyPreset(
+        name="cpu-finetune", mode="study",
+        description="the cpu-study's encoders (the same pre-training, so the same checkpoints) fine-tuned "
+        "end to end on FSDD and instruments, 5 folds: step0 and FractalDB with 3 seeds, VisualAtom, "
+        "stat-wmm, deadleaves-squares, the real-audio MAE, then the rest of a-n at one seed; "
+        "logmel-stats and each encoder's own linear probe from the cpu-study's results",
+        kinds=SMALL_KINDS + ("fractaldb", "visualatom"), n_images=100_000, kind_n=NEURAL_N, size=128,
+        model="cpu-tiny", batch_size=64, lr=5e-4, steps=(1300,), input_sizes=("128x128",),
+        step0_seeds=(0, 1, 2), extremes=0, extra_seeds=(), seed_kinds={"fractaldb": (1, 2)},
+        priority=FINETUNE_PRIORITY, audio=("fsdd/recordings",), leaky_tasks=("fsdd-ft",), logmel=False,
+        tasks=FINETUNE_TASKS, probe_results="../report-cpu-study/results.jsonl"),
     "study-smoke": StudyPreset(
         name="study-smoke", mode="study",
         description="end-to-end check of the study machinery in about a minute: two kinds, 32 "
@@ -187,6 +255,16 @@ STUDY_PRESETS = {
         audio=("fsdd-mini",), leaky_tasks=("fsdd-mini",),
         tasks=(StudyTask("fsdd-mini", "folder", "fsdd-mini", folds=2),), stats_n=16,
         save_every=2, piece_steps=2),
+    "finetune-smoke": StudyPreset(
+        name="finetune-smoke", mode="study",
+        description="end-to-end check of a fine-tuning study in about a minute: one kind, a 2-block "
+        "encoder, 4 pre-training and 4 fine-tuning steps; the numbers mean nothing",
+        kinds=("stat-spectrum",), n_images=32, size=64, model="test-micro", batch_size=8, lr=None,
+        steps=(4,), input_sizes=("64x64",), step0_seeds=(0,), extremes=0, extra_seeds=(),
+        seed_kinds={"stat-spectrum": (1,)}, priority=("stat-spectrum-s1",), logmel=False,
+        tasks=(StudyTask("fsdd-mini-ft", "folder", "fsdd-mini", folds=2, protocol="finetune",
+                         probe_task="fsdd-mini"),), ft_steps=4, ft_batch=8, ft_eval_every=2,
+        stats_n=16, save_every=2, piece_steps=2),
 }
 
 

@@ -29,9 +29,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tools.sections import machine_text
-from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, run_command, run_step,
+from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, read_marker, run_command, run_step,
                          write_json_atomic)
-from tools.study.plan import RESULTS, Unit, append_rows, plan_units, read_rows, select, unit_done
+from tools.study.plan import (RESULTS, Unit, append_rows, node_units, plan_units, read_rows, select, unit_done,
+                              unit_tasks)
 from tools.study.presets import STUDY_PRESETS, StudyPreset, StudyTask
 #: Clips per digit of the ``fsdd-mini`` task (built from FSDD in the work folder).
 MINI_CLIPS = 6
@@ -85,10 +86,15 @@ class UnitRunner:
             with cpu_lock(self._lock("fsdd-mini")):
                 run_step(self.work, "data-fsdd-mini", self.make_mini_fsdd, log=self.log)
         if unit.kind:
-            with cpu_lock(self._lock(f"kind-{unit.kind}")):
-                rendered = run_step(self.work, f"render-{unit.kind}", lambda: self.render(unit.kind), log=self.log)
-                self.stats(unit.kind)
-                self.sheet(unit.kind)
+            if self.preset.probe_results and read_marker(self.work, f"pretrain-{unit.name}") is not None:
+                # the checkpoint is there and the properties come from the probe study: no shards needed
+                rendered = read_marker(self.work, f"render-{unit.kind}") or {}
+            else:
+                with cpu_lock(self._lock(f"kind-{unit.kind}")):
+                    rendered = run_step(self.work, f"render-{unit.kind}", lambda: self.render(unit.kind), log=self.log)
+                    if not self.preset.probe_results:
+                        self.stats(unit.kind)
+                        self.sheet(unit.kind)
             info["render_s"] = rendered.get("seconds")
             info["images_per_s"] = rendered.get("images_per_s")
         if unit.trained:
@@ -98,7 +104,10 @@ class UnitRunner:
             ckpt = f"random:{unit.seed}" if unit.role == "step0" else "logmel-stats"
         evaluated = run_step(self.work, f"eval-{unit.name}", lambda: self.evaluate(unit, ckpt), log=self.log)
         rows = self.rows(unit, info, evaluated)
-        append_rows(results, rows)
+        if not append_rows(results, rows, done=lambda have: unit_done(have, unit, self.preset)):
+            # another job (a second submission of an array, another work folder) was first
+            self.log(f"[skip] {unit.name}: rows appended to {results} by another job meanwhile; not appended again")
+            return []
         self.log(f"[rows] {unit.name}: {len(rows)} rows appended to {results}")
         return rows
 
@@ -187,8 +196,9 @@ class UnitRunner:
                 "pretrain_cpu_s": round(progress["cpu_s"], 1), "pretrain_wall_s": round(progress["wall_s"], 1)}
 
     def task_file(self) -> Path:
+        """``WORK/tasks.toml``: the probe tasks of the preset, for ``python -m finetune suite``."""
         lines = []
-        for t in self.preset.tasks:
+        for t in self.preset.tasks_of("probe"):
             lines += ["[[task]]", f"name = {json.dumps(t.name)}", f"task = {json.dumps(t.loader)}",
                       f"root = {json.dumps(str(self.data_path(t.root)))}"]
             lines += [f"folds = {t.folds}"] if t.folds else []
@@ -202,26 +212,71 @@ class UnitRunner:
         return path
 
     def evaluate(self, unit: Unit, ckpt: str) -> dict:
+        """The probe tasks through ``finetune suite``, then each fine-tuned task through
+        ``finetune full`` (skipped when its record is in; else resumed fold by fold from its
+        ``--state`` file); CPU and wall seconds of all of it."""
         p = self.preset
         height, width = unit.input_size.split("x")
         suite = self.work / "suite"
-        spent = self.timed([sys.executable, "-m", "finetune", "suite", str(self.task_file()), "--ckpt", ckpt,
-                            "--results", str(suite / f"{unit.name}.jsonl"), "--out", str(suite / unit.name),
-                            "--norm", p.probe_norm, "--threads", str(p.threads), "--preset", p.model,
-                            "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
-                            "--cache", str(self.work / "embeddings")], f"eval-{unit.name}.log")
+        spent = {"cpu_s": 0.0, "wall_s": 0.0}
+        if p.tasks_of("probe"):
+            spent = self.timed([sys.executable, "-m", "finetune", "suite", str(self.task_file()), "--ckpt", ckpt,
+                                "--results", str(suite / f"{unit.name}.jsonl"), "--out", str(suite / unit.name),
+                                "--norm", p.probe_norm, "--threads", str(p.threads), "--preset", p.model,
+                                "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
+                                "--cache", str(self.work / "embeddings")], f"eval-{unit.name}.log")
+        for t in unit_tasks(p, unit):
+            if t.protocol != "finetune" or self.finetune_record(unit, t) is not None:
+                continue
+            more = self.timed(self.finetune_command(unit, t, ckpt), f"finetune-{unit.name}-{t.name}.log")
+            spent = {k: spent[k] + more[k] for k in spent}
         return {"eval_cpu_s": round(spent["cpu_s"], 1), "eval_wall_s": round(spent["wall_s"], 1)}
 
+    def finetune_paths(self, unit: Unit, task: StudyTask) -> tuple[Path, Path]:
+        """``(results, state)`` of ``finetune full`` for ``unit`` on ``task`` in the work folder."""
+        folder = self.work / "finetune" / unit.name
+        return folder / f"{task.name}.jsonl", folder / f"{task.name}.state.jsonl"
+
+    def finetune_command(self, unit: Unit, task: StudyTask, ckpt: str) -> list[str]:
+        """``python -m finetune full`` of ``unit`` on ``task`` with the preset's fine-tuning settings;
+        ``--seed`` is the unit's (the untrained encoder's and the fine-tune's)."""
+        p = self.preset
+        height, width = unit.input_size.split("x")
+        results, state = self.finetune_paths(unit, task)
+        return [sys.executable, "-m", "finetune", "full", "--ckpt", ckpt, "--task", task.loader,
+                "--root", str(self.data_path(task.root)), *(["--folds", str(task.folds)] if task.folds else []),
+                "--preset", p.model, "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
+                "--threads", str(p.threads), "--batch-size", str(p.ft_batch), "--steps", str(p.ft_steps),
+                "--eval-every", str(p.ft_eval_every), *[a for lr in p.ft_lrs for a in ("--lr", f"{lr:g}")],
+                "--name", unit.name, "--results", str(results), "--state", str(state)]
+
+    def finetune_record(self, unit: Unit, task: StudyTask) -> dict | None:
+        """The last record of ``finetune full`` for ``unit`` on ``task``, or None before one is written."""
+        from finetune.results import read_results
+
+        results, _ = self.finetune_paths(unit, task)
+        if not results.exists():
+            return None
+        records = read_results(results, report=lambda m: None)
+        return records[-1] if records else None
+
     def rows(self, unit: Unit, info: dict, evaluated: dict) -> list[dict]:
-        """The unit's rows: one per task, from the suite's results file, with the unit's facts."""
+        """The unit's rows: one per task, from the suite's results file (probe tasks) and the
+        records of ``finetune full`` (fine-tuned tasks), with the unit's facts."""
         from finetune.results import read_results
 
         p = self.preset
-        records = {r["task"]: r for r in read_results(self.work / "suite" / f"{unit.name}.jsonl",
-                                                      report=lambda m: None)}
-        missing = [t.name for t in p.tasks if t.name not in records]
+        tasks = unit_tasks(p, unit)
+        records = {}
+        if any(t.protocol == "probe" for t in tasks):
+            records = {r["task"]: r for r in read_results(self.work / "suite" / f"{unit.name}.jsonl",
+                                                          report=lambda m: None)}
+        for t in tasks:
+            if t.protocol == "finetune" and (record := self.finetune_record(unit, t)) is not None:
+                records[t.name] = record
+        missing = [t.name for t in tasks if t.name not in records]
         if missing:
-            raise StepError(f"{unit.name}: the suite wrote no result for {', '.join(missing)}")
+            raise StepError(f"{unit.name}: the evaluation wrote no result for {', '.join(missing)}")
         base = {"unit": unit.name, "role": unit.role, "label": unit.label, "kind": unit.kind,
                 "letter": p.letter(unit.kind) if unit.kind else None, "seed": unit.seed,
                 "input_size": unit.input_size, "steps": unit.steps, "preset": p.name,
@@ -234,12 +289,31 @@ class UnitRunner:
             base.update(n_images=p.images(unit.kind), epochs=round(p.epochs(unit.kind, unit.steps), 2),
                         render_s=info.get("render_s"), render_images_per_s=info.get("images_per_s"))
         rows = []
-        for t in p.tasks:
+        for t in tasks:
             r = records[t.name]
-            rows.append({**base, "task": t.name, "acc_mean": r["acc_mean"], "acc_std": r["acc_std"],
-                         "split_acc": r.get("split_acc"), "metric": r.get("metric", "accuracy"),
-                         "leaky": unit.role == "audio" and t.name in p.leaky_tasks})
+            row = {**base, "task": t.name, "acc_mean": r["acc_mean"], "acc_std": r["acc_std"],
+                   "split_acc": r.get("split_acc"), "metric": r.get("metric", "accuracy"),
+                   "leaky": unit.role == "audio" and t.name in p.leaky_tasks}
+            rows.append({**row, **finetune_fields(r)} if t.protocol == "finetune" else row)
         return rows
+
+
+def finetune_fields(record: dict) -> dict:
+    """What a row of a fine-tuned task carries beside the usual fields, from a ``finetune full``
+    record: per split the test accuracy at the last step, the validation accuracy, step and lr
+    chosen on validation, the validation curve of the chosen lr as ``[step, accuracy]`` points,
+    the fine-tuning settings and its CPU seconds (all, training, evaluation; splits resumed from
+    the progress file count with the CPU they took)."""
+    full = record.get("full") or {}
+    curves = []
+    for lr, per_lr in zip(record.get("split_lr") or [], record.get("curves") or []):
+        points = (per_lr or {}).get(f"{lr:g}") or []
+        curves.append([[p["step"], round(p["valid"], 5)] for p in points])
+    return {"protocol": "finetune", "metric": "acc", "split_last_acc": record.get("split_last_acc"),
+            "split_valid_acc": record.get("split_valid_acc"), "split_step": record.get("split_step"),
+            "split_lr": record.get("split_lr"), "curves": curves, "ft_steps": full.get("steps"),
+            "ft_lrs": full.get("lr"), "ft_batch": full.get("batch_size"), "ft_cpu_s": record.get("cpu_seconds"),
+            "ft_train_cpu_s": record.get("train_cpu_s"), "ft_eval_cpu_s": record.get("eval_cpu_s")}
 
 
 def thread_env(threads: int) -> dict:
@@ -271,12 +345,15 @@ class SubprocessLauncher:
 
 def run_study(preset: StudyPreset, work: Path, report: Path, data_root: Path, *, kinds=None, parallel: int = 1,
               max_units: int | None = None, hours: float | None = None, launcher=None, log=print,
-              poll_seconds: float = 1.0) -> dict:
+              poll_seconds: float = 1.0, num_nodes: int = 1, node_rank: int = 0) -> dict:
     """Run the pending units (``parallel`` at a time, each through ``launcher.start(unit)``,
     which returns an object with ``poll()``: a child process by default).
 
     Starts no new unit after ``max_units`` units or ``hours`` hours; re-plans after every
     finished unit (the extra seeds of the extreme kinds appear once all first seeds are in).
+    With ``num_nodes`` > 1 (one job of an array) only the units of ``node_rank``
+    (:func:`tools.study.plan.node_units`), then returns; units planned later on other nodes'
+    positions are left to the next submission.
     Returns ``{"ran": [...], "failed": {unit: message}}``; the caller writes the report."""
     work, report = Path(work), Path(report)
     work.mkdir(parents=True, exist_ok=True)
@@ -288,7 +365,7 @@ def run_study(preset: StudyPreset, work: Path, report: Path, data_root: Path, *,
     ran, failed, started = [], {}, 0
     while True:
         rows = read_rows(report / RESULTS)
-        pending = [u for u in select(plan_units(preset, rows), kinds)
+        pending = [u for u in node_units(preset, rows, kinds, num_nodes, node_rank)
                    if not unit_done(rows, u, preset) and u.name not in running and u.name not in failed
                    and u.name not in ran]
         may_start = (max_units is None or started < max_units) and (deadline is None or time.monotonic() < deadline)
@@ -317,6 +394,12 @@ def run_study(preset: StudyPreset, work: Path, report: Path, data_root: Path, *,
                 tail = _tail(getattr(process, "log_path", None))
                 failed[name] = f"exit {code}: {tail}"
                 log(f"[FAIL] {name}: exit {code}; see {getattr(process, 'log_path', '')}: {tail}")
+    if num_nodes > 1:
+        rows = read_rows(report / RESULTS)
+        left = [u for u in select(plan_units(preset, rows), kinds) if not unit_done(rows, u, preset)]
+        log(f"[node] {node_rank} of {num_nodes}: {len(ran)} unit(s) run here; {len(left)} unit(s) of the study "
+            f"not in {report / RESULTS} yet (running on other nodes, failed, or planned once more rows are in: "
+            "submit the array again when it has finished)")
     return {"ran": ran, "failed": failed}
 
 
@@ -338,10 +421,12 @@ def preset_from_json(data: dict) -> StudyPreset:
     data = dict(data)
     data["tasks"] = tuple(StudyTask(**t) for t in data["tasks"])
     for key in ("kinds", "steps", "input_sizes", "seeds", "step0_seeds", "extra_seeds", "audio", "leaky_tasks",
-                "audio_kinds"):
+                "audio_kinds", "priority", "ft_lrs"):
         if key in data:
             data[key] = tuple(data[key])
     data["kind_params"] = {k: tuple(v) for k, v in data["kind_params"].items()}
+    if "seed_kinds" in data:
+        data["seed_kinds"] = {k: tuple(v) for k, v in data["seed_kinds"].items()}
     return StudyPreset(**data)
 
 
