@@ -22,11 +22,13 @@ so every layer (``generators`` and above) can import it.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import secrets
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 
 def temporary_name(path: str | Path) -> Path:
@@ -125,18 +127,51 @@ def write_json_atomic(path: str | Path, data: Any, **dumps: Any) -> None:
     write_bytes_atomic(path, (json.dumps(data, **dumps) + "\n").encode())
 
 
-def append_json_lines(path: str | Path, records: list[dict]) -> None:
+def _lock_exclusive(handle: IO[bytes]) -> bool:
+    """Take an exclusive POSIX record lock (``lockf``) on the whole open file, waiting for it;
+    False where the file system has no locks (``ENOLCK``, ``ENOSYS``, ``EOPNOTSUPP``: e.g. NFS
+    without a lock daemon, Lustre without ``-o flock``)."""
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX)
+    except OSError as error:
+        if error.errno in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP):
+            return False
+        raise
+    return True
+
+
+def append_json_lines(path: str | Path, records: list[dict],
+                      unless: Callable[[bytes], bool] | None = None) -> bool:
     """Append ``records`` as JSON lines (sorted keys) in one write, then fsync: the lines are in
-    the file all or none, and concurrent appends of short blocks do not interleave. A torn last
-    line left by a writer killed mid-line is ended with a newline first, so only it is lost."""
+    the file all or none. A torn last line left by a writer killed mid-line is ended with a
+    newline first, so only it is lost.
+
+    Concurrent writers (processes), also on several machines: the append runs under an exclusive ``lockf``
+    lock on the file, so blocks of any size never interleave or overwrite each other; on NFS the
+    lock also makes the client re-read the file's size and write its data back before the next
+    writer gets the lock (O_APPEND alone is not atomic there). ``unless(content)`` is called
+    under the lock with the file's bytes; when it returns True nothing is appended (a check and
+    an append no other writer can come between). Returns whether the records were appended.
+    Where the file system refuses locks, the append is a single O_APPEND write, which does not
+    interleave on a local file system but is not safe on NFS."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
     with open(path, "a+b") as f:
-        if f.seek(0, 2) > 0:
-            f.seek(-1, 2)
-            if f.read(1) != b"\n":
-                blob = b"\n" + blob
-        f.write(blob)
-        f.flush()
-        os.fsync(f.fileno())
+        locked = _lock_exclusive(f)
+        try:
+            if unless is not None:
+                f.seek(0)
+                if unless(f.read()):
+                    return False
+            if f.seek(0, 2) > 0:
+                f.seek(-1, 2)
+                if f.read(1) != b"\n":
+                    blob = b"\n" + blob
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            if locked:
+                fcntl.lockf(f, fcntl.LOCK_UN)
+    return True

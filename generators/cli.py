@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from generators import bounds
+from generators.nodes import resolve_nodes
 
 EXIT_USAGE = 2
 
@@ -44,34 +45,6 @@ def _available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def node_defaults(env: dict[str, str] | None = None) -> tuple[int | None, int | None]:
-    """``(num_nodes, node_rank)`` from a SLURM job array or a Kubernetes indexed job."""
-    env = os.environ if env is None else env
-    try:
-        if "SLURM_ARRAY_TASK_ID" in env:
-            rank = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
-            count = int(env["SLURM_ARRAY_TASK_COUNT"]) if "SLURM_ARRAY_TASK_COUNT" in env else None
-            return count, rank
-        if "JOB_COMPLETION_INDEX" in env:
-            return None, int(env["JOB_COMPLETION_INDEX"])
-    except ValueError as error:
-        raise UserError(f"cannot read the node rank from the environment: {error}") from None
-    return None, None
-
-
-def check_node(num_nodes: int, node_rank: int, from_env: bool) -> None:
-    """``UserError`` unless ``0 <= node_rank < num_nodes`` (from the flags or the environment)."""
-    rank = (f"node rank {node_rank} from the environment (SLURM_ARRAY_TASK_ID - "
-            f"SLURM_ARRAY_TASK_MIN, or JOB_COMPLETION_INDEX)" if from_env
-            else f"--node-rank {node_rank}")
-    if num_nodes < 1:
-        raise UserError(f"node count {num_nodes} from SLURM_ARRAY_TASK_COUNT must be >= 1")
-    if node_rank < 0:
-        raise UserError(f"{rank} must be >= 0")
-    if node_rank >= num_nodes:
-        raise UserError(f"{rank} must be smaller than --num-nodes {num_nodes}")
 
 
 def check_output_file(path: Path | None, flag: str) -> None:
@@ -207,10 +180,12 @@ def list_command(kind_name: str | None) -> None:
 @click.option("--workers", type=bounds.WORKERS.click_type(), default=None,
               help="Worker processes on this machine [default: available CPUs].")
 @click.option("--num-nodes", type=click.IntRange(min=1), default=None,
-              help="Machines rendering into one directory [default: SLURM_ARRAY_TASK_COUNT, else 1].")
+              help="Machines rendering into one directory [default: SLURM_ARRAY_TASK_COUNT, "
+                   "SYNTHGEN_NUM_NODES, else 1].")
 @click.option("--node-rank", type=click.IntRange(min=0), default=None,
               help="This machine's rank: renders shards k with k %% num_nodes == rank "
-                   "[default: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, JOB_COMPLETION_INDEX, else 0].")
+                   "[default: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, JOB_COMPLETION_INDEX, else 0; "
+                   "a flag wins over the environment].")
 @click.option("--png-level", type=click.IntRange(0, 9), default=None,
               help="PNG zlib level [default: 1, 2-3x faster to encode than 6, ~10 % larger].")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
@@ -242,11 +217,10 @@ def render(kind_name, n, out, size, mode, seed, shard_size, workers, num_nodes, 
 
     kind, params = _kind_and_params(kind_name, param_items)
     _check_kind_size(kind, size, "--size")
-    env_nodes, env_rank = node_defaults()
-    from_env = node_rank is None and env_rank is not None
-    num_nodes = num_nodes or env_nodes or 1
-    node_rank = node_rank if node_rank is not None else (env_rank or 0)
-    check_node(num_nodes, node_rank, from_env)
+    try:
+        num_nodes, node_rank = resolve_nodes(num_nodes, node_rank)
+    except ValueError as error:
+        raise UserError(str(error)) from None
     workers = workers or _available_cpus()
     device = _resolve_device(kind, device)
     try:

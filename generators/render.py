@@ -21,6 +21,7 @@ from typing import Any
 
 from generators import lifeline
 from generators.atomic import write_bytes_atomic
+from generators.nodes import node_share
 from generators.regular_files import NotRegularFileError, read_regular
 from generators.registry import Kind, get_kind
 from generators.sample import (DEFAULT_PNG_LEVEL, batches, encode_json, encode_png,
@@ -277,7 +278,8 @@ def render_dataset(config: RenderConfig, out: Path, *, workers: int = 1, num_nod
 
     kind = get_kind(config.kind)
     prepare_output(out, config)
-    mine = [r for r in shard_ranges(config.n, config.shard_size) if r[0] % num_nodes == node_rank]
+    ranges = shard_ranges(config.n, config.shard_size)
+    mine = [ranges[k] for k in node_share(len(ranges), num_nodes, node_rank)]
     remove_stale_temporaries(out, config.kind, [k for k, _, _ in mine])
     todo = [(str(out), k, a, b) for k, a, b in unfinished_shards(out, config.kind, mine, progress)]
     result = {"rendered": len(todo), "skipped": len(mine) - len(todo),

@@ -75,3 +75,59 @@ def test_new_files_get_the_usual_permissions(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "y").stat().st_mode) == 0o644
+
+
+# --- append_json_lines: concurrent writers ----------------------------------------------------
+
+APPENDER = """
+import json, sys, time
+from generators import atomic
+path, writer, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))
+if writer.startswith("once"):  # append unless the file already holds a line of "u", checking slowly
+    def held(content):
+        time.sleep(0.3)
+        return b'"unit": "u"' in content
+    print(atomic.append_json_lines(path, [{"unit": "u", "by": writer}], unless=held))
+else:
+    for i in range(20):  # blocks of ~40 KB: far beyond one pipe buffer or one buffered write
+        atomic.append_json_lines(path, [{"writer": writer, "i": i, "pad": "x" * 20000}] * 2)
+"""
+
+
+def _appenders(path, writers):
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import REPO
+
+    start = time.time() + 1.0  # every process waits for the same moment, then appends
+    processes = [subprocess.Popen([sys.executable, "-c", APPENDER, str(path), w, str(start)],
+                                  cwd=REPO, stdout=subprocess.PIPE, text=True) for w in writers]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    return outputs
+
+
+def test_concurrent_appends_from_several_processes_are_all_kept_whole(tmp_path):
+    import json
+
+    path = tmp_path / "results.jsonl"
+    path.write_bytes(b'{"torn": ')  # a writer killed mid-line before: only that line is lost
+    _appenders(path, ["a", "b", "c", "d"])
+    lines = path.read_bytes().split(b"\n")
+    assert lines[0] == b'{"torn": ' and lines[-1] == b""
+    records = [json.loads(line) for line in lines[1:-1]]
+    assert len(records) == 4 * 20 * 2 and all(len(r["pad"]) == 20000 for r in records)
+    assert sorted((r["writer"], r["i"]) for r in records[::2]) == [(w, i) for w in "abcd" for i in range(20)]
+    assert all(records[k] == records[k + 1] for k in range(0, len(records), 2))  # each block in one piece
+
+
+def test_the_unless_check_and_its_append_are_one_step_for_concurrent_processes(tmp_path):
+    import json
+
+    path = tmp_path / "results.jsonl"
+    outputs = _appenders(path, ["once-1", "once-2", "once-3"])
+    assert sorted(outputs) == ["False", "False", "True"]
+    assert [json.loads(line)["unit"] for line in path.read_text().splitlines()] == ["u"]

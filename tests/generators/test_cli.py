@@ -63,7 +63,7 @@ def test_out_holding_another_dataset_is_refused(tmp_path):
 
 
 def test_node_defaults_from_slurm_and_kubernetes():
-    from generators.cli import node_defaults
+    from generators.nodes import node_defaults
 
     assert node_defaults({}) == (None, None)
     assert node_defaults({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4",
