@@ -141,3 +141,162 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     assert row["curves"] == [[[1, 0.725], [2, 0.75], [3, 0.775], [4, 0.8]], [[1, 0.825], [2, 0.85], [3, 0.875], [4, 0.9]]]
     assert (row["pretrain_cpu_s"], row["render_s"], row["ft_cpu_s"]) == (4000.0, 900.0, 1234.5)
     assert row["leaky"] is False and rows[1]["eval_cpu_s"] is not None
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+def ft_rows(preset, unit, accs, curve=None, cpu=3600.0):
+    """Rows of a fine-tuned unit: per task the fold accuracies ``accs`` (a list, or a function of
+    the task name) and per fold the validation curve ``curve(fold accuracy)``: ``[[step, acc], ...]``."""
+    rows = []
+    for t in preset.tasks:
+        split = accs(t.name) if callable(accs) else list(accs)
+        curves = [curve(a) for a in split] if curve else []
+        rows.append({"unit": unit.name, "role": unit.role, "label": unit.label, "kind": unit.kind,
+                     "seed": unit.seed, "input_size": unit.input_size, "steps": unit.steps, "task": t.name,
+                     "acc_mean": sum(split) / len(split), "acc_std": 0.01, "split_acc": split,
+                     "leaky": unit.role == "audio" and t.name in preset.leaky_tasks, "protocol": "finetune",
+                     "curves": curves, "ft_cpu_s": cpu, "pretrain_cpu_s": 1800.0 if unit.trained else None,
+                     "eval_cpu_s": 2 * cpu, "machine": "test"})
+    return rows
+
+
+def probe_rows(units, accs):
+    """The probe study's rows (tasks fsdd and instruments) of ``units`` (name, label, role, seed)."""
+    rows = []
+    for name, label, role, seed in units:
+        for task in ("fsdd", "instruments", "fsdd-mean"):
+            split = accs[label]
+            rows.append({"unit": name, "label": label, "role": role, "seed": seed, "task": task, "kind": None,
+                         "input_size": "128x128", "steps": 1300, "acc_mean": sum(split) / 5, "acc_std": 0.01,
+                         "split_acc": split, "pretrain_cpu_s": 1500.0 if role == "pattern" else None})
+    return rows
+
+
+def _report(tmp_path, rows, probes, plots=False):
+    from tools.study.plan import append_rows
+    from tools.study.report import write_study_report
+
+    preset = replace(STUDY_PRESETS["cpu-finetune"], probe_results="../probe/results.jsonl")
+    append_rows(tmp_path / "probe" / "results.jsonl", probes)
+    append_rows(tmp_path / "ft" / RESULTS, rows)
+    return write_study_report(preset, tmp_path / "ft", plots=plots).read_text()
+
+
+FOLD_NOISE = (0.0, 0.01, -0.01, 0.005, -0.005)
+
+
+def _units(names):
+    preset = STUDY_PRESETS["cpu-finetune"]
+    return preset, [u for u in plan_units(preset, []) if u.name in names]
+
+
+def test_finetune_section_says_which_kinds_beat_step0_and_compares_the_best_with_its_probe(tmp_path):
+    preset, units = _units({"step0-s0", "fractaldb-s0", "stat-wmm-s0"})
+    level = {"step0": 0.60, "fractaldb": 0.75, "stat-wmm": 0.60}
+    rows = []
+    for u in units:  # stat-wmm: per-fold differences around zero (within noise)
+        noise = (0.02, -0.02, 0.01, -0.01, 0.0) if u.label == "stat-wmm" else FOLD_NOISE
+        rows += ft_rows(preset, u, [level[u.label] + d for d in noise])
+    probes = probe_rows([("step0-s0", "step0", "step0", 0), ("fractaldb-s0", "fractaldb", "pattern", 0),
+                         ("logmel-stats", "logmel-stats", "logmel", 0)],
+                        {"step0": [0.9] * 5, "fractaldb": [0.70 + d for d in (0.01, -0.01, 0.0, 0.02, -0.02)],
+                         "logmel-stats": [0.8 + d for d in (0.0, 0.01, 0.0, -0.01, 0.0)]})
+    text = _report(tmp_path, rows, probes)
+    section = text.split("## Fine-tuning against step0")[1].split("\n## ")[0]
+    assert "| (o) fractaldb | 0 | 75.0 ± 1.0 | **+15.0 ± 0.0** | 70.0 | +5.0 (p = 0.0" in section
+    # no probe row of its own; logmel-stats (one seed) stands beside every seed
+    assert "| (f) stat-wmm | 0 | 60.0 ± 1.0 | +0.0 ± 2.2 | – | – | -20.0 (p = 0.000) | 1.00 |" in section
+    assert "| logmel-stats (probe) | 0 | 80.0 |" in section
+    assert ("- **Synthetic pre-training beats training from scratch under fine-tuning on fsdd-ft:** 1 of 2 kinds "
+            "are above `step0` beyond noise: (o) fractaldb (+15.0); 1 within noise.") in section
+    assert ("- **Best fine-tuned encoder on instruments-ft:** (o) fractaldb at 75.0 %; it is 5.0 points above its "
+            "own linear probe at 70.0 % (") in section
+    assert "and 5.0 points below `logmel-stats` at 80.0 % (beyond noise, p = 0.0" in section
+    # CPU: pre-training once per pre-trained unit, every fine-tune's own CPU
+    assert ("**CPU spent:** 1.0 CPU hours of pre-training for the pre-trained units (each once; the checkpoints "
+            "are the probe study's), 6.0 CPU hours of fine-tuning over 3 units. One fine-tune of an encoder on a "
+            "task, every fold: fsdd-ft 1.00 CPU h (range 1.00–1.00, 3 fine-tunes)") in section
+    assert "`python -m finetune full` (encoder + linear head fine-tuned end to end, 600 optimizer steps" in text
+
+
+def test_finetune_section_says_so_when_no_kind_beats_step0_and_the_best_is_below_its_probe(tmp_path):
+    preset, units = _units({"step0-s0", "fractaldb-s0", "visualatom-s0"})
+    level = {"step0": 0.60, "fractaldb": 0.58, "visualatom": 0.605}
+    rows = []
+    for u in units:
+        noise = (0.03, -0.03, 0.02, -0.02, 0.0) if u.label == "visualatom" else FOLD_NOISE
+        rows += ft_rows(preset, u, [level[u.label] + d for d in noise])
+    probes = probe_rows([("visualatom-s0", "visualatom", "pattern", 0)],
+                        {"visualatom": [0.9 + d for d in FOLD_NOISE]})
+    section = _report(tmp_path, rows, probes).split("## Fine-tuning against step0")[1].split("\n## ")[0]
+    assert ("- **Synthetic pre-training does not beat training from scratch under fine-tuning on fsdd-ft:** none "
+            "of the 2 kinds is above `step0` beyond noise (1 below); the largest gain is (p) visualatom's +0.5 "
+            "points.") in section
+    assert ("- **Best fine-tuned encoder on fsdd-ft:** (p) visualatom at 60.5 %; it is 29.5 points below its own "
+            "linear probe at 90.0 % (beyond noise, p = 0.000), and not compared with `logmel-stats` (no probe "
+            "row).") in section
+
+
+def test_convergence_rule_over_the_last_fifth_of_the_curve():
+    from tools.study.stats import convergence
+
+    steps = list(range(60, 601, 60))
+    flat = [0.5, 0.6, 0.7, 0.75, 0.78, 0.8, 0.8, 0.81, 0.80, 0.805]
+    rule = convergence(steps, flat, [0.02] * 10)
+    assert (rule["from_step"], rule["points"]) == (480, 3)
+    assert rule["moves"] == pytest.approx(0.01) and rule["spread"] == pytest.approx(0.02) and rule["converged"]
+    rising = flat[:7] + [0.83, 0.86, 0.9]
+    assert convergence(steps, rising, [0.02] * 10) == pytest.approx(
+        {"from_step": 480, "points": 3, "moves": 0.07, "spread": 0.02, "converged": False})
+    assert convergence([100, 200], [0.5, 0.6], [0.1, 0.1]) is None  # one point in the last fifth
+
+
+def test_convergence_section_states_the_rule_per_encoder_and_task_and_plots_the_curves(tmp_path):
+    preset, units = _units({"step0-s0", "fractaldb-s0"})
+
+    def still_rising(a):
+        return [[s, a * s / 600] for s in range(60, 601, 60)]
+
+    def levelled(a):
+        return [[s, a * min(1.0, s / 300)] for s in range(60, 601, 60)]
+
+    rows = []
+    for u in units:
+        rows += ft_rows(preset, u, [0.6 + d for d in FOLD_NOISE], still_rising if u.label == "step0" else levelled)
+    text = _report(tmp_path, rows, [], plots=True)
+    section = text.split("## Convergence of the fine-tunes")[1].split("\n## ")[0]
+    # step0's mean curve climbs 0.6 x 120 / 600 = 12 points over its last fifth, against a fold spread of
+    # 0.79 (the std of the fold accuracies) x 0.9 (the mean scale of those points)
+    assert "| step0 | fsdd-ft | 5 | 3 | 12.0 | 0.7 | no |" in section
+    assert "| (o) fractaldb | instruments-ft | 5 | 3 | 0.0 | 0.8 | **yes** |" in section
+    assert "Converged by this rule: 2 of 4 (encoder, task) pairs. Still moving: step0 on fsdd-ft, step0 on " \
+        "instruments-ft." in section
+    assert (tmp_path / "ft" / "finetune-curves.png").stat().st_size > 1000
+    assert "![validation accuracy vs fine-tuning step](finetune-curves.png)" in section
+
+
+def test_fig3_section_names_the_missing_kinds_of_a_to_n_and_the_cpu_they_need(tmp_path):
+    preset, units = _units({"step0-s0", "deadleaves-squares-s0", "stat-wmm-s0"})
+    rows = [r for u in units for r in ft_rows(preset, u, [0.6] * 5, cpu=1800.0)]
+    probes = probe_rows([(f"{k}-s0", k, "pattern", 0) for k in SMALL_KINDS], {k: [0.8] * 5 for k in SMALL_KINDS})
+    section = _report(tmp_path, rows, probes).split("## Fig. 3 under fine-tuning")[1].split("\n## ")[0]
+    assert "12 of the 14 kinds of a–n are not fine-tuned yet: (b) deadleaves-oriented, (c) deadleaves-mixed," in section
+    assert "(a) deadleaves-squares" not in section and "(f) stat-wmm" not in section
+    # 2 tasks x 0.5 CPU h per unit; 12 x 1500 s of pre-training as the probe study measured it
+    assert ("At the measured 1.00 CPU hours of fine-tuning per unit (every task and fold, mean over the units in), "
+            "they need about 12.0 CPU hours of fine-tuning, plus 5.0 CPU hours of pre-training") in section
+
+
+def test_the_cpu_study_report_is_unchanged_by_the_fine_tuning_sections(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from tools.study.report import write_study_report
+
+    committed = Path(__file__).resolve().parents[2] / "docs" / "report-cpu-study"
+    if not (committed / "report.md").exists():
+        pytest.skip("docs/report-cpu-study is not in this checkout")
+    shutil.copytree(committed, tmp_path / "report")
+    text = write_study_report(STUDY_PRESETS["cpu-study"], tmp_path / "report", plots=False).read_text()
+    assert text == (committed / "report.md").read_text()

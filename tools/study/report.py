@@ -1,6 +1,7 @@
 """``REPORT/report.md`` of a study (:mod:`tools.study.run`), written from the committed files alone:
 ``REPORT/results.jsonl`` (the units' rows), ``REPORT/stats/*.json`` (image properties) and
-``REPORT/sheets/*.png`` (contact sheets). Rewritten from scratch on every call; a partial study
+``REPORT/sheets/*.png`` (contact sheets); a fine-tuning study (``probe_results``) reads the probe
+study's rows and ``stats/`` beside it. Rewritten from scratch on every call; a partial study
 gives a partial report that says at its top how many units are missing and lists them.
 
 The numbers are :mod:`tools.study.stats`, the sections :mod:`tools.study.sections`; the report is
@@ -15,9 +16,10 @@ from pathlib import Path
 from tools.sections import sheets_section, write_markdown
 from tools.study.plan import RESULTS, read_rows
 from tools.study.presets import StudyPreset
-from tools.study.sections import (audio_kinds_section, commands_section, correlation_section, dataset_name, header,
-                                  missing_section, paper_section, properties_section, ranking_table,
-                                  recipe_controls, recipe_section, seed_table, study_table, summary_section)
+from tools.study.sections import (audio_kinds_section, commands_section, convergence_section, correlation_section,
+                                  dataset_name, finetune_section, header, missing_kinds_section, missing_section,
+                                  paper_section, properties_section, ranking_table, recipe_controls, recipe_section,
+                                  seed_table, study_table, summary_section)
 from tools.study.stats import kind_accuracy, summarise
 
 
@@ -30,7 +32,11 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
     rows = read_rows(report / RESULTS)
     tasks = [t.name for t in preset.tasks]
     groups = summarise(rows, tasks)
-    stats = [json.loads(p.read_text()) for p in sorted((report / "stats").glob("*.json"))]
+    # a study whose kinds are the probe study's takes their properties (and probe rows) from there
+    probe_results = report / preset.probe_results if preset.probe_results else None
+    probe_rows = read_rows(probe_results) if probe_results else []
+    stats_dir = probe_results.parent / "stats" if probe_results else report / "stats"
+    stats = [json.loads(p.read_text()) for p in sorted(stats_dir.glob("*.json"))]
     stats = [s for s in stats if s.get("name") in preset.all_kinds]
     head, missing = header(preset, rows, failed or {}, note)
     if preset.mode == "recipe":
@@ -38,9 +44,11 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
     else:
         acc = kind_accuracy(preset, groups, tasks)  # the image kinds: correlations, paper comparison
         acc_all = kind_accuracy(preset, groups, tasks, preset.all_kinds)  # with the audio-native kinds
-        body = [summary_section(preset, groups, tasks), audio_kinds_section(preset, rows, groups, tasks),
+        body = [summary_section(preset, groups, tasks), finetune_section(preset, rows, probe_rows, groups),
+                convergence_section(preset, rows, report, plots), audio_kinds_section(preset, rows, groups, tasks),
                 study_table(preset, groups, tasks), seed_table(preset, rows, groups, tasks),
                 ranking_table(preset, acc_all, tasks), properties_section(preset, stats),
+                missing_kinds_section(preset, rows, probe_rows),
                 correlation_section(preset, stats, acc, tasks, report, plots),
                 paper_section(preset, rows, groups, acc, tasks),
                 sheets_section(report, preset.all_kinds, lambda kind: dataset_name(preset, kind))]

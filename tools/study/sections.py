@@ -15,10 +15,11 @@ import numpy as np
 
 from tools.sections import note_section
 from tools.study.plan import RESULTS, extreme_kinds, plan_units, unit_done
-from tools.study.plots import recipe_plot
+from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
-from tools.study.stats import (ALPHA, beyond_noise, costs, family, machine_hours, probe_means, probes,
-                               property_rows, split_by_noise, versus_control, versus_kind)
+from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, convergence, costs, family, finetune_cpu,
+                               machine_hours, mean_curve, probe_accuracy, probe_means, probes, property_rows,
+                               split_by_noise, versus_control, versus_kind, versus_probe)
 
 
 def _pct(v, sign=False) -> str:
@@ -62,7 +63,10 @@ def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None
     steps = ", ".join(str(s) for s in preset.steps)
     lines = [f"# Study report: preset `{preset.name}`", "", *status, "",
              f"Written by `python -m tools.reproduce --preset {preset.name}` from `{RESULTS}` (one row per "
-             f"unit and task), `stats/` and `sheets/` in this folder.", "",
+             f"unit and task), `stats/` and `sheets/` in this folder." if not preset.probe_results else
+             f"Written by `python -m tools.reproduce --preset {preset.name}` from `{RESULTS}` in this folder (one "
+             f"row per unit and task) and, for the probes beside the fine-tunes and the image properties, the "
+             f"probe study's `{preset.probe_results}` and the `stats/` beside it.", "",
              f"- Preset: {preset.description}.",
              f"- Budget: {steps} optimizer steps x batch {preset.batch_size} per run, `{preset.model}` MAE, "
              f"input {shapes}, peak lr {preset.lr if preset.lr else 'pretrain default'}, "
@@ -72,17 +76,34 @@ def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None
                 if any(k in preset.kinds for k in preset.kind_n) else "")
              + f"; epochs per run = steps x batch / images (in the tables); render overrides: "
                f"{json.dumps(preset.kind_params) if preset.kind_params else 'none'}.",
-             f"- Evaluation: `python -m finetune suite` (linear probe on whole clips in chunks, "
-             f"{pooling_text(preset)}, last block, `--norm {preset.probe_norm}`), accuracy % "
-             f"mean ± std over folds, on {', '.join(t.name for t in preset.tasks)}. `step0` = the "
-             f"untrained encoder of the same seed (`random:SEED`, identical to a run's `step0/`), "
-             f"seeds {list(preset.step0_seeds)}.",
+             evaluation_text(preset),
              f"- {'Cost' if complete else 'Cost so far'}: {cpu / 3600:.1f} CPU hours (pre-training + "
              f"evaluation, from the units' own CPU time), {wall / 3600:.1f} hours of unit wall time "
              f"(render + pre-training + evaluation; units run side by side overlap), about "
              f"{machine_hours(rows):.1f} hours of machine time (the union of the units' run intervals).",
              f"- Machine(s): {'; '.join(machines) if machines else 'none yet'}.", ""]
     return lines + note_section(note), missing
+
+
+def evaluation_text(preset: StudyPreset) -> str:
+    """The header's line on how the tasks evaluate an encoder (probe suite, fine-tuning or both)."""
+    probe, tuned = preset.tasks_of("probe"), preset.tasks_of("finetune")
+    parts = []
+    if probe:
+        parts.append(f"`python -m finetune suite` (linear probe on whole clips in chunks, "
+                     f"{pooling_text(preset)}, last block, `--norm {preset.probe_norm}`), accuracy % "
+                     f"mean ± std over folds, on {', '.join(t.name for t in probe)}")
+    if tuned:
+        interval = preset.ft_eval_every or max(1, preset.ft_steps // 10)
+        parts.append(f"`python -m finetune full` (encoder + linear head fine-tuned end to end, {preset.ft_steps} "
+                     f"optimizer steps of {preset.ft_batch} clips, peak lr {', '.join(f'{lr:g}' for lr in preset.ft_lrs)} "
+                     f"chosen with the step on the validation split, evaluated every {interval} steps; the test "
+                     f"split evaluated once, at the chosen state; whole clips), accuracy % mean ± std over folds, on "
+                     f"{', '.join(t.name for t in tuned)}"
+                     + (f"; each encoder's own linear probe and `logmel-stats` from `{preset.probe_results}`"
+                        if preset.probe_results else ""))
+    return (f"- Evaluation: {'; '.join(parts)}. `step0` = the untrained encoder of the same seed (`random:SEED`, "
+            f"identical to a run's `step0/`), seeds {list(preset.step0_seeds)}.")
 
 
 def pooling_text(preset: StudyPreset) -> str:
@@ -343,14 +364,20 @@ def paper_section(preset: StudyPreset, rows: list[dict], groups: dict, acc: dict
 def seed_table(preset: StudyPreset, rows: list[dict], groups: dict, tasks: list[str]) -> list[str]:
     shape, steps = preset.input_sizes[0], preset.steps[0]
     extremes = extreme_kinds(preset, rows)
-    lines = ["## Seed spread: step0 and the extreme kinds", ""]
-    if extremes is None:
-        lines += ["The extreme kinds are chosen once every kind has its first seed; until then only "
-                  "step0's seeds are shown.", ""]
+    title = "## Seed spread: step0 and the extreme kinds"
+    if not preset.extremes or not preset.extra_seeds:  # no extremes rule: the kinds named with seeds
+        several = [k for k in preset.seed_kinds if (k, shape, steps) in groups]
+        planned = ", ".join(f"{k} {list(preset.seeds + tuple(v))}" for k, v in preset.seed_kinds.items())
+        lines = ["## Seed spread: step0" + "".join(f" and {k}" for k in several), "",
+                 f"Kinds planned with several seeds: {planned or 'none'}.", ""]
+        keys = [("step0", shape, None)] + [(k, shape, steps) for k in several]
+    elif extremes is None:
+        lines = [title, "", "The extreme kinds are chosen once every kind has its first seed; until then only "
+                 "step0's seeds are shown.", ""]
         keys = [("step0", shape, None)]
     else:
-        lines += [f"Best by mean accuracy of the first seed: {', '.join(extremes[0])}; worst: "
-                  f"{', '.join(extremes[1])}.", ""]
+        lines = [title, "", f"Best by mean accuracy of the first seed: {', '.join(extremes[0])}; worst: "
+                 f"{', '.join(extremes[1])}.", ""]
         keys = [("step0", shape, None)] + [(k, shape, steps) for k in extremes[0] + extremes[1]]
     lines += ["| dataset | task | accuracy per seed | mean ± seed std | gain ± seed std |", "|---|---|---|---:|---:|"]
     for key in keys:
@@ -596,3 +623,210 @@ def recipe_controls(preset: StudyPreset, groups: dict, tasks: list[str]) -> list
 def missing_section(missing: list[str]) -> list[str]:
     """The planned units not in ``results.jsonl`` yet (from :func:`header`)."""
     return ["## Missing units", ""] + (missing or ["None."]) + [""]
+
+
+# --- fine-tuning studies (tasks with protocol "finetune") -----------------------------------------
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f}"
+
+
+def _encoders(preset: StudyPreset, groups: dict) -> list[tuple[tuple, dict]]:
+    """``(key, group)`` of every fine-tuned encoder at the study's budget: step0, the kinds in
+    report order, the real-audio MAE."""
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    keys = [("step0", shape, None)] + [(k, shape, steps) for k in preset.all_kinds]
+    keys += [key for key, g in groups.items() if g["role"] == "audio"]
+    return [(key, groups[key]) for key in keys if key in groups]
+
+
+def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dict], groups: dict) -> list[str]:
+    """Per fine-tuned task: each encoder's fine-tuned accuracy, its gain over step0 (paired by
+    fold, the noise rule of the accuracy table), its own linear probe and ``logmel-stats`` (the
+    probe study's rows on the same clips) with paired differences, then plain sentences from the
+    numbers and the CPU the study spent."""
+    tasks = preset.tasks_of("finetune")
+    if not tasks:
+        return []
+    shape = preset.input_sizes[0]
+    s0 = groups.get(("step0", shape, None), {})
+    source = f"`{preset.probe_results}`" if preset.probe_results else "no probe study"
+    lines = ["## Fine-tuning against step0, its own linear probe and logmel-stats", "",
+             f"Fine-tuned accuracy % (mean over seeds ± mean fold std) and gain over `step0` fine-tuned the "
+             "same way (same seed, paired by fold; **bold** beyond noise by the rule of the accuracy table). "
+             f"Beside it, from the probe study ({source}) on the same clips and folds: the encoder's own "
+             "linear probe (same unit, frequency-preserving pooling) and `logmel-stats`; the differences "
+             "are fine-tuned minus probe, paired by fold over the seeds both have (p of a paired t-test; "
+             f"beyond noise when p < {ALPHA:g}). CPU h: one fine-tune of the encoder on the task, every "
+             "fold (the fine-tune's own CPU time, mean over the encoder's seeds).", ""]
+    for t in tasks:
+        probe_task = t.probe_task or t.name
+        logmel = probe_accuracy(probe_rows, "logmel-stats", probe_task, [0])
+        lines += [f"### {t.name} (probe: {probe_task})", "",
+                  "| encoder | seeds | fine-tuned | gain over step0 | own probe | fine-tuned − own probe (p) "
+                  "| fine-tuned − logmel-stats (p) | CPU h |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+        std0 = s0.get(t.name, {}).get("acc_seed_std", float("nan"))
+        fair = {}
+        for (label, _, _), g in _encoders(preset, groups):
+            e = g.get(t.name)
+            if e is None:
+                continue
+            leaky = t.name in g["leaky"]
+            if g["role"] == "step0":
+                gain = f"0 (seed std {_pct(e['acc_seed_std'])})"
+            else:
+                gain = f"{_pct(e['gain'], True)} ± {_pct(e['gain_fold_std'])}"
+                gain = f"**{gain}**" if beyond_noise(e, std0) else gain
+            own = versus_probe(rows, probe_rows, label, t.name, probe_task)
+            own_acc = probe_accuracy(probe_rows, label, probe_task, sorted(g["seeds"]))
+            vs_logmel = versus_probe(rows, probe_rows, label, t.name, probe_task, "logmel-stats")
+            cpu = [r["ft_cpu_s"] for r in _latest_rows(rows) if r["label"] == label and r["task"] == t.name
+                   and r.get("ft_cpu_s") is not None]
+            lines.append(f"| {dataset_name(preset, label)} | {','.join(str(s) for s in sorted(g['seeds']))} | "
+                         f"{_pct(e['acc'])} ± {_pct(e['acc_fold_std'])}{' leaky' if leaky else ''} | {gain} | "
+                         f"{_pct(own_acc) if own_acc is not None else '–'} | {_diff(own)} | {_diff(vs_logmel)} | "
+                         + (f"{np.mean(cpu) / 3600:.2f}" if cpu else "–") + " |")
+            if not leaky:
+                fair[label] = (g, e, own, vs_logmel, own_acc)
+        lines += [f"| logmel-stats (probe) | 0 | {_pct(logmel) if logmel is not None else '–'} | | | | | |", ""]
+        lines += finetune_sentences(preset, t.name, fair, std0, logmel) + [""]
+    lines += finetune_cost_lines(rows)
+    return lines
+
+
+def _latest_rows(rows: list[dict]) -> list[dict]:
+    return list({(r["unit"], r["task"]): r for r in rows}.values())
+
+
+def _diff(v) -> str:
+    return f"{_pct(v[0], True)} (p = {v[1]:.3f})" if v else "–"
+
+
+def finetune_sentences(preset: StudyPreset, task: str, fair: dict, step0_std: float, logmel: float | None) -> list[str]:
+    """The plain statements under a task's fine-tuning table, from the numbers: ``fair`` is
+    ``{label: (group, task entry, vs own probe, vs logmel-stats, own probe accuracy)}`` of the
+    encoders whose pre-training did not see the task's clips."""
+    kinds = {label: v[0] for label, v in fair.items() if v[0]["role"] == "pattern"}
+    measured, up, down = split_by_noise(kinds, task, step0_std)
+    if not fair:
+        return [f"- On {task}: no fine-tuned encoder measured yet."]
+    out = []
+    if not measured:
+        out.append(f"- **Synthetic pre-training against training from scratch on {task}:** no pattern kind "
+                   "fine-tuned yet.")
+    elif up:
+        named = ", ".join(f"{dataset_name(preset, k)} ({_pct(measured[k]['gain'], True)})"
+                          for k in sorted(up, key=lambda k: -measured[k]["gain"]))
+        out.append(f"- **Synthetic pre-training beats training from scratch under fine-tuning on {task}:** "
+                   f"{len(up)} of {len(measured)} kinds are above `step0` beyond noise: {named}"
+                   + (f"; {len(down)} below" if down else "") + f"; {len(measured) - len(up) - len(down)} within noise.")
+    else:
+        best = max(measured, key=lambda k: measured[k]["gain"])
+        out.append(f"- **Synthetic pre-training does not beat training from scratch under fine-tuning on {task}:** "
+                   f"none of the {len(measured)} kinds is above `step0` beyond noise"
+                   + (f" ({len(down)} below)" if down else "") + f"; the largest gain is "
+                   f"{dataset_name(preset, best)}'s {_pct(measured[best]['gain'], True)} points.")
+    best = max(fair, key=lambda label: fair[label][1]["acc"])
+    g, e, own, vs_logmel, own_acc = fair[best]
+
+    def against(v, what):
+        if v is None:
+            return f"not compared with {what} (no paired probe row)"
+        word = "above" if v[0] > 0 else "below"
+        return (f"{abs(100 * v[0]):.1f} points {word} {what} at {_pct(v[3])} % "
+                f"({'beyond' if v[1] < ALPHA else 'within'} noise, p = {v[1]:.3f})")
+
+    out.append(f"- **Best fine-tuned encoder on {task}:** {dataset_name(preset, best)} at {_pct(e['acc'])} %; it is "
+               + against(own, "its own linear probe") + ", and "
+               + (against(vs_logmel, "`logmel-stats`") if logmel is not None else "not compared with `logmel-stats` "
+                  "(no probe row)") + ".")
+    return out
+
+
+def finetune_cost_lines(rows: list[dict]) -> list[str]:
+    """The CPU a fine-tuning study spent: pre-training (once per unit), fine-tuning, and one
+    (encoder, task, every fold) fine-tune per task."""
+    cpu = finetune_cpu(rows)
+    if not cpu["units"]:
+        return []
+    per = "; ".join(f"{t} {np.mean(v) / 3600:.2f} CPU h (range {min(v) / 3600:.2f}–{max(v) / 3600:.2f}, "
+                    f"{len(v)} fine-tunes)" for t, v in cpu["per_task"].items())
+    return [f"**CPU spent:** {_hours(cpu['pretrain_s'])} CPU hours of pre-training for the pre-trained units "
+            f"(each once; the checkpoints are the probe study's), {_hours(cpu['finetune_s'])} CPU hours of "
+            f"fine-tuning over {cpu['units']} units. One fine-tune of an encoder on a task, every fold: {per}.", ""]
+
+
+def convergence_section(preset: StudyPreset, rows: list[dict], report: Path, plots: bool = True) -> list[str]:
+    """Validation accuracy against fine-tuning step per task and encoder (mean over folds ± fold
+    spread), plotted in ``finetune-curves.png``, and the convergence rule per (encoder, task)."""
+    tasks = [t.name for t in preset.tasks_of("finetune")]
+    if not tasks:
+        return []
+    lines = ["## Convergence of the fine-tunes", "",
+             "Validation accuracy against the fine-tuning step at the chosen lr, mean over the folds (and seeds) "
+             "± their std. Rule: **converged** when the last fifth of the curve (the points from "
+             f"{100 * (1 - LAST_PART):.0f} % of the steps on) moves, max − min of the mean, by less than the "
+             "fold spread there (the mean std over folds).", ""]
+    curves: dict[str, dict[str, tuple]] = {t: {} for t in tasks}
+    labels = list(dict.fromkeys(r["label"] for r in rows if r.get("protocol") == "finetune"))
+    table = ["| encoder | task | curves | points in the last fifth | last fifth moves | fold spread | converged |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    verdicts = {True: [], False: []}
+    for label in labels:
+        for t in tasks:
+            curve = mean_curve(rows, label, t)
+            if curve is None:
+                continue
+            curves[t][label] = curve
+            rule = convergence(*curve[:3])
+            if rule is None:
+                table.append(f"| {dataset_name(preset, label)} | {t} | {curve[3]} | <2 | – | – | not evaluable |")
+                continue
+            verdicts[rule["converged"]].append(f"{label} on {t}")
+            table.append(f"| {dataset_name(preset, label)} | {t} | {curve[3]} | {rule['points']} | "
+                         f"{100 * rule['moves']:.1f} | {100 * rule['spread']:.1f} | "
+                         f"{'**yes**' if rule['converged'] else 'no'} |")
+    if not any(curves.values()):
+        return lines + ["No validation curves yet.", ""]
+    lines += table + [""]
+    n = len(verdicts[True]) + len(verdicts[False])
+    text = f"Converged by this rule: {len(verdicts[True])} of {n} (encoder, task) pairs."
+    if verdicts[False]:
+        text += " Still moving: " + ", ".join(verdicts[False]) + "."
+    lines += [text, ""]
+    if plots and curves_plot(curves, report / "finetune-curves.png"):
+        lines += ["![validation accuracy vs fine-tuning step](finetune-curves.png)", ""]
+    return lines
+
+
+def missing_kinds_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dict]) -> list[str]:
+    """Fig. 3 under fine-tuning: which of the kinds a-n have no fine-tuned first seed yet and the
+    CPU-hours they need (fine-tuning at the measured CPU per unit; pre-training as the probe study
+    measured it, for checkpoints not at hand)."""
+    if not preset.tasks_of("finetune"):
+        return []
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    small = [k for k in preset.kinds if k in SMALL_KINDS]
+    have = {(r["label"], r["task"]) for r in rows if r["role"] == "pattern" and r.get("seed") == preset.seeds[0]}
+    missing = [k for k in small if not all((k, t.name) in have for t in preset.tasks)]
+    lines = ["## Fig. 3 under fine-tuning", ""]
+    if not missing:
+        return lines + [f"All {len(small)} kinds of a–n are fine-tuned; the correlation section below is "
+                        "Fig. 3 under fine-tuning.", ""]
+    cpu = finetune_cpu(rows)
+    per_unit = sum(np.mean(v) for v in cpu["per_task"].values()) if cpu["per_task"] else None
+    pre = {r["label"]: r.get("pretrain_cpu_s") or 0.0 for r in probe_rows
+           if r.get("role") == "pattern" and r.get("seed") == preset.seeds[0] and r.get("label") in missing}
+    text = (f"{len(missing)} of the {len(small)} kinds of a–n are not fine-tuned yet: "
+            + ", ".join(dataset_name(preset, k) for k in missing) + ". ")
+    if per_unit is not None:
+        text += (f"At the measured {per_unit / 3600:.2f} CPU hours of fine-tuning per unit (every task and "
+                 f"fold, mean over the units in), they need about {len(missing) * per_unit / 3600:.1f} CPU hours of "
+                 "fine-tuning")
+    else:
+        text += "No unit is fine-tuned yet, so their fine-tuning cost is not measured"
+    if pre:
+        text += (f", plus {sum(pre.values()) / 3600:.1f} CPU hours of pre-training for those whose checkpoints "
+                 f"are not at hand (as the probe study measured it, {shape}, {steps} steps)")
+    lines += [text + ". Until then the correlation section below is over the kinds measured so far.", ""]
+    return lines

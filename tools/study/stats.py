@@ -225,6 +225,12 @@ def versus_kind(rows: list[dict], label: str, other: str, task: str) -> tuple | 
     rows = _latest(rows)
     mine = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == label and r["task"] == task}
     theirs = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == other and r["task"] == task}
+    return paired_by_seed(mine, theirs)
+
+
+def paired_by_seed(mine: dict, theirs: dict) -> tuple | None:
+    """``(difference, p, accuracy of mine, accuracy of theirs, seeds)`` of two ``{seed: fold
+    accuracies}`` over the seeds both have (see :func:`versus_kind`); None without one."""
     seeds = [s for s in sorted(mine.keys() & theirs.keys())
              if mine[s] and theirs[s] and len(mine[s]) == len(theirs[s])]
     if not seeds or len({len(mine[s]) for s in seeds}) != 1:
@@ -272,3 +278,80 @@ def probe_means(preset: StudyPreset, tasks: list[str]) -> dict[str, list[str]]:
     if len(groups) <= 1:
         return {"mean": list(tasks)}
     return {f"mean {p}": ts for p, ts in groups.items()}
+
+
+# --- fine-tuning: own linear probe, validation curves, CPU ---------------------------------------
+
+def versus_probe(rows: list[dict], probe_rows: list[dict], label: str, task: str, probe_task: str,
+                 other: str | None = None) -> tuple | None:
+    """A fine-tuned encoder against a linear probe on the same clips, paired by fold: ``label``'s
+    rows on ``task`` against the probe rows (another study's) of ``other`` (default ``label``
+    itself: its own probe) on ``probe_task``, over the seeds both have; a probe with one row and
+    no seed in common (``logmel-stats``) stands beside every seed. Returns
+    :func:`paired_by_seed`'s tuple, or None."""
+    rows, probe_rows = _latest(rows), _latest(probe_rows)
+    mine = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == label and r["task"] == task}
+    theirs = {r["seed"]: r.get("split_acc") for r in probe_rows
+              if r["label"] == (other or label) and r["task"] == probe_task}
+    if len(theirs) == 1 and not mine.keys() & theirs.keys():
+        theirs = dict.fromkeys(mine, next(iter(theirs.values())))
+    return paired_by_seed(mine, theirs)
+
+
+def probe_accuracy(probe_rows: list[dict], label: str, task: str, seeds) -> float | None:
+    """Mean accuracy of ``label``'s probe rows on ``task`` over ``seeds`` (over all of its seeds
+    when none of ``seeds`` is there); None without a row."""
+    found = {r["seed"]: r["acc_mean"] for r in _latest(probe_rows) if r["label"] == label and r["task"] == task}
+    shared = [found[s] for s in seeds if s in found]
+    values = shared or list(found.values())
+    return float(np.mean(values)) if values else None
+
+
+def mean_curve(rows: list[dict], label: str, task: str) -> tuple[list[int], np.ndarray, np.ndarray, int] | None:
+    """``(steps, mean, std, n)`` of the validation curves (``curves``: per split ``[step,
+    accuracy]`` points) of ``label`` on ``task``, over every fold of every seed at the steps all
+    of them have: mean and std (ddof 1) over the ``n`` curves; None without two curves."""
+    curves = [c for r in _latest(rows) if r["label"] == label and r["task"] == task for c in (r.get("curves") or [])
+              if c]
+    if len(curves) < 2:
+        return None
+    steps = sorted(set.intersection(*({int(s) for s, _ in c} for c in curves)))
+    if not steps:
+        return None
+    values = np.array([[dict((int(s), a) for s, a in c)[step] for step in steps] for c in curves], dtype=np.float64)
+    return steps, values.mean(axis=0), values.std(axis=0, ddof=1), len(curves)
+
+
+#: The part of a validation curve the convergence rule looks at (its last fifth, by steps).
+LAST_PART = 0.2
+
+
+def convergence(steps: list[int], mean, std) -> dict | None:
+    """The rule *the last fifth of the curve moves less than the fold spread*: over the points
+    with step >= (1 - LAST_PART) x the last step, ``moves`` = max - min of the mean curve,
+    ``spread`` = the mean of the fold std there; ``converged`` when moves < spread. None with
+    fewer than two points in that window."""
+    start = (1 - LAST_PART) * steps[-1]
+    window = [i for i, s in enumerate(steps) if s >= start]
+    if len(window) < 2:
+        return None
+    part, spread = np.asarray(mean)[window], float(np.mean(np.asarray(std)[window]))
+    moves = float(part.max() - part.min())
+    return {"from_step": steps[window[0]], "points": len(window), "moves": moves, "spread": spread,
+            "converged": bool(moves < spread)}
+
+
+def finetune_cpu(rows: list[dict]) -> dict:
+    """CPU of a fine-tuning study from its rows: ``pretrain_s`` (the pre-trained units, once
+    each), ``finetune_s`` (every fine-tune's own CPU, ``ft_cpu_s``), ``per_task``: ``{task:
+    [ft_cpu_s of each unit]}`` (one fine-tune = one encoder on one task, every fold) and ``units``
+    (fine-tuned units)."""
+    latest = _latest(rows)
+    pretrain = {r["unit"]: r.get("pretrain_cpu_s") or 0.0 for r in latest}
+    per_task: dict[str, list[float]] = {}
+    for r in latest:
+        if r.get("protocol") == "finetune" and r.get("ft_cpu_s") is not None:
+            per_task.setdefault(r["task"], []).append(float(r["ft_cpu_s"]))
+    return {"pretrain_s": float(sum(pretrain.values())), "finetune_s": float(sum(sum(v) for v in per_task.values())),
+            "per_task": per_task,
+            "units": len({r["unit"] for r in latest if r.get("protocol") == "finetune"})}
