@@ -48,7 +48,7 @@ def test_seed_kinds_must_name_kinds_of_the_preset():
         replace(STUDY_PRESETS["cpu-finetune"].tasks[0], protocol="linear")
 
 
-def full_record(name, task, accs, lrs=(5e-4,), chosen=5e-4, steps=600):
+def full_record(name, task, accs, lrs=(5e-4,), chosen=5e-4, steps=600, batch=32, eval_every=0):
     """A ``finetune full`` record (the fields ``finetune.cli.full`` writes) with curves for ``lrs``."""
     every = max(1, steps // 5)
     curves = [{f"{lr:g}": [{"step": s, "valid": a - 0.1 + 0.1 * s / steps - 0.05 * (lr != chosen), "loss": 1.0}
@@ -56,8 +56,8 @@ def full_record(name, task, accs, lrs=(5e-4,), chosen=5e-4, steps=600):
     return {"task": task, "method": "full", "name": name, "acc_mean": sum(accs) / len(accs), "acc_std": 0.01,
             "split_acc": list(accs), "split_last_acc": [a - 0.01 for a in accs],
             "split_valid_acc": [a + 0.01 for a in accs], "split_lr": [chosen] * len(accs),
-            "split_step": [steps] * len(accs), "curves": curves, "full": {"steps": steps, "lr": list(lrs),
-                                                                              "batch_size": 32},
+            "split_step": [steps] * len(accs), "curves": curves,
+            "full": {"steps": steps, "lr": list(lrs), "batch_size": batch, "eval_every": eval_every},
             "cpu_seconds": 1234.5, "train_cpu_s": 1100.0, "eval_cpu_s": 120.0}
 
 
@@ -91,7 +91,10 @@ def _stub_finetune(calls, kill=None):
             raise StepError("killed")
         accs = [0.6, 0.7] if "random" in arg["--ckpt"] else [0.8, 0.9]
         with open(arg["--results"], "a") as f:
-            f.write(json.dumps(full_record(arg["--name"], task, accs, lrs=(1e-3, 5e-4), steps=4)) + "\n")
+            lrs = tuple(float(command[i + 1]) for i, a in enumerate(command) if a == "--lr")
+            f.write(json.dumps(full_record(arg["--name"], task, accs, lrs=lrs, steps=int(arg["--steps"]),
+                                           batch=int(arg["--batch-size"]),
+                                           eval_every=int(arg["--eval-every"]))) + "\n")
 
     return run
 
@@ -141,6 +144,10 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     assert row["curves"] == [[[1, 0.725], [2, 0.75], [3, 0.775], [4, 0.8]], [[1, 0.825], [2, 0.85], [3, 0.875], [4, 0.9]]]
     assert (row["pretrain_cpu_s"], row["render_s"], row["ft_cpu_s"]) == (4000.0, 900.0, 1234.5)
     assert row["leaky"] is False and rows[1]["eval_cpu_s"] is not None
+    # a record of other fine-tuning settings in the work folder is not taken for this preset's
+    other = UnitRunner(replace(preset, ft_steps=8), work, tmp_path / "report2", tmp_path / "data", log=lambda m: None)
+    assert other.finetune_record(unit, preset.tasks[0]) is None
+    assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == [0.8, 0.9]
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -156,7 +163,7 @@ def ft_rows(preset, unit, accs, curve=None, cpu=3600.0):
                      "seed": unit.seed, "input_size": unit.input_size, "steps": unit.steps, "task": t.name,
                      "acc_mean": sum(split) / len(split), "acc_std": 0.01, "split_acc": split,
                      "leaky": unit.role == "audio" and t.name in preset.leaky_tasks, "protocol": "finetune",
-                     "curves": curves, "ft_cpu_s": cpu, "pretrain_cpu_s": 1800.0 if unit.trained else None,
+                     "curves": curves, "ft_cpu_s": cpu, "ft_steps": 600, "ft_lrs": [5e-4], "pretrain_cpu_s": 1800.0 if unit.trained else None,
                      "eval_cpu_s": 2 * cpu, "machine": "test"})
     return rows
 
@@ -208,6 +215,7 @@ def test_finetune_section_says_which_kinds_beat_step0_and_compares_the_best_with
     # no probe row of its own; logmel-stats (one seed) stands beside every seed
     assert "| (f) stat-wmm | 0 | 60.0 ± 1.0 | +0.0 ± 2.2 | – | – | -20.0 (p = 0.000) | 1.00 |" in section
     assert "| logmel-stats (probe) | 0 | 80.0 |" in section
+    assert "Fine-tuning settings of every row: 600 steps, lr 0.0005." in section
     assert ("- **Synthetic pre-training beats training from scratch under fine-tuning on fsdd-ft:** 1 of 2 kinds "
             "are above `step0` beyond noise: (o) fractaldb (+15.0); 1 within noise.") in section
     assert ("- **Best fine-tuned encoder on instruments-ft:** (o) fractaldb at 75.0 %; it is 5.0 points above its "
@@ -227,9 +235,12 @@ def test_finetune_section_says_so_when_no_kind_beats_step0_and_the_best_is_below
     for u in units:
         noise = (0.03, -0.03, 0.02, -0.02, 0.0) if u.label == "visualatom" else FOLD_NOISE
         rows += ft_rows(preset, u, [level[u.label] + d for d in noise])
+    rows[-1]["ft_steps"] = 1200  # one row of another budget: the report says so
     probes = probe_rows([("visualatom-s0", "visualatom", "pattern", 0)],
                         {"visualatom": [0.9 + d for d in FOLD_NOISE]})
     section = _report(tmp_path, rows, probes).split("## Fine-tuning against step0")[1].split("\n## ")[0]
+    assert ("**The rows were fine-tuned with different settings** (compare within one only): 600 steps, lr "
+            "0.0005 (3 units); 1200 steps, lr 0.0005 (1 unit).") in section
     assert ("- **Synthetic pre-training does not beat training from scratch under fine-tuning on fsdd-ft:** none "
             "of the 2 kinds is above `step0` beyond noise (1 below); the largest gain is (p) visualatom's +0.5 "
             "points.") in section

@@ -14,6 +14,11 @@ file.
 Units run as child processes (``python -m tools.study unit ...``), ``--parallel N`` of them
 side by side with one torch thread each; every child's CPU time is measured from its own
 children (``getrusage``), so the report can state the CPU cost of each unit.
+
+On a cluster a study is K jobs of an array (``num_nodes``/``node_rank``, from
+:mod:`generators.nodes`): each runs the units at its positions of
+:func:`tools.study.plan.node_order` and appends to the one results file under its lock; the
+report is written once, afterwards (docs/analysis.md, "On a cluster").
 """
 
 from __future__ import annotations
@@ -251,13 +256,18 @@ class UnitRunner:
                 "--name", unit.name, "--results", str(results), "--state", str(state)]
 
     def finetune_record(self, unit: Unit, task: StudyTask) -> dict | None:
-        """The last record of ``finetune full`` for ``unit`` on ``task``, or None before one is written."""
+        """The last record of ``finetune full`` for ``unit`` on ``task`` made with the preset's
+        fine-tuning settings (steps, lr grid, batch, evaluation interval), or None before one is
+        written (a record of other settings is not reused)."""
         from finetune.results import read_results
 
+        p = self.preset
         results, _ = self.finetune_paths(unit, task)
         if not results.exists():
             return None
-        records = read_results(results, report=lambda m: None)
+        want = {"steps": p.ft_steps, "lr": list(p.ft_lrs), "batch_size": p.ft_batch, "eval_every": p.ft_eval_every}
+        records = [r for r in read_results(results, report=lambda m: None)
+                   if {k: (r.get("full") or {}).get(k) for k in want} == want]
         return records[-1] if records else None
 
     def rows(self, unit: Unit, info: dict, evaluated: dict) -> list[dict]:

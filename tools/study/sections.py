@@ -659,6 +659,16 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
              "are fine-tuned minus probe, paired by fold over the seeds both have (p of a paired t-test; "
              f"beyond noise when p < {ALPHA:g}). CPU h: one fine-tune of the encoder on the task, every "
              "fold (the fine-tune's own CPU time, mean over the encoder's seeds).", ""]
+    settings = {}
+    for r in rows:
+        if r.get("protocol") == "finetune":
+            key = f"{r.get('ft_steps')} steps, lr {', '.join(f'{lr:g}' for lr in r.get('ft_lrs') or [])}"
+            settings.setdefault(key, set()).add(r["unit"])
+    if len(settings) > 1:
+        lines += ["**The rows were fine-tuned with different settings** (compare within one only): "
+                  + "; ".join(f"{k} ({len(v)} unit{'s' if len(v) > 1 else ''})" for k, v in settings.items()) + ".", ""]
+    elif settings:
+        lines += [f"Fine-tuning settings of every row: {next(iter(settings))}.", ""]
     for t in tasks:
         probe_task = t.probe_task or t.name
         logmel = probe_accuracy(probe_rows, "logmel-stats", probe_task, [0])
