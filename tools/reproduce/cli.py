@@ -17,7 +17,9 @@ minutes, so a long preset can be run in several sittings.
 
 The study presets (``cpu-study``: the 17 datasets at one budget; ``cpu-recipe``: the budget
 search) run in units instead, resumable across machines through the committed
-``REPORT/results.jsonl`` (:mod:`tools.study.run`, report by :mod:`tools.study.report`).
+``REPORT/results.jsonl`` (:mod:`tools.study.run`, report by :mod:`tools.study.report`), also
+as the jobs of a Slurm array or Kubernetes Indexed Job (``--num-nodes``/``--node-rank``;
+``tools/study/slurm-array.sbatch``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 
 from finetune.data_root import data_root
+from generators.nodes import COUNT_VARIABLE, resolve_nodes
 from tools.reproduce.presets import CLIPS_PER_LABEL, PRESETS, Preset, get_preset
 from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, read_marker, run_command,
                          run_step, write_json_atomic)
@@ -283,7 +286,9 @@ def get_parser() -> argparse.ArgumentParser:
                "\n".join(f"  {k}: {v.description}" for k, v in STUDY_PRESETS.items()) +
                "\n\nexamples:\n  python -m tools.reproduce --preset cpu --work runs/cpu --report report-cpu "
                "--lock runs/cpu.lock\n  python -m tools.reproduce --preset cpu-study --work runs/study "
-               "--report docs/report-cpu-study --parallel 2 --hours 2.5")
+               "--report docs/report-cpu-study --parallel 2 --hours 2.5\n"
+               "  sbatch --array=0-15 tools/study/slurm-array.sbatch   # a study as a Slurm job array "
+               "(docs/analysis.md)")
     p.add_argument("--preset", default="cpu",
                    help=f"one of {', '.join([*PRESETS, *STUDY_PRESETS])} (default cpu)")
     p.add_argument("--work", type=Path, required=True, help="folder for shards, checkpoints, results, markers")
@@ -316,6 +321,15 @@ def get_parser() -> argparse.ArgumentParser:
                        "(several: the recipe grid)")
     study.add_argument("--extreme-seeds", type=int, metavar="N",
                        help="seeds of step0 and of the extreme kinds (default 3)")
+    study.add_argument("--num-nodes", type=int, metavar="K",
+                       help="jobs sharing the study (a job array; docs/analysis.md, 'On a cluster'): each runs "
+                            "its share of the units, one REPORT folder for all [default: SLURM_ARRAY_TASK_COUNT, "
+                            f"else {COUNT_VARIABLE}, else 1]. With K > 1 the job writes no report.md: run "
+                            "--report-only once the array has finished")
+    study.add_argument("--node-rank", type=int, metavar="R",
+                       help="this job's rank 0..K-1: it runs the units at plan positions i with i %% K == R "
+                            "[default: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, else JOB_COMPLETION_INDEX, else 0]; "
+                            "--num-nodes and --node-rank win over the environment")
     return p
 
 
@@ -327,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reproduce: error: unknown preset {args.preset!r}; expected one of "
               f"{', '.join([*PRESETS, *STUDY_PRESETS])}", file=sys.stderr)
         return 2
+    for flag in ("num_nodes", "node_rank"):
+        if getattr(args, flag) is not None:
+            print(f"reproduce: error: --{flag.replace('_', '-')}: only the study presets "
+                  f"({', '.join(STUDY_PRESETS)}) run as a job array", file=sys.stderr)
+            return 2
     try:
         for name in ("minutes", "steps", "n_images", "piece_minutes", "stop_after"):
             value = getattr(args, name)
@@ -406,15 +425,24 @@ def study_main(args) -> int:
         preset = get_study_preset(args.preset, steps=steps, input_sizes=shapes, n_images=args.n_images,
                                   **(extra or {}))
         data = None if args.report_only else data_root(args.data_root)
+        num_nodes, node_rank = (1, 0) if args.report_only else resolve_nodes(args.num_nodes, args.node_rank)
     except ValueError as error:
         print(f"reproduce: error: {error}", file=sys.stderr)
         return 2
     failed = {}
     if not args.report_only:
         hours = args.hours if args.hours else (args.stop_after / 60 if args.stop_after else None)
+        if num_nodes > 1:
+            print(f"[node] {node_rank} of {num_nodes}", flush=True)
         result = run_study(preset, args.work, args.report, data, kinds=kinds, parallel=args.parallel,
-                           max_units=args.max_units, hours=hours, log=lambda m: print(m, flush=True))
+                           max_units=args.max_units, hours=hours, log=lambda m: print(m, flush=True),
+                           num_nodes=num_nodes, node_rank=node_rank)
         failed = result["failed"]
+        if num_nodes > 1:
+            # jobs of an array end at different times: one report of the whole study, written once
+            print(f"report: not written by node {node_rank} of {num_nodes}; run the same command with "
+                  "--report-only once every job has finished", flush=True)
+            return 1 if failed else 0
     print(f"report: {write_study_report(preset, args.report, failed=failed, note=args.note)}", flush=True)
     return 1 if failed else 0
 
