@@ -36,7 +36,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -52,7 +52,8 @@ from finetune.task import Split, Task, UserError
 from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at
 
-__all__ = ["Classifier", "FullConfig", "carve_validation", "full_finetune", "param_groups", "spec_augment"]
+__all__ = ["Classifier", "FullConfig", "batch_order", "build_model", "carve_validation", "full_finetune",
+           "param_groups", "spec_augment", "train_step"]
 
 @dataclass(frozen=True)
 class FullConfig:
@@ -181,27 +182,67 @@ def _snapshot(model: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def build_model(encoder: Encoder, n_classes: int, cfg: FullConfig) -> tuple[Classifier, torch.optim.Optimizer]:
+    """The fine-tuned model around ``encoder`` (trainable, drop-path ``cfg.drop_path``, the
+    position embedding frozen) and its AdamW with layer-wise lr decay groups. The head's init
+    draws from torch's global generator."""
+    model = Classifier(encoder.model.requires_grad_(True), n_classes, cfg.drop_path)
+    if getattr(model.encoder, "pos_embed", None) is not None:
+        model.encoder.pos_embed.requires_grad_(False)
+    opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay), betas=(0.9, 0.999))
+    return model, opt
+
+
+def batch_order(train: np.ndarray, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Training-clip indices, ``batch_size`` per step, endlessly: passes over ``train`` in
+    random order, the leftover clips of a pass first in the next one."""
+    order, pos = rng.permutation(train), 0
+    while True:
+        if pos + batch_size > len(order):
+            order, pos = np.concatenate([order[pos:], rng.permutation(train)]), 0
+        yield order[pos:pos + batch_size]
+        pos += batch_size
+
+
+def train_step(model: Classifier, opt: torch.optim.Optimizer, specs: list[torch.Tensor], labels: torch.Tensor,
+               idx: np.ndarray, frames: int, norm, cfg: FullConfig, lr: float, rng: np.random.Generator,
+               gen: torch.Generator) -> float:
+    """One optimizer step on the training clips ``idx`` with the head's lr ``lr`` (each group
+    gets ``lr * lr_scale``): crops of the batch's width (``time_shift``), standardised,
+    SpecAugment, label smoothing, mixup, forward, backward, AdamW. Returns the loss; a
+    non-finite loss is returned before anything is updated. ``train_one`` runs it once per
+    step, and ``tools/bench/finetune.py`` times it."""
+    width = batch_width([specs[i].shape[-1] for i in idx], frames, model.encoder.patch_embed.patch_size[1])
+    x = torch.stack([train_view(specs[i], width, cfg.time_shift, rng) for i in idx])
+    x = spec_augment(norm(x).unsqueeze(1), cfg.freq_mask, cfg.time_mask, gen)
+    x, target = mixup(x, soft_targets(labels[idx], model.head.out_features, cfg.label_smoothing), cfg.mixup, rng)
+    for g in opt.param_groups:
+        g["lr"] = lr * g["lr_scale"]
+    loss = nn.functional.cross_entropy(model(x), target)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        return value
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return value
+
+
 def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, frames: int, cfg: FullConfig,
               report: Callable[[str], None]) -> Run:
-    """Fine-tune a fresh copy of the encoder on ``split.train`` for ``cfg.steps`` steps; the
-    validation split is evaluated every ``cfg.eval_interval`` steps and at the last one."""
+    """Fine-tune a fresh copy of the encoder on ``split.train`` for ``cfg.steps`` steps
+    (``train_step``); the validation split is evaluated every ``cfg.eval_interval`` steps and at
+    the last one."""
     task = mels.task
     y = torch.as_tensor(task.labels())
-    n_cls = len(task.classes)
     torch.manual_seed(cfg.seed)  # head init and drop-path draws
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     norm = fit_standardizer(mels.specs, split.train, "chunks", frames)
-    enc = make_encoder()
-    model = Classifier(enc.model.requires_grad_(True), n_cls, cfg.drop_path)
-    if getattr(model.encoder, "pos_embed", None) is not None:
-        model.encoder.pos_embed.requires_grad_(False)
-    patch = model.encoder.patch_embed.patch_size[1]
-    opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay), betas=(0.9, 0.999))
+    model, opt = build_model(make_encoder(), len(task.classes), cfg)
     schedule = Schedule(lr=cfg.lr, warmup_steps=int(cfg.warmup * cfg.steps), total_steps=cfg.steps)
-    train = np.array(split.train)
     valid_y = y[list(split.valid)]
-    order, pos = rng.permutation(train), 0
+    batches = batch_order(np.array(split.train), cfg.batch_size, rng)
     curve: list[dict] = []
     best = (-1.0, 0, {})
     losses: list[float] = []
@@ -209,24 +250,11 @@ def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, 
     model.train()
     for step in range(cfg.steps):
         c0 = time.process_time()
-        if pos + cfg.batch_size > len(order):  # a new pass: the leftover clips come first
-            order, pos = np.concatenate([order[pos:], rng.permutation(train)]), 0
-        idx = order[pos:pos + cfg.batch_size]
-        pos += cfg.batch_size
-        width = batch_width([mels.specs[i].shape[-1] for i in idx], frames, patch)
-        x = torch.stack([train_view(mels.specs[i], width, cfg.time_shift, rng) for i in idx])
-        x = spec_augment(norm(x).unsqueeze(1), cfg.freq_mask, cfg.time_mask, gen)
-        x, target = mixup(x, soft_targets(y[idx], n_cls, cfg.label_smoothing), cfg.mixup, rng)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, schedule) * g["lr_scale"]
-        loss = nn.functional.cross_entropy(model(x), target)
-        if not torch.isfinite(loss):
+        loss = train_step(model, opt, mels.specs, y, next(batches), frames, norm, cfg, lr_at(step, schedule), rng, gen)
+        if not math.isfinite(loss):
             raise UserError(f"{split.name} lr {cfg.lr:g} step {step + 1}: the training loss is "
-                            f"{float(loss)} (non-finite inputs or weights, or --lr too high)")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+                            f"{loss} (non-finite inputs or weights, or --lr too high)")
+        losses.append(loss)
         train_cpu += time.process_time() - c0
         if (step + 1) % cfg.eval_interval == 0 or step + 1 == cfg.steps:
             c0 = time.process_time()

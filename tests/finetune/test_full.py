@@ -136,3 +136,63 @@ def test_config_refuses_out_of_range_recipe_values():
                        ({"lr": float("nan")}, "lr=nan"), ({"eval_every": -1}, "eval_every=-1")):
         with pytest.raises(UserError, match=match):
             FullConfig(**bad)
+
+
+def test_train_one_steps_are_the_recipe_written_out():
+    """``train_one`` (through ``train_step``, ``batch_order``, ``build_model``) ends at the very
+    weights of the recipe's loop written out here step by step: batch order with leftovers,
+    crop with time shift, standardisation, SpecAugment, label smoothing, mixup, the warm-up +
+    cosine lr per layer group, AdamW. The factored step changes no result."""
+    import finetune.full as full
+    from finetune.augment import mixup
+    from finetune.chunks import fit_standardizer
+    from pretrain.engine import Schedule, lr_at
+
+    mels = _toy_mels()
+    split = full.carve_validation(mels.task, mels.task.splits[0])  # 12 training clips
+    cfg = FullConfig(steps=5, eval_every=100, batch_size=5, lr=2e-3, seed=2, freq_mask=8, time_mask=4, mixup=0.4)
+    make = lambda: random_encoder("test-micro", 64, 32)
+    run = full.train_one(make, mels, split, 32, cfg, lambda m: None)
+
+    y = torch.as_tensor(mels.task.labels())
+    torch.manual_seed(cfg.seed)
+    rng, gen = np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
+    norm = fit_standardizer(mels.specs, split.train, "chunks", 32)
+    model = Classifier(make().model.requires_grad_(True), 2, cfg.drop_path)
+    model.encoder.pos_embed.requires_grad_(False)
+    opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay), betas=(0.9, 0.999))
+    schedule = Schedule(cfg.lr, int(cfg.warmup * cfg.steps), cfg.steps)
+    train = np.array(split.train)
+    order, pos = rng.permutation(train), 0
+    model.train()
+    for step in range(cfg.steps):
+        if pos + cfg.batch_size > len(order):
+            order, pos = np.concatenate([order[pos:], rng.permutation(train)]), 0
+        idx = order[pos:pos + cfg.batch_size]
+        pos += cfg.batch_size
+        width = batch_width([mels.specs[i].shape[-1] for i in idx], 32, 16)
+        x = torch.stack([train_view(mels.specs[i], width, True, rng) for i in idx])
+        x = spec_augment(norm(x).unsqueeze(1), cfg.freq_mask, cfg.time_mask, gen)
+        x, target = mixup(x, soft_targets(y[idx], 2, cfg.label_smoothing), cfg.mixup, rng)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, schedule) * g["lr_scale"]
+        loss = torch.nn.functional.cross_entropy(model(x), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    state = model.state_dict()
+    assert state.keys() == run.last_state.keys()
+    for key, value in state.items():
+        assert torch.equal(value, run.last_state[key]), key
+    assert [p["step"] for p in run.curve] == [5]
+
+
+def test_non_finite_training_loss_is_one_line_naming_split_lr_and_step():
+    import finetune.full as full
+
+    mels = _toy_mels()
+    split = full.carve_validation(mels.task, mels.task.splits[0])
+    mels.specs[split.train[0]][0, 0] = float("nan")  # the standardiser's mean is NaN: every input is
+    cfg = FullConfig(steps=3, batch_size=4, lr=2e-3, seed=0, freq_mask=8, time_mask=4)
+    with pytest.raises(UserError, match=r"^fold1 lr 0.002 step 1: the training loss is nan \(non-finite"):
+        full.train_one(lambda: random_encoder("test-micro", 64, 32), mels, split, 32, cfg, lambda m: None)
