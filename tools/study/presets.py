@@ -2,8 +2,9 @@
 ``cpu-finetune``).
 
 A study is a list of *units*; a unit is one encoder evaluated on every task: render (shared by
-the seeds of a kind) -> pre-train -> ``python -m finetune suite``, ending with one append of its
-evaluation rows to ``REPORT/results.jsonl``. That file is small and meant to be committed: a
+the seeds of a kind) -> pre-train -> ``python -m finetune suite`` (``python -m finetune full`` for
+the tasks fine-tuned end to end), ending with one append of its evaluation rows to
+``REPORT/results.jsonl``. That file is small and meant to be committed: a
 rerun on any machine skips the units whose rows are in it (see :mod:`tools.study`).
 
 The 17 datasets of the synthetic-pattern audio study carry the letters a-q. a-n are the 14
