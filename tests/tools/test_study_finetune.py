@@ -311,3 +311,32 @@ def test_the_cpu_study_report_is_unchanged_by_the_fine_tuning_sections(tmp_path)
     shutil.copytree(committed, tmp_path / "report")
     text = write_study_report(STUDY_PRESETS["cpu-study"], tmp_path / "report", plots=False).read_text()
     assert text == (committed / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_finetune_smoke_end_to_end_and_a_rerun_skips_every_unit(tmp_path):
+    """Real units (render, pretrain, finetune full) of the finetune-smoke preset on generated tones."""
+    import subprocess
+    import sys
+
+    from tests.tools.test_study import _tone_fsdd
+
+    data = _tone_fsdd(tmp_path / "data")
+    work, report = tmp_path / "work", tmp_path / "report"
+    command = [sys.executable, "-m", "tools.reproduce", "--preset", "finetune-smoke", "--work", str(work),
+               "--report", str(report), "--data-root", str(data)]
+    first = subprocess.run(command, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    rows = read_rows(report / RESULTS)
+    assert [r["unit"] for r in rows] == ["stat-spectrum-s1", "step0-s0", "stat-spectrum-s0"]
+    for r in rows:
+        assert r["protocol"] == "finetune" and len(r["split_acc"]) == 2 and r["ft_steps"] == 5
+        assert [[p[0] for p in c] for c in r["curves"]] == [[1, 2, 3, 4, 5]] * 2
+        assert all(1 <= s <= 5 for s in r["split_step"]) and r["ft_cpu_s"] > 0
+    state = work / "finetune" / "step0-s0" / "fsdd-mini-ft.state.jsonl"
+    assert len(state.read_text().splitlines()) == 2  # one line per fold
+    text = (report / "report.md").read_text()
+    assert "Complete: all 3 planned units" in text and (report / "finetune-curves.png").exists()
+    assert "| step0 | fsdd-mini-ft | 2 | 2 |" in text  # the rule evaluated over steps 4 and 5
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0 and "[unit]" not in again.stdout

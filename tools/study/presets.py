@@ -259,12 +259,12 @@ STUDY_PRESETS = {
     "finetune-smoke": StudyPreset(
         name="finetune-smoke", mode="study",
         description="end-to-end check of a fine-tuning study in about a minute: one kind, a 2-block "
-        "encoder, 4 pre-training and 4 fine-tuning steps; the numbers mean nothing",
+        "encoder, 4 pre-training and 5 fine-tuning steps; the numbers mean nothing",
         kinds=("stat-spectrum",), n_images=32, size=64, model="test-micro", batch_size=8, lr=None,
         steps=(4,), input_sizes=("64x64",), step0_seeds=(0,), extremes=0, extra_seeds=(),
         seed_kinds={"stat-spectrum": (1,)}, priority=("stat-spectrum-s1",), logmel=False,
         tasks=(StudyTask("fsdd-mini-ft", "folder", "fsdd-mini", folds=2, protocol="finetune",
-                         probe_task="fsdd-mini"),), ft_steps=4, ft_batch=8, ft_eval_every=2,
+                         probe_task="fsdd-mini"),), ft_steps=5, ft_batch=8, ft_eval_every=1,
         stats_n=16, save_every=2, piece_steps=2),
 }
 

@@ -650,15 +650,16 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
         return []
     shape = preset.input_sizes[0]
     s0 = groups.get(("step0", shape, None), {})
-    source = f"`{preset.probe_results}`" if preset.probe_results else "no probe study"
     lines = ["## Fine-tuning against step0, its own linear probe and logmel-stats", "",
              f"Fine-tuned accuracy % (mean over seeds ± mean fold std) and gain over `step0` fine-tuned the "
              "same way (same seed, paired by fold; **bold** beyond noise by the rule of the accuracy table). "
-             f"Beside it, from the probe study ({source}) on the same clips and folds: the encoder's own "
-             "linear probe (same unit, frequency-preserving pooling) and `logmel-stats`; the differences "
-             "are fine-tuned minus probe, paired by fold over the seeds both have (p of a paired t-test; "
-             f"beyond noise when p < {ALPHA:g}). CPU h: one fine-tune of the encoder on the task, every "
-             "fold (the fine-tune's own CPU time, mean over the encoder's seeds).", ""]
+             + (f"Beside it, from the probe study (`{preset.probe_results}`) on the same clips and folds: the "
+                "encoder's own linear probe (same unit, frequency-preserving pooling) and `logmel-stats`; the "
+                "differences are fine-tuned minus probe, paired by fold over the seeds both have (p of a paired "
+                f"t-test; beyond noise when p < {ALPHA:g}). " if preset.probe_results else
+                "The preset names no probe study (`probe_results`), so the probe columns stay empty. ")
+             + "CPU h: one fine-tune of the encoder on the task, every fold (the fine-tune's own CPU time, "
+             "mean over the encoder's seeds).", ""]
     settings = {}
     for r in rows:
         if r.get("protocol") == "finetune":
@@ -700,7 +701,7 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
                 fair[label] = (g, e, own, vs_logmel, own_acc)
         lines += [f"| logmel-stats (probe) | 0 | {_pct(logmel) if logmel is not None else '–'} | | | | | |", ""]
         lines += finetune_sentences(preset, t.name, fair, std0, logmel) + [""]
-    lines += finetune_cost_lines(rows)
+    lines += finetune_cost_lines(rows, shared=bool(preset.probe_results))
     return lines
 
 
@@ -733,7 +734,8 @@ def finetune_sentences(preset: StudyPreset, task: str, fair: dict, step0_std: fl
     else:
         best = max(measured, key=lambda k: measured[k]["gain"])
         out.append(f"- **Synthetic pre-training does not beat training from scratch under fine-tuning on {task}:** "
-                   f"none of the {len(measured)} kinds is above `step0` beyond noise"
+                   + (f"none of the {len(measured)} kinds is" if len(measured) > 1 else "the one kind measured is not")
+                   + " above `step0` beyond noise"
                    + (f" ({len(down)} below)" if down else "") + f"; the largest gain is "
                    f"{dataset_name(preset, best)}'s {_pct(measured[best]['gain'], True)} points.")
     best = max(fair, key=lambda label: fair[label][1]["acc"])
@@ -753,16 +755,17 @@ def finetune_sentences(preset: StudyPreset, task: str, fair: dict, step0_std: fl
     return out
 
 
-def finetune_cost_lines(rows: list[dict]) -> list[str]:
-    """The CPU a fine-tuning study spent: pre-training (once per unit), fine-tuning, and one
-    (encoder, task, every fold) fine-tune per task."""
+def finetune_cost_lines(rows: list[dict], shared: bool = True) -> list[str]:
+    """The CPU a fine-tuning study spent: pre-training (once per unit; ``shared``: the probe
+    study's checkpoints), fine-tuning, and one (encoder, task, every fold) fine-tune per task."""
     cpu = finetune_cpu(rows)
     if not cpu["units"]:
         return []
     per = "; ".join(f"{t} {np.mean(v) / 3600:.2f} CPU h (range {min(v) / 3600:.2f}–{max(v) / 3600:.2f}, "
                     f"{len(v)} fine-tunes)" for t, v in cpu["per_task"].items())
     return [f"**CPU spent:** {_hours(cpu['pretrain_s'])} CPU hours of pre-training for the pre-trained units "
-            f"(each once; the checkpoints are the probe study's), {_hours(cpu['finetune_s'])} CPU hours of "
+            f"(each once{'; the checkpoints are the probe study' + chr(39) + 's' if shared else ''}), "
+            f"{_hours(cpu['finetune_s'])} CPU hours of "
             f"fine-tuning over {cpu['units']} units. One fine-tune of an encoder on a task, every fold: {per}.", ""]
 
 
@@ -778,10 +781,11 @@ def convergence_section(preset: StudyPreset, rows: list[dict], report: Path, plo
              f"{100 * (1 - LAST_PART):.0f} % of the steps on) moves, max − min of the mean, by less than the "
              "fold spread there (the mean std over folds).", ""]
     curves: dict[str, dict[str, tuple]] = {t: {} for t in tasks}
-    labels = list(dict.fromkeys(r["label"] for r in rows if r.get("protocol") == "finetune"))
+    tuned = {r["label"] for r in rows if r.get("protocol") == "finetune"}
+    labels = [key[0] for key, _ in _encoders(preset, summarise_labels(rows)) if key[0] in tuned]
     table = ["| encoder | task | curves | points in the last fifth | last fifth moves | fold spread | converged |",
              "|---|---|---:|---:|---:|---:|---|"]
-    verdicts = {True: [], False: []}
+    verdicts: dict = {True: [], False: [], None: []}
     for label in labels:
         for t in tasks:
             curve = mean_curve(rows, label, t)
@@ -791,6 +795,7 @@ def convergence_section(preset: StudyPreset, rows: list[dict], report: Path, plo
             rule = convergence(*curve[:3])
             if rule is None:
                 table.append(f"| {dataset_name(preset, label)} | {t} | {curve[3]} | <2 | – | – | not evaluable |")
+                verdicts[None].append(f"{label} on {t}")
                 continue
             verdicts[rule["converged"]].append(f"{label} on {t}")
             table.append(f"| {dataset_name(preset, label)} | {t} | {curve[3]} | {rule['points']} | "
@@ -803,6 +808,9 @@ def convergence_section(preset: StudyPreset, rows: list[dict], report: Path, plo
     text = f"Converged by this rule: {len(verdicts[True])} of {n} (encoder, task) pairs."
     if verdicts[False]:
         text += " Still moving: " + ", ".join(verdicts[False]) + "."
+    if verdicts[None]:
+        text += (f" Not evaluable (fewer than two validation points in the last fifth): "
+                 + ", ".join(verdicts[None]) + ".")
     lines += [text, ""]
     if plots and curves_plot(curves, report / "finetune-curves.png"):
         lines += ["![validation accuracy vs fine-tuning step](finetune-curves.png)", ""]
@@ -840,3 +848,9 @@ def missing_kinds_section(preset: StudyPreset, rows: list[dict], probe_rows: lis
                  f"are not at hand (as the probe study measured it, {shape}, {steps} steps)")
     lines += [text + ". Until then the correlation section below is over the kinds measured so far.", ""]
     return lines
+
+
+def summarise_labels(rows: list[dict]) -> dict:
+    """``{(label, input_size, steps): {"role": ...}}`` of the rows, the keys :func:`_encoders` orders."""
+    return {(r["label"], r["input_size"], r.get("steps") if r["role"] in ("pattern", "audio") else None):
+            {"role": r["role"]} for r in rows}
