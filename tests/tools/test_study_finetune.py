@@ -340,3 +340,15 @@ def test_finetune_smoke_end_to_end_and_a_rerun_skips_every_unit(tmp_path):
     assert "| step0 | fsdd-mini-ft | 2 | 2 |" in text  # the rule evaluated over steps 4 and 5
     again = subprocess.run(command, capture_output=True, text=True)
     assert again.returncode == 0 and "[unit]" not in again.stdout
+
+
+def test_the_best_fine_tune_is_compared_with_its_probe_on_the_seeds_the_probe_study_has(tmp_path):
+    preset, units = _units({"step0-s0", "step0-s1", "fractaldb-s0", "fractaldb-s1"})
+    acc = {"step0-s0": 0.6, "step0-s1": 0.6, "fractaldb-s0": 0.74, "fractaldb-s1": 0.78}
+    rows = [r for u in units for r in ft_rows(preset, u, [acc[u.name] + d for d in FOLD_NOISE])]
+    probes = probe_rows([("fractaldb-s0", "fractaldb", "pattern", 0)], {"fractaldb": [0.7] * 5})
+    section = _report(tmp_path, rows, probes).split("## Fine-tuning against step0")[1].split("\n## ")[0]
+    # fine-tuned 76 % over seeds 0 and 1; the probe study has seed 0 only, where the fine-tune has 74 %
+    assert ("- **Best fine-tuned encoder on fsdd-ft:** (o) fractaldb at 76.0 %; it is 4.0 points above its own "
+            "linear probe at 70.0 % on seed 0 (fine-tuned 74.0 % there) (beyond noise, p = 0.0") in section
+    assert "| (o) fractaldb | 0,1 | 76.0 ± 1.0 | **+16.0 ± 0.0** | 70.0 | +4.0 (p = 0.0" in section

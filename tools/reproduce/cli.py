@@ -287,6 +287,8 @@ def get_parser() -> argparse.ArgumentParser:
                "\n\nexamples:\n  python -m tools.reproduce --preset cpu --work runs/cpu --report report-cpu "
                "--lock runs/cpu.lock\n  python -m tools.reproduce --preset cpu-study --work runs/study "
                "--report docs/report-cpu-study --parallel 2 --hours 2.5\n"
+               "  python -m tools.reproduce --preset cpu-finetune --work runs/study --report "
+               "docs/report-cpu-finetune --data-root DATA --parallel 2   # the study's encoders fine-tuned\n"
                "  sbatch --array=0-15 tools/study/slurm-array.sbatch   # a study as a Slurm job array "
                "(docs/analysis.md)")
     p.add_argument("--preset", default="cpu",
@@ -311,7 +313,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=float, metavar="M", help="start no new step after M minutes")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from WORK")
     p.add_argument("--note", help="a paragraph put at the top of the report (e.g. what the run lacks)")
-    study = p.add_argument_group("study presets (cpu-study, cpu-recipe)")
+    study = p.add_argument_group(f"study presets ({', '.join(STUDY_PRESETS)})")
     study.add_argument("--parallel", type=int, default=1, metavar="N",
                        help="units run side by side, one torch thread each (default 1; 2 on a 2-core machine)")
     study.add_argument("--max-units", type=int, metavar="N", help="start no more than N units, then write the report")

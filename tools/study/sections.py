@@ -745,7 +745,9 @@ def finetune_sentences(preset: StudyPreset, task: str, fair: dict, step0_std: fl
         if v is None:
             return f"not compared with {what} (no paired probe row)"
         word = "above" if v[0] > 0 else "below"
-        return (f"{abs(100 * v[0]):.1f} points {word} {what} at {_pct(v[3])} % "
+        seeds = "" if sorted(v[4]) == sorted(g["seeds"]) else \
+            f" on seed{'s' if len(v[4]) > 1 else ''} {', '.join(map(str, v[4]))} (fine-tuned {_pct(v[2])} % there)"
+        return (f"{abs(100 * v[0]):.1f} points {word} {what} at {_pct(v[3])} %{seeds} "
                 f"({'beyond' if v[1] < ALPHA else 'within'} noise, p = {v[1]:.3f})")
 
     out.append(f"- **Best fine-tuned encoder on {task}:** {dataset_name(preset, best)} at {_pct(e['acc'])} %; it is "
