@@ -352,3 +352,7 @@ def test_the_best_fine_tune_is_compared_with_its_probe_on_the_seeds_the_probe_st
     assert ("- **Best fine-tuned encoder on fsdd-ft:** (o) fractaldb at 76.0 %; it is 4.0 points above its own "
             "linear probe at 70.0 % on seed 0 (fine-tuned 74.0 % there) (beyond noise, p = 0.0") in section
     assert "| (o) fractaldb | 0,1 | 76.0 ± 1.0 | **+16.0 ± 0.0** | 70.0 | +4.0 (p = 0.0" in section
+    # logmel-stats has no seeds: it stands beside both (76 - 80 over seeds 0 and 1)
+    probes += probe_rows([("logmel-stats", "logmel-stats", "logmel", 0)], {"logmel-stats": [0.8] * 5})
+    section = _report(tmp_path / "2", rows, probes).split("## Fine-tuning against step0")[1].split("\n## ")[0]
+    assert "and 4.0 points below `logmel-stats` at 80.0 % (beyond noise, p = 0.0" in section

@@ -286,14 +286,14 @@ def versus_probe(rows: list[dict], probe_rows: list[dict], label: str, task: str
                  other: str | None = None) -> tuple | None:
     """A fine-tuned encoder against a linear probe on the same clips, paired by fold: ``label``'s
     rows on ``task`` against the probe rows (another study's) of ``other`` (default ``label``
-    itself: its own probe) on ``probe_task``, over the seeds both have; a probe with one row and
-    no seed in common (``logmel-stats``) stands beside every seed. Returns
+    itself: its own probe) on ``probe_task``, over the seeds both have; an ``other`` with one row
+    (a baseline without seeds: ``logmel-stats``) stands beside every seed. Returns
     :func:`paired_by_seed`'s tuple, or None."""
     rows, probe_rows = _latest(rows), _latest(probe_rows)
     mine = {r["seed"]: r.get("split_acc") for r in rows if r["label"] == label and r["task"] == task}
     theirs = {r["seed"]: r.get("split_acc") for r in probe_rows
               if r["label"] == (other or label) and r["task"] == probe_task}
-    if len(theirs) == 1 and not mine.keys() & theirs.keys():
+    if other is not None and len(theirs) == 1:
         theirs = dict.fromkeys(mine, next(iter(theirs.values())))
     return paired_by_seed(mine, theirs)
 
