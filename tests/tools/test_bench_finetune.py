@@ -14,8 +14,8 @@ torch = pytest.importorskip("torch")
 
 from click.testing import CliRunner  # noqa: E402
 
-TINY = ["--preset", "test-micro", "--n-mels", "64", "--frames", "128", "--batch-size", "4", "--steps", "2",
-        "--warmup", "1", "--threads", "1"]
+TINY = ["--preset", "test-micro", "--n-mels", "64", "--frames", "128", "--batch-size", "16", "--steps", "2",
+        "--shape-steps", "3", "--warmup", "1", "--threads", "1"]
 
 
 def _run(*args):
@@ -30,7 +30,7 @@ def test_prints_step_against_bare_and_the_evaluation_share_per_task_shape():
     lines = out.stdout.splitlines()
     assert len(lines) == 1
     r = json.loads(lines[0])
-    assert r["preset"] == "test-micro" and r["input"] == [64, 128] and r["batch_size"] == 4 and r["repeats"] == 2
+    assert r["preset"] == "test-micro" and r["input"] == [64, 128] and r["batch_size"] == 16 and r["repeats"] == 2
     for key in ("bare_images_per_s", "step_images_per_s", "step_over_bare", "step_over_bare_cpu"):
         assert len(r[key]) == 2 and all(math.isfinite(v) and v > 0 for v in r[key]), key
     for bare, step, ratio in zip(r["bare_images_per_s"], r["step_images_per_s"], r["step_over_bare"]):

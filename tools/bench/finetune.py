@@ -16,11 +16,12 @@ in the same run, and the evaluation's share of a fine-tune's CPU time.
   for a core is not counted).
 
 (b) the evaluation's share of a fine-tune's CPU time, for task shapes like FSDD (1,800 / 600 /
-  600 training / validation / test clips, log-normal lengths of median 0.42 s, sigma 0.3, in
-  0.14-2.3 s) and the instruments task (180 / 60 / 60 clips, median 4.1 s, sigma 0.65, in
+  600 training / validation / test clips, log-normal lengths of median 0.42 s, sigma 0.33, in
+  0.14-2.3 s: batches of 32 are then 92 frames wide on average, as FSDD's are) and the instruments task (180 / 60 / 60 clips, median 4.1 s, sigma 0.65, in
   1.0-26.3 s). It is computed, not run: CPU seconds per training step are measured with
-  ``train_step`` on batches of the shape's training clips (their widths as a fine-tune draws
-  them: FSDD batches are narrower than ``--frames``), CPU seconds per clip with ``clip_logits``
+  ``train_step`` over ``--shape-steps`` batches of the shape's training clips (their widths as a
+  fine-tune draws them: FSDD batches are narrower than ``--frames``, and vary), CPU seconds per
+  clip with ``clip_logits``
   on the shape's whole validation split; a fine-tune of ``--budget`` steps evaluates the
   validation split at every ``--eval-every`` steps and at the last one, and the test split twice
   (the chosen state and the last step), so
@@ -85,7 +86,7 @@ class TaskShape:
 
 
 SHAPES = {
-    "fsdd": TaskShape("fsdd", 1800, 600, 600, 0.42, 0.3, 0.14, 2.3),
+    "fsdd": TaskShape("fsdd", 1800, 600, 600, 0.42, 0.33, 0.14, 2.3),
     "instruments": TaskShape("instruments", 180, 60, 60, 4.1, 0.65, 1.0, 26.3),
 }
 
@@ -224,7 +225,8 @@ def check_sizes(n_mels: int, frames: int, batch_size: int) -> None:
 
 
 def run_bench(preset: str, n_mels: int, frames: int, batch_size: int, steps: int, warmup: int, repeats: int,
-              threads: int, budget: int, eval_every: int, folds: int, shapes: tuple[str, ...]) -> dict:
+              threads: int, budget: int, eval_every: int, folds: int, shapes: tuple[str, ...],
+              shape_steps: int) -> dict:
     import torch
 
     from finetune.encoder import random_encoder
@@ -261,8 +263,9 @@ def run_bench(preset: str, n_mels: int, frames: int, batch_size: int, steps: int
               "budget_steps": budget, "eval_every": cfg.eval_interval, "folds": folds,
               "eval_share_method": "computed: budget x measured CPU s per train_step + clip evaluations x "
                                    "measured CPU s per clip (clip_logits)",
-              "shapes": {name: shape_cost(SHAPES[name], make_encoder, n_mels, frames, cfg, budget, steps, warmup,
-                                          folds) for name in shapes}}
+              "shape_steps": shape_steps,
+              "shapes": {name: shape_cost(SHAPES[name], make_encoder, n_mels, frames, cfg, budget, shape_steps,
+                                          warmup, folds) for name in shapes}}
     result["load_before"], result["load_after"] = load_before, load_average()
     return result
 
@@ -281,7 +284,18 @@ def summary(r: dict) -> str:
     return "\n".join(lines)
 
 
-@click.command(help=__doc__.split("\n\n")[0])
+HELP = """Benchmark of full fine-tuning: (a) images/s of finetune.full.train_step (the step of
+``finetune full``: crops with time shift, standardisation, SpecAugment, label smoothing, mixup,
+layer-wise lr decay, AdamW, drop-path) against a bare forward + backward + AdamW of the same
+timm encoder, batch and input width, alternated --repeats times in one run (target >= 0.9);
+(b) the evaluation's share of a fine-tune's CPU time (target <= 15 %) for FSDD- and
+instruments-shaped tasks, computed from the measured CPU s per training step and per evaluated
+clip: --budget steps, the validation split every --eval-every steps and at the last, the test
+split twice; and the CPU hours of --folds folds. One JSON line on stdout, a summary with the
+load average on stderr. See docs/finetune.md, "Benchmark"."""
+
+
+@click.command(help=HELP)
 @click.option("--preset", default="cpu-tiny", show_default=True, help="encoder preset (random weights)")
 @click.option("--n-mels", default=128, show_default=True, type=INPUT_SIDE.click_type(), help="input height")
 @click.option("--frames", default=128, show_default=True, type=INPUT_SIDE.click_type(), help="input width")
@@ -289,6 +303,8 @@ def summary(r: dict) -> str:
               help="clips per step (and per evaluation batch)")
 @click.option("--steps", default=10, show_default=True, type=click.IntRange(1, 10_000),
               help="timed steps per measurement")
+@click.option("--shape-steps", default=30, show_default=True, type=click.IntRange(1, 10_000),
+              help="timed training steps per task shape (their batch widths vary)")
 @click.option("--warmup", default=2, show_default=True, type=click.IntRange(0, 1000),
               help="untimed steps before each measurement (the first steps of a process are slow)")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100),
@@ -302,11 +318,12 @@ def summary(r: dict) -> str:
               help="folds of the fine-tune whose CPU hours are computed")
 @click.option("--shape", "shapes", multiple=True, default=tuple(SHAPES), show_default=True,
               type=click.Choice(list(SHAPES)), help="task shapes for the evaluation share (repeat)")
-def main(preset, n_mels, frames, batch_size, steps, warmup, repeats, threads, budget, eval_every, folds, shapes):
+def main(preset, n_mels, frames, batch_size, steps, shape_steps, warmup, repeats, threads, budget, eval_every, folds,
+         shapes):
     try:
         check_sizes(n_mels, frames, batch_size)
         result = run_bench(preset, n_mels, frames, batch_size, steps, warmup, repeats, threads, budget, eval_every,
-                           folds, tuple(dict.fromkeys(shapes)))
+                           folds, tuple(dict.fromkeys(shapes)), shape_steps)
     except UserError as exc:
         click.echo(f"finetune bench: error: {exc}", err=True)
         sys.exit(2)
