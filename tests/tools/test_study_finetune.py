@@ -220,6 +220,9 @@ def test_finetune_section_says_which_kinds_beat_step0_and_compares_the_best_with
             "are above `step0` beyond noise: (o) fractaldb (+15.0); 1 within noise.") in section
     assert ("- **Best fine-tuned encoder on instruments-ft:** (o) fractaldb at 75.0 %; it is 5.0 points above its "
             "own linear probe at 70.0 % (") in section
+    # the other protocol: under the probe fractaldb is 20 points below step0 (70 against 90)
+    assert ("- **Under the linear probe** (the probe study on fsdd, the same 1 kind): 0 above `step0` beyond "
+            "noise, 1 below ((o) fractaldb -20.0), 0 within noise.") in section
     assert "and 5.0 points below `logmel-stats` at 80.0 % (beyond noise, p = 0.0" in section
     # CPU: pre-training once per pre-trained unit, every fine-tune's own CPU
     assert ("**CPU spent:** 1.0 CPU hours of pre-training for the pre-trained units (each once; the checkpoints "

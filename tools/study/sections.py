@@ -19,7 +19,7 @@ from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
 from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, convergence, costs, family, finetune_cpu,
                                machine_hours, mean_curve, probe_accuracy, probe_means, probes, property_rows,
-                               split_by_noise, versus_control, versus_kind, versus_probe)
+                               split_by_noise, summarise, versus_control, versus_kind, versus_probe)
 
 
 def _pct(v, sign=False) -> str:
@@ -700,7 +700,8 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
             if not leaky:
                 fair[label] = (g, e, own, vs_logmel, own_acc)
         lines += [f"| logmel-stats (probe) | 0 | {_pct(logmel) if logmel is not None else '–'} | | | | | |", ""]
-        lines += finetune_sentences(preset, t.name, fair, std0, logmel) + [""]
+        sentences = finetune_sentences(preset, t.name, fair, std0, logmel)
+        lines += sentences[:1] + probe_protocol_line(preset, probe_rows, probe_task, fair) + sentences[1:] + [""]
     lines += finetune_cost_lines(rows, shared=bool(preset.probe_results))
     return lines
 
@@ -755,6 +756,31 @@ def finetune_sentences(preset: StudyPreset, task: str, fair: dict, step0_std: fl
                + (against(vs_logmel, "`logmel-stats`") if logmel is not None else "not compared with `logmel-stats` "
                   "(no probe row)") + ".")
     return out
+
+
+def probe_protocol_line(preset: StudyPreset, probe_rows: list[dict], probe_task: str, fair: dict) -> list[str]:
+    """Which of the fine-tuned kinds are beyond noise under the other protocol: the probe study's
+    rows on ``probe_task`` (gains over its own ``step0``, its noise rule), over the kinds of
+    ``fair`` that it has."""
+    if not probe_rows:
+        return []
+    shape, steps = preset.input_sizes[0], preset.steps[0]
+    groups = summarise(probe_rows, [probe_task])
+    kinds = {k: groups[(k, shape, steps)] for k, v in fair.items()
+             if v[0]["role"] == "pattern" and (k, shape, steps) in groups}
+    std = groups.get(("step0", shape, None), {}).get(probe_task, {}).get("acc_seed_std", float("nan"))
+    measured, up, down = split_by_noise(kinds, probe_task, std)
+    if not measured:
+        return []
+
+    def named(ks):
+        if not ks:
+            return ""
+        return " (" + ", ".join(f"{dataset_name(preset, k)} {_pct(measured[k]['gain'], True)}" for k in ks) + ")"
+
+    return [f"- **Under the linear probe** (the probe study on {probe_task}, the same {len(measured)} "
+            f"kind{'s' if len(measured) > 1 else ''}): {len(up)} above `step0` beyond noise{named(up)}, "
+            f"{len(down)} below{named(down)}, {len(measured) - len(up) - len(down)} within noise."]
 
 
 def finetune_cost_lines(rows: list[dict], shared: bool = True) -> list[str]:
