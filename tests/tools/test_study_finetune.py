@@ -115,6 +115,8 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     (work / "steps" / "pretrain-fractaldb-s1.done").write_text(json.dumps(
         {"step": 1300, "images_seen": 83200, "pretrain_cpu_s": 4000.0, "pretrain_wall_s": 4100.0}))
     (work / "steps" / "render-fractaldb.done").write_text(json.dumps({"seconds": 900.0, "images_per_s": 111.0}))
+    # the probe study evaluated the same unit here: its marker must not stand for the fine-tune
+    (work / "steps" / "eval-fractaldb-s1.done").write_text(json.dumps({"eval_cpu_s": 300.0}))
     calls, kill = [], ["instruments-ft", False]
     monkeypatch.setattr(tools.study.run, "run_command", _stub_finetune(calls, kill))
     runner = UnitRunner(preset, work, report, tmp_path / "data", log=lambda m: None)
@@ -144,6 +146,9 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     assert row["curves"] == [[[1, 0.725], [2, 0.75], [3, 0.775], [4, 0.8]], [[1, 0.825], [2, 0.85], [3, 0.875], [4, 0.9]]]
     assert (row["pretrain_cpu_s"], row["render_s"], row["ft_cpu_s"]) == (4000.0, 900.0, 1234.5)
     assert row["leaky"] is False and rows[1]["eval_cpu_s"] is not None
+    progress = json.loads((work / "steps" / "finetune-fractaldb-s1.progress").read_text())
+    assert progress["settings"] == {"steps": 4, "lrs": [1e-3, 5e-4], "batch": 32, "eval_every": 2}
+    assert row["eval_cpu_s"] == round(progress["cpu_s"], 1)  # both sittings' finished commands
     # a record of other fine-tuning settings in the work folder is not taken for this preset's
     other = UnitRunner(replace(preset, ft_steps=8), work, tmp_path / "report2", tmp_path / "data", log=lambda m: None)
     assert other.finetune_record(unit, preset.tasks[0]) is None

@@ -107,7 +107,15 @@ class UnitRunner:
             ckpt = str(self.work / "ckpt" / unit.name)
         else:
             ckpt = f"random:{unit.seed}" if unit.role == "step0" else "logmel-stats"
-        evaluated = run_step(self.work, f"eval-{unit.name}", lambda: self.evaluate(unit, ckpt), log=self.log)
+        tasks = unit_tasks(self.preset, unit)
+        evaluated: dict = {}
+        if any(t.protocol == "probe" for t in tasks):
+            evaluated = run_step(self.work, f"eval-{unit.name}", lambda: self.evaluate(unit, ckpt), log=self.log)
+        if any(t.protocol == "finetune" for t in tasks):
+            # no step marker: a probe study's eval-UNIT marker in this work folder must not skip it;
+            # finished tasks are skipped by their records, finished folds by the progress files
+            tuned = self.finetune(unit, ckpt)
+            evaluated = {k: round((evaluated.get(k) or 0.0) + tuned[k], 1) for k in ("eval_cpu_s", "eval_wall_s")}
         rows = self.rows(unit, info, evaluated)
         if not append_rows(results, rows, done=lambda have: unit_done(have, unit, self.preset)):
             # another job (a second submission of an array, another work folder) was first
@@ -217,25 +225,36 @@ class UnitRunner:
         return path
 
     def evaluate(self, unit: Unit, ckpt: str) -> dict:
-        """The probe tasks through ``finetune suite``, then each fine-tuned task through
-        ``finetune full`` (skipped when its record is in; else resumed fold by fold from its
-        ``--state`` file); CPU and wall seconds of all of it."""
+        """The probe tasks through ``finetune suite``; its CPU and wall seconds."""
         p = self.preset
         height, width = unit.input_size.split("x")
         suite = self.work / "suite"
-        spent = {"cpu_s": 0.0, "wall_s": 0.0}
-        if p.tasks_of("probe"):
-            spent = self.timed([sys.executable, "-m", "finetune", "suite", str(self.task_file()), "--ckpt", ckpt,
-                                "--results", str(suite / f"{unit.name}.jsonl"), "--out", str(suite / unit.name),
-                                "--norm", p.probe_norm, "--threads", str(p.threads), "--preset", p.model,
-                                "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
-                                "--cache", str(self.work / "embeddings")], f"eval-{unit.name}.log")
+        spent = self.timed([sys.executable, "-m", "finetune", "suite", str(self.task_file()), "--ckpt", ckpt,
+                            "--results", str(suite / f"{unit.name}.jsonl"), "--out", str(suite / unit.name),
+                            "--norm", p.probe_norm, "--threads", str(p.threads), "--preset", p.model,
+                            "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
+                            "--cache", str(self.work / "embeddings")], f"eval-{unit.name}.log")
+        return {"eval_cpu_s": round(spent["cpu_s"], 1), "eval_wall_s": round(spent["wall_s"], 1)}
+
+    def finetune(self, unit: Unit, ckpt: str) -> dict:
+        """Each fine-tuned task through ``finetune full``: skipped when its record (same settings)
+        is in, else resumed fold by fold from its ``--state`` file. CPU and wall seconds of the
+        commands, summed over sittings in ``WORK/steps/finetune-UNIT.progress`` (reset when the
+        settings change; a killed command's time is not counted)."""
+        p = self.preset
+        settings = {"steps": p.ft_steps, "lrs": list(p.ft_lrs), "batch": p.ft_batch, "eval_every": p.ft_eval_every}
+        path = self.work / "steps" / f"finetune-{unit.name}.progress"
+        progress = json.loads(path.read_text()) if path.exists() else {}
+        if progress.get("settings") != settings:
+            progress = {"settings": settings, "cpu_s": 0.0, "wall_s": 0.0}
         for t in unit_tasks(p, unit):
             if t.protocol != "finetune" or self.finetune_record(unit, t) is not None:
                 continue
-            more = self.timed(self.finetune_command(unit, t, ckpt), f"finetune-{unit.name}-{t.name}.log")
-            spent = {k: spent[k] + more[k] for k in spent}
-        return {"eval_cpu_s": round(spent["cpu_s"], 1), "eval_wall_s": round(spent["wall_s"], 1)}
+            self.log(f"[run ] finetune {unit.name} on {t.name}")
+            spent = self.timed(self.finetune_command(unit, t, ckpt), f"finetune-{unit.name}-{t.name}.log")
+            progress.update({k: progress[k] + spent[k] for k in ("cpu_s", "wall_s")})
+            write_json_atomic(path, progress)
+        return {"eval_cpu_s": progress["cpu_s"], "eval_wall_s": progress["wall_s"]}
 
     def finetune_paths(self, unit: Unit, task: StudyTask) -> tuple[Path, Path]:
         """``(results, state)`` of ``finetune full`` for ``unit`` on ``task`` in the work folder."""
