@@ -662,7 +662,7 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
              "mean over the encoder's seeds).", ""]
     settings = {}
     for r in rows:
-        if r.get("protocol") == "finetune":
+        if r.get("protocol") == "finetune" and r.get("ft_steps") is not None:
             key = f"{r.get('ft_steps')} steps, lr {', '.join(f'{lr:g}' for lr in r.get('ft_lrs') or [])}"
             settings.setdefault(key, set()).add(r["unit"])
     if len(settings) > 1:
