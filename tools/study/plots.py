@@ -38,7 +38,8 @@ def recipe_plot(points: list[dict], tasks: list[str], out: Path) -> bool:
     return True
 
 
-def curves_plot(curves: dict[str, dict[str, tuple]], out: Path, emphasise: tuple[str, ...] = ("step0", "fractaldb")) -> bool:
+def curves_plot(curves: dict[str, dict[str, tuple]], out: Path,
+                emphasise: tuple[str, ...] = ("step0", "fractaldb")) -> bool:
     """Validation accuracy vs fine-tuning step, one panel per task: ``curves`` is ``{task: {label:
     (steps, mean, std, n)}}``; the ``emphasise`` labels get their fold spread shaded."""
     import matplotlib
