@@ -53,7 +53,7 @@ from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at
 
 __all__ = ["Classifier", "FullConfig", "batch_order", "build_model", "carve_validation", "full_finetune",
-           "param_groups", "spec_augment", "train_step"]
+           "param_groups", "spec_augment", "train_batch", "train_step"]
 
 @dataclass(frozen=True)
 class FullConfig:
@@ -204,18 +204,26 @@ def batch_order(train: np.ndarray, batch_size: int, rng: np.random.Generator) ->
         pos += batch_size
 
 
+def train_batch(specs: list[torch.Tensor], labels: torch.Tensor, idx: np.ndarray, frames: int, patch_w: int,
+                n_classes: int, norm, cfg: FullConfig, rng: np.random.Generator,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``(B, 1, n_mels, width)`` and soft targets of the training clips ``idx``: crops of
+    the batch's width (``time_shift``), standardised, SpecAugment, label smoothing, mixup."""
+    width = batch_width([specs[i].shape[-1] for i in idx], frames, patch_w)
+    x = torch.stack([train_view(specs[i], width, cfg.time_shift, rng) for i in idx])
+    x = spec_augment(norm(x).unsqueeze(1), cfg.freq_mask, cfg.time_mask, gen)
+    return mixup(x, soft_targets(labels[idx], n_classes, cfg.label_smoothing), cfg.mixup, rng)
+
+
 def train_step(model: Classifier, opt: torch.optim.Optimizer, specs: list[torch.Tensor], labels: torch.Tensor,
                idx: np.ndarray, frames: int, norm, cfg: FullConfig, lr: float, rng: np.random.Generator,
                gen: torch.Generator) -> float:
-    """One optimizer step on the training clips ``idx`` with the head's lr ``lr`` (each group
-    gets ``lr * lr_scale``): crops of the batch's width (``time_shift``), standardised,
-    SpecAugment, label smoothing, mixup, forward, backward, AdamW. Returns the loss; a
+    """One optimizer step on the training clips ``idx`` (``train_batch``) with the head's lr
+    ``lr`` (each group gets ``lr * lr_scale``): forward, backward, AdamW. Returns the loss; a
     non-finite loss is returned before anything is updated. ``train_one`` runs it once per
     step, and ``tools/bench/finetune.py`` times it."""
-    width = batch_width([specs[i].shape[-1] for i in idx], frames, model.encoder.patch_embed.patch_size[1])
-    x = torch.stack([train_view(specs[i], width, cfg.time_shift, rng) for i in idx])
-    x = spec_augment(norm(x).unsqueeze(1), cfg.freq_mask, cfg.time_mask, gen)
-    x, target = mixup(x, soft_targets(labels[idx], model.head.out_features, cfg.label_smoothing), cfg.mixup, rng)
+    x, target = train_batch(specs, labels, idx, frames, model.encoder.patch_embed.patch_size[1],
+                            model.head.out_features, norm, cfg, rng, gen)
     for g in opt.param_groups:
         g["lr"] = lr * g["lr_scale"]
     loss = nn.functional.cross_entropy(model(x), target)

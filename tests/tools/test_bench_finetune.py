@@ -37,6 +37,7 @@ def test_prints_step_against_bare_and_the_evaluation_share_per_task_shape():
         assert ratio == pytest.approx(step / bare, rel=1e-2)
     assert r["step_over_bare_median"] == pytest.approx(statistics.median(r["step_over_bare"]), abs=1e-3)
     assert r["step_over_bare_cpu_median"] == pytest.approx(statistics.median(r["step_over_bare_cpu"]), abs=1e-3)
+    assert r["data_path_cpu_ms_per_step"] > 0 and 0 < r["data_path_share_of_step"] < 1
     assert r["eval_every"] == 200 and r["budget_steps"] == 500 and r["eval_share_method"].startswith("computed")
     assert set(r["shapes"]) == {"fsdd", "instruments"}
     for name, (n_train, n_valid, n_test) in (("fsdd", (1800, 600, 600)), ("instruments", (180, 60, 60))):

@@ -13,7 +13,9 @@ in the same run, and the evaluation's share of a fine-tune's CPU time.
   alternated ``--repeats`` times (each with a fresh model, ``--warmup`` untimed steps first);
   ``step_over_bare`` per repetition and their median, on wall time and on CPU time (target
   >= 0.9; on a machine shared with other jobs the CPU-time ratio is the steadier one: waiting
-  for a core is not counted).
+  for a core is not counted); and the CPU time of the step's data path alone
+  (``finetune.full.train_batch``: crops, standardisation, SpecAugment, targets, mixup) over
+  5 x ``--steps`` batches, and its share of the step.
 
 (b) the evaluation's share of a fine-tune's CPU time, for task shapes like FSDD (1,800 / 600 /
   600 training / validation / test clips, log-normal lengths of median 0.42 s, sigma 0.33, in
@@ -176,6 +178,17 @@ class Trainer:
         return ((time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps,
                 sum(widths) / len(widths))
 
+    def data_path(self, steps: int) -> float:
+        """CPU s per step of ``train_batch`` alone (the step's data path), over ``steps`` batches."""
+        from finetune.full import train_batch
+
+        patch, n_classes = self.model.encoder.patch_embed.patch_size[1], self.model.head.out_features
+        c0 = time.process_time()
+        for _ in range(steps):
+            train_batch(self.specs, self.labels, next(self.batches), self.frames, patch, n_classes, self.norm,
+                        self.cfg, self.rng, self.gen)
+        return (time.process_time() - c0) / steps
+
 
 def shape_cost(shape: TaskShape, make_encoder, n_mels: int, frames: int, cfg, budget: int, steps: int,
                warmup: int, folds: int) -> dict:
@@ -251,6 +264,7 @@ def run_bench(preset: str, n_mels: int, frames: int, batch_size: int, steps: int
         wall_step, cpu_step, _ = trainer.run(steps, warmup)
         step.append(batch_size / wall_step)
         step_cpu.append(batch_size / cpu_step)
+    data_cpu = trainer.data_path(5 * steps)
     ratios = [s / b for s, b in zip(step, bare)]
     ratios_cpu = [s / b for s, b in zip(step_cpu, bare_cpu)]
     result = {"preset": preset, "input": [n_mels, frames], "batch_size": batch_size, "threads": threads,
@@ -260,6 +274,8 @@ def run_bench(preset: str, n_mels: int, frames: int, batch_size: int, steps: int
               "step_over_bare_cpu": [round(v, 3) for v in ratios_cpu],
               "step_over_bare_median": round(statistics.median(ratios), 3),
               "step_over_bare_cpu_median": round(statistics.median(ratios_cpu), 3),
+              "data_path_cpu_ms_per_step": round(1000 * data_cpu, 3),
+              "data_path_share_of_step": round(data_cpu * statistics.median(step_cpu) / batch_size, 4),
               "budget_steps": budget, "eval_every": cfg.eval_interval, "folds": folds,
               "eval_share_method": "computed: budget x measured CPU s per train_step + clip evaluations x "
                                    "measured CPU s per clip (clip_logits)",
@@ -274,7 +290,8 @@ def summary(r: dict) -> str:
     lines = [f"bare {statistics.median(r['bare_images_per_s']):.1f} img/s | fine-tuning step "
              f"{statistics.median(r['step_images_per_s']):.1f} img/s: {r['step_over_bare_median']:.3f} of bare "
              f"on wall time {r['step_over_bare']}, {r['step_over_bare_cpu_median']:.3f} on CPU time "
-             f"{r['step_over_bare_cpu']} (medians, per repetition; target >= 0.9)"]
+             f"{r['step_over_bare_cpu']} (medians, per repetition; target >= 0.9); data path "
+             f"{r['data_path_cpu_ms_per_step']:.1f} CPU ms/step ({100 * r['data_path_share_of_step']:.1f} % of the step)"]
     for name, s in r["shapes"].items():
         lines.append(f"{name}: {s['train_cpu_s_per_step']:.3f} CPU s/step, {s['eval_cpu_s_per_clip'] * 1000:.1f} CPU ms/clip; "
                      f"{r['budget_steps']} steps: train {s['train_cpu_s']:.0f} s + eval {s['eval_cpu_s']:.0f} s "
