@@ -19,14 +19,14 @@ in the same run, and the evaluation's share of a fine-tune's CPU time.
 
 (b) the evaluation's share of a fine-tune's CPU time, for task shapes like FSDD (1,800 / 600 /
   600 training / validation / test clips, log-normal lengths of median 0.42 s, sigma 0.33, in
-  0.14-2.3 s: batches of 32 are then 92 frames wide on average, as FSDD's are) and the instruments task (180 / 60 / 60 clips, median 4.1 s, sigma 0.65, in
-  1.0-26.3 s). It is computed, not run: CPU seconds per training step are measured with
-  ``train_step`` over ``--shape-steps`` batches of the shape's training clips (their widths as a
-  fine-tune draws them: FSDD batches are narrower than ``--frames``, and vary), CPU seconds per
-  clip with ``clip_logits``
-  on the shape's whole validation split; a fine-tune of ``--budget`` steps evaluates the
-  validation split at every ``--eval-every`` steps and at the last one, and the test split twice
-  (the chosen state and the last step), so
+  0.14-2.3 s: batches of 32 are then 92 frames wide on average, as FSDD's are) and the
+  instruments task (180 / 60 / 60 clips, median 4.1 s, sigma 0.65, in 1.0-26.3 s). It is
+  computed, not run: CPU seconds per training step are measured with ``train_step`` over
+  ``--shape-steps`` batches of the shape's training clips (their widths as a fine-tune draws
+  them: FSDD batches are narrower than ``--frames``, and vary), CPU seconds per clip with
+  ``clip_logits`` on the shape's whole validation split; a fine-tune of ``--budget`` steps
+  evaluates the validation split at every ``--eval-every`` steps and at the last one, and the
+  test split twice (the chosen state and the last step), so
 
       train = budget x s/step,  eval = (validation points x n_valid + 2 x n_test) x s/clip,
       share = eval / (train + eval),  one fold = train + eval (one lr; set-up not counted).
@@ -291,9 +291,11 @@ def summary(r: dict) -> str:
              f"{statistics.median(r['step_images_per_s']):.1f} img/s: {r['step_over_bare_median']:.3f} of bare "
              f"on wall time {r['step_over_bare']}, {r['step_over_bare_cpu_median']:.3f} on CPU time "
              f"{r['step_over_bare_cpu']} (medians, per repetition; target >= 0.9); data path "
-             f"{r['data_path_cpu_ms_per_step']:.1f} CPU ms/step ({100 * r['data_path_share_of_step']:.1f} % of the step)"]
+             f"{r['data_path_cpu_ms_per_step']:.1f} CPU ms/step "
+             f"({100 * r['data_path_share_of_step']:.1f} % of the step)"]
     for name, s in r["shapes"].items():
-        lines.append(f"{name}: {s['train_cpu_s_per_step']:.3f} CPU s/step, {s['eval_cpu_s_per_clip'] * 1000:.1f} CPU ms/clip; "
+        lines.append(f"{name}: {s['train_cpu_s_per_step']:.3f} CPU s/step, "
+                     f"{s['eval_cpu_s_per_clip'] * 1000:.1f} CPU ms/clip; "
                      f"{r['budget_steps']} steps: train {s['train_cpu_s']:.0f} s + eval {s['eval_cpu_s']:.0f} s "
                      f"({s['eval_clips']} clips) -> evaluation {100 * s['eval_share']:.1f} % (target <= 15 %); "
                      f"{r['folds']} folds {s['folds_cpu_h']:.2f} CPU h (one lr)")
