@@ -51,6 +51,7 @@ from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS
 from finetune.task import Split, Task, UserError
 from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at
+from pretrain.frontend import Standardizer
 
 __all__ = ["Classifier", "FullConfig", "batch_order", "build_model", "carve_validation", "full_finetune",
            "param_groups", "spec_augment", "train_batch", "train_step"]
@@ -62,7 +63,7 @@ class FullConfig:
     decay; layer_decay: per-block lr factor; warmup: fraction of the steps of linear warm-up
     (AudioMAE: 5 of 50 epochs); drop_path: stochastic depth of the last block; label_smoothing;
     freq_mask, time_mask: SpecAugment maximum widths in bins / frames (AudioMAE: 48 of 128 bins,
-    192 of 1024 frames; ``finetune.augment.default_masks`` scales them); mixup: Beta parameter
+    192 of 1024 frames; ``finetune.recipe.default_masks`` scales them); mixup: Beta parameter
     (0 = off); time_shift: random crop offsets (else from the start); eval_every: steps between
     validation evaluations (0: a tenth of ``steps``); seed: head init, drop-path, crops, masks,
     batch order."""
@@ -237,16 +238,15 @@ def train_step(model: Classifier, opt: torch.optim.Optimizer, specs: list[torch.
 
 
 def train_one(make_encoder: Callable[[], Encoder], mels: LogMels, split: Split, frames: int, cfg: FullConfig,
-              report: Callable[[str], None]) -> Run:
+              norm: Standardizer, report: Callable[[str], None]) -> Run:
     """Fine-tune a fresh copy of the encoder on ``split.train`` for ``cfg.steps`` steps
-    (``train_step``); the validation split is evaluated every ``cfg.eval_interval`` steps and at
-    the last one."""
+    (``train_step``; inputs standardised by ``norm``, fit on ``split.train``); the validation
+    split is evaluated every ``cfg.eval_interval`` steps and at the last one."""
     task = mels.task
     y = torch.as_tensor(task.labels())
     torch.manual_seed(cfg.seed)  # head init and drop-path draws
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    norm = fit_standardizer(mels.specs, split.train, "chunks", frames)
     model, opt = build_model(make_encoder(), len(task.classes), cfg)
     schedule = Schedule(lr=cfg.lr, warmup_steps=int(cfg.warmup * cfg.steps), total_steps=cfg.steps)
     valid_y = y[list(split.valid)]
@@ -288,17 +288,15 @@ def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split: Sp
     t0, c0 = time.perf_counter(), time.process_time()
     chosen: Run | None = None
     curves, train_cpu, eval_cpu = {}, 0.0, 0.0
+    norm = fit_standardizer(mels.specs, split.train, "chunks", frames)  # one for every lr and the test
     for lr in lrs or (cfg.lr,):
-        run = train_one(make_encoder, mels, split, frames, replace(cfg, lr=lr), report)
+        run = train_one(make_encoder, mels, split, frames, replace(cfg, lr=lr), norm, report)
         curves[f"{lr:g}"] = run.curve
         train_cpu, eval_cpu = train_cpu + run.train_cpu_s, eval_cpu + run.eval_cpu_s
         if chosen is None or run.best_valid > chosen.best_valid:
             chosen = run
-        else:
-            del run
     c1 = time.process_time()
     model = Classifier(make_encoder().model, len(mels.task.classes))
-    norm = fit_standardizer(mels.specs, split.train, "chunks", frames)
     test_y = torch.as_tensor(mels.task.labels())[list(split.test)]
     accs = []
     for state in (chosen.best_state, chosen.last_state):

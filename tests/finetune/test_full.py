@@ -152,7 +152,8 @@ def test_train_one_steps_are_the_recipe_written_out():
     split = full.carve_validation(mels.task, mels.task.splits[0])  # 12 training clips
     cfg = FullConfig(steps=5, eval_every=100, batch_size=5, lr=2e-3, seed=2, freq_mask=8, time_mask=4, mixup=0.4)
     make = lambda: random_encoder("test-micro", 64, 32)
-    run = full.train_one(make, mels, split, 32, cfg, lambda m: None)
+    run = full.train_one(make, mels, split, 32, cfg, fit_standardizer(mels.specs, split.train, "chunks", 32),
+                         lambda m: None)
 
     y = torch.as_tensor(mels.task.labels())
     torch.manual_seed(cfg.seed)
@@ -189,10 +190,12 @@ def test_train_one_steps_are_the_recipe_written_out():
 
 def test_non_finite_training_loss_is_one_line_naming_split_lr_and_step():
     import finetune.full as full
+    from finetune.chunks import fit_standardizer
 
     mels = _toy_mels()
     split = full.carve_validation(mels.task, mels.task.splits[0])
     mels.specs[split.train[0]][0, 0] = float("nan")  # the standardiser's mean is NaN: every input is
     cfg = FullConfig(steps=3, batch_size=4, lr=2e-3, seed=0, freq_mask=8, time_mask=4)
     with pytest.raises(UserError, match=r"^fold1 lr 0.002 step 1: the training loss is nan \(non-finite"):
-        full.train_one(lambda: random_encoder("test-micro", 64, 32), mels, split, 32, cfg, lambda m: None)
+        full.train_one(lambda: random_encoder("test-micro", 64, 32), mels, split, 32, cfg,
+                       fit_standardizer(mels.specs, split.train, "chunks", 32), lambda m: None)
