@@ -295,6 +295,49 @@ def test_convergence_section_states_the_rule_per_encoder_and_task_and_plots_the_
     assert "![validation accuracy vs fine-tuning step](finetune-curves.png)" in section
 
 
+def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_them_on_validation(tmp_path):
+    from tools.study.plan import BUDGET_CHECK
+
+    preset, units = _units({"step0-s0", "fractaldb-s0"})
+    rows = []
+    for u in units:
+        for r in ft_rows(preset, u, [0.30, 0.32, 0.28, 0.31, 0.29] if u.label == "step0" else [0.7] * 5):
+            rows.append({**r, "acc_std": 0.04, "split_valid_acc": [a - 0.02 for a in r["split_acc"]]})
+    # step0 (--ckpt random, seed 0: named by finetune's default) gains 35 points on fsdd's first fold;
+    # fractaldb (--name fractaldb-s0) 2 points on instruments' first two; a record of another seed's
+    # step0 and one of a unit not in the study are left out
+    step0 = {**full_record("random-cpu-tiny-s0", "fsdd", [0.67], steps=1200), "ckpt": "random",
+             "split_valid_acc": [0.63]}
+    step0["full"]["seed"] = 0
+    frac = {**full_record("fractaldb-s0", "instruments", [0.75, 0.69], steps=1200),
+            "split_valid_acc": [0.70, 0.70]}
+    other = {**full_record("random-cpu-tiny-s7", "fsdd", [0.9], steps=1200), "ckpt": "random"}
+    other["full"]["seed"] = 7
+    stray = full_record("visualatom-s0", "fsdd", [0.9], steps=1200)
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "ft" / BUDGET_CHECK).write_text("".join(json.dumps(r) + "\n" for r in (step0, frac, other, stray)))
+    text = _report(tmp_path, rows, [])
+    section = text.split("### A longer budget on the first fold")[1].split("\n## ")[0]
+    # step0 fsdd fold 1: valid 28 -> 63, test 30 -> 67; fold spread 4.0
+    assert "| step0 (step0-s0) | fsdd-ft | 1 | 600 | 28.0 | 30.0 | 1200 | 63.0 | 67.0 | +35.0 | +37.0 | 4.0 | " \
+        "0.34 | no |" in section
+    assert "| (o) fractaldb (fractaldb-s0) | instruments-ft | 2 | 600 | 68.0 | 70.0 | 1200 | 70.0 | 72.0 | +2.0 | " \
+        "+2.0 | 4.0 | 0.34 | **yes** |" in section
+    assert section.count("| 1200 |") == 2
+    assert "- `python -m finetune full --ckpt random --seed 0 --task fsdd --root DATA/fsdd --steps 1200 " \
+        "--eval-every 0 --max-splits 1 --threads 1 --name step0-s0 --results REPORT/budget-check.jsonl`" in section
+    assert "- `python -m finetune full --ckpt WORK/ckpt/fractaldb-s0 --seed 0 --task instruments --root " \
+        "DATA/instruments --steps 1200 --eval-every 0 --max-splits 2" in section
+    assert "Enough by this rule: 1 of 2 checked (encoder, task) pairs. **Not enough for step0-s0 on fsdd-ft**" \
+        in section
+
+
+def test_budget_check_section_is_empty_until_a_longer_fine_tune_is_in(tmp_path):
+    preset, units = _units({"step0-s0"})
+    text = _report(tmp_path, ft_rows(preset, units[0], [0.5] * 5), [])
+    assert "### A longer budget on the first fold" in text and "No longer fine-tune is in yet." in text
+
+
 def test_fig3_section_names_the_missing_kinds_of_a_to_n_and_the_cpu_they_need(tmp_path):
     preset, units = _units({"step0-s0", "deadleaves-squares-s0", "stat-wmm-s0"})
     rows = [r for u in units for r in ft_rows(preset, u, [0.6] * 5, cpu=1800.0)]

@@ -16,6 +16,9 @@ from generators.nodes import node_share
 from tools.study.presets import StudyPreset, StudyTask
 
 RESULTS = "results.jsonl"
+#: Longer fine-tunes of a fine-tuning study's units on their first folds (``finetune full --results``),
+#: the stricter convergence check of its report.
+BUDGET_CHECK = "budget-check.jsonl"
 #: Special names of ``--kinds`` that select the baseline units.
 BASELINES = ("step0", "logmel-stats", "audio")
 

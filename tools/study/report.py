@@ -14,13 +14,22 @@ import json
 from pathlib import Path
 
 from tools.sections import sheets_section, write_markdown
-from tools.study.plan import RESULTS, read_rows
+from tools.study.plan import BUDGET_CHECK, RESULTS, read_rows
 from tools.study.presets import StudyPreset
-from tools.study.sections import (audio_kinds_section, commands_section, convergence_section, correlation_section,
-                                  dataset_name, finetune_section, header, missing_kinds_section, missing_section,
-                                  paper_section, properties_section, ranking_table, recipe_controls, recipe_section,
-                                  seed_table, study_table, summary_section)
+from tools.study.sections import (audio_kinds_section, budget_check_section, commands_section, convergence_section,
+                                  correlation_section, dataset_name, finetune_section, header, missing_kinds_section,
+                                  missing_section, paper_section, properties_section, ranking_table, recipe_controls,
+                                  recipe_section, seed_table, study_table, summary_section)
 from tools.study.stats import kind_accuracy, summarise
+
+
+def budget_records(report: Path) -> list[dict]:
+    """The longer fine-tunes of ``REPORT/budget-check.jsonl`` (``finetune full`` records; none
+    when the file is absent)."""
+    from finetune.results import read_results
+
+    path = report / BUDGET_CHECK
+    return read_results(path, report=lambda m: None) if path.exists() else []
 
 
 def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = None,
@@ -45,7 +54,9 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
         acc = kind_accuracy(preset, groups, tasks)  # the image kinds: correlations, paper comparison
         acc_all = kind_accuracy(preset, groups, tasks, preset.all_kinds)  # with the audio-native kinds
         body = [summary_section(preset, groups, tasks), finetune_section(preset, rows, probe_rows, groups),
-                convergence_section(preset, rows, report, plots), audio_kinds_section(preset, rows, groups, tasks),
+                convergence_section(preset, rows, report, plots),
+                budget_check_section(preset, rows, budget_records(report)),
+                audio_kinds_section(preset, rows, groups, tasks),
                 study_table(preset, groups, tasks), seed_table(preset, rows, groups, tasks),
                 ranking_table(preset, acc_all, tasks), properties_section(preset, stats),
                 missing_kinds_section(preset, rows, probe_rows),

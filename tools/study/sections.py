@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from tools.sections import note_section
-from tools.study.plan import RESULTS, extreme_kinds, plan_units, unit_done
+from tools.study.plan import BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, unit_done
 from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
-from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, convergence, costs, family, finetune_cpu,
-                               machine_hours, mean_curve, probe_accuracy, probe_means, probes, property_rows,
-                               split_by_noise, summarise, versus_control, versus_kind, versus_probe)
+from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, budget_checks, convergence, costs, family,
+                               finetune_cpu, machine_hours, mean_curve, probe_accuracy, probe_means, probes,
+                               property_rows, split_by_noise, summarise, versus_control, versus_kind, versus_probe)
 
 
 def _pct(v, sign=False) -> str:
@@ -882,3 +882,49 @@ def summarise_labels(rows: list[dict]) -> dict:
     """``{(label, input_size, steps): {"role": ...}}`` of the rows, the keys :func:`_encoders` orders."""
     return {(r["label"], r["input_size"], r.get("steps") if r["role"] in ("pattern", "audio") else None):
             {"role": r["role"]} for r in rows}
+
+
+def budget_check_section(preset: StudyPreset, rows: list[dict], records: list[dict]) -> list[str]:
+    """The stricter convergence check: longer fine-tunes of some units on their first folds
+    (``REPORT/budget-check.jsonl``) beside the study's fine-tunes of the same folds."""
+    tasks = preset.tasks_of("finetune")
+    if not tasks:
+        return []
+    lines = ["### A longer budget on the first fold", "",
+             "The warm-up + cosine schedule brings the lr to zero at the last step, so every curve flattens in "
+             "its last fifth and the rule above can hold for a model that more steps would still improve. The "
+             "stricter check fine-tunes an encoder again with a longer budget on the first fold(s) of a task "
+             f"(rows in `{BUDGET_CHECK}`, one `python -m finetune full ... --max-splits N --results "
+             f"{BUDGET_CHECK}` each) and sets it beside the study's fine-tune of the same fold(s). Rule: the "
+             "study's budget is **enough** for an (encoder, task) when the longer one gains less than the "
+             "study row's fold spread on validation (best validation accuracy of each, where each chose its "
+             "step); test accuracy at the chosen step is shown beside it, not used.", ""]
+    checks = budget_checks(rows, records, {t.loader: t.name for t in tasks})
+    if not checks:
+        return lines + ["No longer fine-tune is in yet.", ""]
+    lines += ["| encoder | task | folds | steps | valid | test | longer | valid | test | gain valid | gain test "
+              "| fold spread | CPU h | enough |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for c in checks:
+        cpu = f"{c['cpu_s'] / 3600:.2f}" if c.get("cpu_s") else "–"
+        lines.append(f"| {dataset_name(preset, c['label'])} ({c['unit']}) | {c['task']} | {c['folds']} | "
+                     f"{c['steps']} | {_pct(np.mean(c['valid']))} | {_pct(np.mean(c['test']))} | {c['long_steps']} "
+                     f"| {_pct(np.mean(c['long_valid']))} | {_pct(np.mean(c['long_test']))} | "
+                     f"{_pct(c['gain_valid'], True)} | {_pct(c['gain_test'], True)} | {_pct(c['spread'])} | {cpu} | "
+                     f"{'**yes**' if c['converged'] else 'no'} |")
+    roots = {t.name: (t.loader, t.root) for t in tasks}
+    lines += ["", "Commands of the rows (`WORK`: the study's work folder, `DATA`: the data root):", ""]
+    for c in checks:
+        seed = c["unit"].rsplit("-s", 1)[-1]
+        ckpt = f"random --seed {seed}" if c["label"] == "step0" else f"WORK/ckpt/{c['unit']} --seed {seed}"
+        loader, root = roots[c["task"]]
+        lines.append(f"- `python -m finetune full --ckpt {ckpt} --task {loader} --root DATA/{root} --steps "
+                     f"{c['long_steps']} --eval-every {c['eval_every']} --max-splits {c['folds']} --threads 1 "
+                     f"--name {c['unit']} --results REPORT/{BUDGET_CHECK}`")
+    short = [f"{c['unit']} on {c['task']}" for c in checks if not c["converged"]]
+    text = f"Enough by this rule: {len(checks) - len(short)} of {len(checks)} checked (encoder, task) pairs."
+    if short:
+        text += (" **Not enough for " + ", ".join(short) + "**: the longer budget gains more than the fold "
+                 "spread, so these fine-tunes stopped short of what the encoder can reach; gains over `step0` "
+                 "measured at the study's budget include that shortfall.")
+    return lines + ["", text, ""]

@@ -355,3 +355,48 @@ def finetune_cpu(rows: list[dict]) -> dict:
     return {"pretrain_s": float(sum(pretrain.values())), "finetune_s": float(sum(sum(v) for v in per_task.values())),
             "per_task": per_task,
             "units": len({r["unit"] for r in latest if r.get("protocol") == "finetune"})}
+
+
+def check_unit(record: dict, units: set[str]) -> str | None:
+    """The study unit a longer-budget ``finetune full`` record belongs to: its ``name`` when that
+    is a unit, else ``step0-sSEED`` for the untrained encoder (``--ckpt random``)."""
+    if record.get("name") in units:
+        return record["name"]
+    if record.get("ckpt") == "random":
+        name = f"step0-s{(record.get('full') or {}).get('seed', 0)}"
+        return name if name in units else None
+    return None
+
+
+def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]) -> list[dict]:
+    """Each longer fine-tune (``records``: ``finetune full`` records on the first folds of a task,
+    ``--max-splits``) beside the study's row of the same unit and task, fold by fold. ``task_of``
+    maps a record's task (the loader) to the study's task. Per (unit, task), the latest record:
+    ``steps`` (the study's) and ``long_steps``, per fold ``valid``/``long_valid`` (the best
+    validation accuracy, where each fine-tune chose its step) and ``test``/``long_test`` (the test
+    accuracy at that step); ``gain_valid``/``gain_test`` their mean differences; ``spread`` the
+    fold std of the study's row; ``eval_every`` the longer one's; ``converged`` when the longer
+    budget gains less than the fold spread on validation."""
+    latest = {(r["unit"], r["task"]): r for r in _latest(rows) if r.get("protocol") == "finetune"}
+    units = {u for u, _ in latest}
+    picked: dict[tuple[str, str], dict] = {}
+    for rec in records:
+        unit, task = check_unit(rec, units), task_of.get(rec.get("task"))
+        if unit is not None and (unit, task) in latest and rec.get("split_valid_acc"):
+            picked[(unit, task)] = rec
+    out = []
+    for (unit, task), rec in picked.items():
+        row = latest[(unit, task)]
+        n = min(len(rec["split_valid_acc"]), len(row.get("split_valid_acc") or []))
+        if n == 0 or (rec.get("full") or {}).get("steps") is None:
+            continue
+        valid, long_valid = row["split_valid_acc"][:n], rec["split_valid_acc"][:n]
+        test, long_test = row["split_acc"][:n], rec["split_acc"][:n]
+        gain_valid = float(np.mean(np.subtract(long_valid, valid)))
+        out.append({"unit": unit, "label": row["label"], "task": task, "folds": n, "steps": row.get("ft_steps"),
+                    "long_steps": rec["full"]["steps"], "valid": valid, "long_valid": long_valid,
+                    "test": test, "long_test": long_test, "gain_valid": gain_valid,
+                    "gain_test": float(np.mean(np.subtract(long_test, test))), "spread": float(row["acc_std"]),
+                    "cpu_s": rec.get("cpu_seconds"), "eval_every": rec["full"].get("eval_every"),
+                    "converged": bool(gain_valid < float(row["acc_std"]))})
+    return sorted(out, key=lambda c: (c["task"], c["unit"]))
