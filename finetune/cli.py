@@ -28,7 +28,7 @@ import click
 
 from finetune.loaders import task_help
 from finetune.outputs import check_output_file, check_output_folder
-from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, default_masks
+from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, RECIPE, default_masks
 from finetune.task import MAX_CLIP_SECONDS, UserError
 from generators.bounds import BATCH, BENCH_VALUES, INPUT_SIDE
 
@@ -203,19 +203,20 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
               help=f"optimizer steps per fine-tune, the same for every task [default: {DEFAULT_STEPS}]")
 @click.option("--eval-every", default=0, show_default=True, type=int,
               help="steps between validation evaluations (0: a tenth of --steps)")
-@click.option("--lr", "lrs", default=(5e-4,), show_default=True, multiple=True, type=float,
+@click.option("--lr", "lrs", default=(RECIPE["lr"],), show_default=True, multiple=True, type=float,
               help="peak lr of the head; repeat for a grid: the lr (with the step) is chosen on the validation split")
-@click.option("--layer-decay", default=0.75, show_default=True, help="layer-wise lr decay per block")
-@click.option("--weight-decay", default=0.05, show_default=True)
-@click.option("--warmup", default=0.1, show_default=True, help="fraction of the steps of linear warm-up")
-@click.option("--drop-path", default=0.1, show_default=True, help="stochastic depth rate of the last block")
-@click.option("--label-smoothing", default=0.1, show_default=True)
+@click.option("--layer-decay", default=RECIPE["layer_decay"], show_default=True, help="layer-wise lr decay per block")
+@click.option("--weight-decay", default=RECIPE["weight_decay"], show_default=True)
+@click.option("--warmup", default=RECIPE["warmup"], show_default=True, help="fraction of the steps of linear warm-up")
+@click.option("--drop-path", default=RECIPE["drop_path"], show_default=True,
+              help="stochastic depth rate of the last block")
+@click.option("--label-smoothing", default=RECIPE["label_smoothing"], show_default=True)
 @click.option("--freq-mask", default=None, type=int,
               help="SpecAugment max band in mel bins [default: 48/128 of --n-mels, AudioMAE's]")
 @click.option("--time-mask", default=None, type=int,
               help="SpecAugment max span in frames [default: 192/1024 of --frames, AudioMAE's]")
-@click.option("--mixup", default=0.0, show_default=True, help="mixup Beta parameter (0 = off)")
-@click.option("--time-shift/--no-time-shift", default=True, show_default=True,
+@click.option("--mixup", default=RECIPE["mixup"], show_default=True, help="mixup Beta parameter (0 = off)")
+@click.option("--time-shift/--no-time-shift", default=RECIPE["time_shift"], show_default=True,
               help="training crops at random offsets (else from the clip's start)")
 @click.option("--max-splits", default=None, type=int, help="only the first N >= 1 splits (folds) [default: all]")
 @click.option("--state", type=click.Path(path_type=Path), default=None,

@@ -47,7 +47,7 @@ from finetune.chunks import fit_standardizer, split_chunks
 from finetune.classifier import Classifier, param_groups
 from finetune.encoder import Encoder
 from finetune.features import LogMels
-from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS
+from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, RECIPE
 from finetune.task import Split, Task, UserError
 from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at
@@ -70,16 +70,16 @@ class FullConfig:
 
     steps: int = DEFAULT_STEPS
     batch_size: int = DEFAULT_BATCH
-    lr: float = 5e-4
-    weight_decay: float = 0.05
-    layer_decay: float = 0.75
-    warmup: float = 0.1
-    drop_path: float = 0.1
-    label_smoothing: float = 0.1
+    lr: float = RECIPE["lr"]
+    weight_decay: float = RECIPE["weight_decay"]
+    layer_decay: float = RECIPE["layer_decay"]
+    warmup: float = RECIPE["warmup"]
+    drop_path: float = RECIPE["drop_path"]
+    label_smoothing: float = RECIPE["label_smoothing"]
     freq_mask: int = 48
     time_mask: int = 24
-    mixup: float = 0.0
-    time_shift: bool = True
+    mixup: float = RECIPE["mixup"]
+    time_shift: bool = RECIPE["time_shift"]
     eval_every: int = 0
     seed: int = 0
 

@@ -6,6 +6,11 @@ from __future__ import annotations
 DEFAULT_STEPS = 600
 #: Clips per optimizer step.
 DEFAULT_BATCH = 32
+#: The rest of the recipe (``finetune.full.FullConfig`` and ``finetune full``'s options): peak lr of
+#: the head, AdamW weight decay, layer-wise lr decay, warm-up fraction, stochastic depth of the last
+#: block, label smoothing, mixup Beta parameter (0 = off), random crop offsets.
+RECIPE = {"lr": 5e-4, "weight_decay": 0.05, "layer_decay": 0.75, "warmup": 0.1, "drop_path": 0.1,
+          "label_smoothing": 0.1, "mixup": 0.0, "time_shift": True}
 #: AudioMAE's SpecAugment widths for its 128 x 1024 input, as fractions of the input's sides.
 FREQ_MASK_FRACTION = 48 / 128
 TIME_MASK_FRACTION = 192 / 1024

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from finetune.recipe import RECIPE
 from tools.study.plan import RESULTS, plan_units, read_rows
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, get_study_preset
 from tools.study.run import UnitRunner, finetune_fields, preset_from_json, preset_to_json
@@ -57,7 +58,8 @@ def full_record(name, task, accs, lrs=(5e-4,), chosen=5e-4, steps=600, batch=32,
             "split_acc": list(accs), "split_last_acc": [a - 0.01 for a in accs],
             "split_valid_acc": [a + 0.01 for a in accs], "split_lr": [chosen] * len(accs),
             "split_step": [steps] * len(accs), "curves": curves,
-            "full": {"steps": steps, "lr": list(lrs), "batch_size": batch, "eval_every": eval_every},
+            "full": {**RECIPE, "steps": steps, "lr": list(lrs), "batch_size": batch, "eval_every": eval_every,
+                     "freq_mask": 48, "time_mask": 24},
             "cpu_seconds": 1234.5, "train_cpu_s": 1100.0, "eval_cpu_s": 120.0}
 
 
@@ -168,7 +170,8 @@ def ft_rows(preset, unit, accs, curve=None, cpu=3600.0):
                      "seed": unit.seed, "input_size": unit.input_size, "steps": unit.steps, "task": t.name,
                      "acc_mean": sum(split) / len(split), "acc_std": 0.01, "split_acc": split,
                      "leaky": unit.role == "audio" and t.name in preset.leaky_tasks, "protocol": "finetune",
-                     "curves": curves, "ft_cpu_s": cpu, "ft_steps": 600, "ft_lrs": [5e-4], "pretrain_cpu_s": 1800.0 if unit.trained else None,
+                     "curves": curves, "ft_cpu_s": cpu, "ft_steps": 600, "ft_lrs": [5e-4], "ft_batch": 32,
+                     "pretrain_cpu_s": 1800.0 if unit.trained else None,
                      "eval_cpu_s": 2 * cpu, "machine": "test"})
     return rows
 
@@ -314,8 +317,13 @@ def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_th
     other = {**full_record("random-cpu-tiny-s7", "fsdd", [0.9], steps=1200), "ckpt": "random"}
     other["full"]["seed"] = 7
     stray = full_record("visualatom-s0", "fsdd", [0.9], steps=1200)
+    # not the study's fine-tune with more steps: another layer decay, the same steps, another batch
+    recipe = full_record("fractaldb-s0", "fsdd", [0.9], steps=1200)
+    recipe["full"]["layer_decay"] = 1.0
+    same = full_record("fractaldb-s0", "fsdd", [0.9], steps=600)
+    batch = full_record("fractaldb-s0", "fsdd", [0.9], steps=1200, batch=64)
     (tmp_path / "ft").mkdir()
-    (tmp_path / "ft" / BUDGET_CHECK).write_text("".join(json.dumps(r) + "\n" for r in (step0, frac, other, stray)))
+    (tmp_path / "ft" / BUDGET_CHECK).write_text("".join(json.dumps(r) + "\n" for r in (step0, frac, other, stray, recipe, same, batch)))
     text = _report(tmp_path, rows, [])
     section = text.split("### A longer budget on the first fold")[1].split("\n## ")[0]
     # step0 fsdd fold 1: valid 28 -> 63, test 30 -> 67; fold spread 4.0

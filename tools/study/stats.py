@@ -368,9 +368,22 @@ def check_unit(record: dict, units: set[str]) -> str | None:
     return None
 
 
+def longer_same_recipe(full: dict, row: dict) -> bool:
+    """Whether a ``finetune full`` record's settings (``full``) are the study row's fine-tune with
+    more steps: the row's lr grid and batch, the default recipe (``finetune.recipe.RECIPE``) and
+    SpecAugment widths for the row's input size; only steps, validation interval and seed may
+    differ (steps upwards)."""
+    from finetune.recipe import RECIPE, default_masks
+
+    height, width = (int(v) for v in row["input_size"].split("x"))
+    want = {**RECIPE, "lr": list(row.get("ft_lrs") or []), "batch_size": row.get("ft_batch")}
+    want["freq_mask"], want["time_mask"] = default_masks(height, width)
+    return all(full.get(k) == v for k, v in want.items()) and (full.get("steps") or 0) > (row.get("ft_steps") or 0)
+
+
 def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]) -> list[dict]:
     """Each longer fine-tune (``records``: ``finetune full`` records on the first folds of a task,
-    ``--max-splits``) beside the study's row of the same unit and task, fold by fold. ``task_of``
+    ``--max-splits``, with the study's recipe: :func:`longer_same_recipe`) beside the study's row of the same unit and task, fold by fold. ``task_of``
     maps a record's task (the loader) to the study's task. Per (unit, task), the latest record:
     ``steps`` (the study's) and ``long_steps``, per fold ``valid``/``long_valid`` (the best
     validation accuracy, where each fine-tune chose its step) and ``test``/``long_test`` (the test
@@ -382,7 +395,8 @@ def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]
     picked: dict[tuple[str, str], dict] = {}
     for rec in records:
         unit, task = check_unit(rec, units), task_of.get(rec.get("task"))
-        if unit is not None and (unit, task) in latest and rec.get("split_valid_acc"):
+        if unit is not None and (unit, task) in latest and rec.get("split_valid_acc") and \
+                longer_same_recipe(rec.get("full") or {}, latest[(unit, task)]):
             picked[(unit, task)] = rec
     out = []
     for (unit, task), rec in picked.items():
