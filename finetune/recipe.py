@@ -19,3 +19,12 @@ TIME_MASK_FRACTION = 192 / 1024
 def default_masks(n_mels: int, frames: int) -> tuple[int, int]:
     """SpecAugment maximum widths ``(bins, frames)`` for an ``n_mels x frames`` input."""
     return round(FREQ_MASK_FRACTION * n_mels), round(TIME_MASK_FRACTION * frames)
+
+
+def recipe_settings(n_mels: int, frames: int, *, steps: int = DEFAULT_STEPS, lrs=(RECIPE["lr"],),
+                    batch: int = DEFAULT_BATCH, eval_every: int = 0) -> dict:
+    """What a ``finetune full`` record keeps of its settings (its ``full`` object, less ``seed``)
+    for a run of these options and the rest of the default recipe, at an ``n_mels x frames`` input."""
+    freq_mask, time_mask = default_masks(n_mels, frames)
+    return {**RECIPE, "lr": [float(lr) for lr in lrs], "batch_size": batch, "steps": steps,
+            "eval_every": eval_every, "freq_mask": freq_mask, "time_mask": time_mask}

@@ -149,12 +149,44 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     assert (row["pretrain_cpu_s"], row["render_s"], row["ft_cpu_s"]) == (4000.0, 900.0, 1234.5)
     assert row["leaky"] is False and rows[1]["eval_cpu_s"] is not None
     progress = json.loads((work / "steps" / "finetune-fractaldb-s1.progress").read_text())
-    assert progress["settings"] == {"steps": 4, "lrs": [1e-3, 5e-4], "batch": 32, "eval_every": 2}
+    assert progress["settings"] == {**RECIPE, "steps": 4, "lr": [1e-3, 5e-4], "batch_size": 32, "eval_every": 2,
+                                    "freq_mask": 48, "time_mask": 24} == runner.finetune_settings(unit)
     assert row["eval_cpu_s"] == round(progress["cpu_s"], 1)  # both sittings' finished commands
     # a record of other fine-tuning settings in the work folder is not taken for this preset's
     other = UnitRunner(replace(preset, ft_steps=8), work, tmp_path / "report2", tmp_path / "data", log=lambda m: None)
     assert other.finetune_record(unit, preset.tasks[0]) is None
     assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == [0.8, 0.9]
+    # nor one of another recipe (a record made with --layer-decay 1.0 appended last)
+    results = work / "finetune" / "fractaldb-s1" / "fsdd-ft.jsonl"
+    changed = full_record("fractaldb-s1", "fsdd-ft", [0.1, 0.1], lrs=(1e-3, 5e-4), steps=4, eval_every=2)
+    changed["full"]["layer_decay"] = 1.0
+    with open(results, "a") as f:
+        f.write(json.dumps(changed) + "\n")
+    assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == [0.8, 0.9]
+
+
+def test_a_progress_file_of_the_earlier_form_keeps_its_cpu_seconds(tmp_path, monkeypatch):
+    import tools.study.run
+
+    preset = replace(STUDY_PRESETS["cpu-finetune"], ft_steps=4, ft_eval_every=2)
+    work = tmp_path / "work"
+    unit = next(u for u in plan_units(preset, []) if u.name == "step0-s1")
+    (work / "steps").mkdir(parents=True)
+    legacy = {"settings": {"steps": 4, "lrs": [5e-4], "batch": 32, "eval_every": 2}, "cpu_s": 100.0, "wall_s": 120.0}
+    (work / "steps" / "finetune-step0-s1.progress").write_text(json.dumps(legacy))
+    calls = []
+    monkeypatch.setattr(tools.study.run, "run_command", _stub_finetune(calls))
+    runner = UnitRunner(preset, work, tmp_path / "report", tmp_path / "data", log=lambda m: None)
+    runner.run(unit)
+    progress = json.loads((work / "steps" / "finetune-step0-s1.progress").read_text())
+    assert progress["settings"] == runner.finetune_settings(unit) and progress["cpu_s"] >= 100.0
+    # settings of another form (another budget) start the count again
+    (work / "steps" / "finetune-step0-s1.progress").write_text(json.dumps({**legacy, "settings": {"steps": 8}}))
+    (tmp_path / "report" / RESULTS).unlink()
+    for f in (work / "finetune" / "step0-s1").iterdir():
+        f.unlink()
+    runner.run(unit)
+    assert json.loads((work / "steps" / "finetune-step0-s1.progress").read_text())["cpu_s"] < 100.0
 
 
 # --- the report -----------------------------------------------------------------------------------

@@ -240,13 +240,16 @@ class UnitRunner:
         """Each fine-tuned task through ``finetune full``: skipped when its record (same settings)
         is in, else resumed fold by fold from its ``--state`` file. CPU and wall seconds of the
         commands, summed over sittings in ``WORK/steps/finetune-UNIT.progress`` (reset when the
-        settings change; a killed command's time is not counted)."""
+        settings, :meth:`finetune_settings`, change; a killed command's time is not counted)."""
         p = self.preset
-        settings = {"steps": p.ft_steps, "lrs": list(p.ft_lrs), "batch": p.ft_batch, "eval_every": p.ft_eval_every}
+        settings = self.finetune_settings(unit)
+        # the form progress files had before they kept the record's settings (read as the same)
+        legacy = {"steps": p.ft_steps, "lrs": list(p.ft_lrs), "batch": p.ft_batch, "eval_every": p.ft_eval_every}
         path = self.work / "steps" / f"finetune-{unit.name}.progress"
         progress = json.loads(path.read_text()) if path.exists() else {}
-        if progress.get("settings") != settings:
-            progress = {"settings": settings, "cpu_s": 0.0, "wall_s": 0.0}
+        if progress.get("settings") not in (settings, legacy):
+            progress = {"cpu_s": 0.0, "wall_s": 0.0}
+        progress["settings"] = settings
         for t in unit_tasks(p, unit):
             if t.protocol != "finetune" or self.finetune_record(unit, t) is not None:
                 continue
@@ -274,17 +277,27 @@ class UnitRunner:
                 "--eval-every", str(p.ft_eval_every), *[a for lr in p.ft_lrs for a in ("--lr", f"{lr:g}")],
                 "--name", unit.name, "--results", str(results), "--state", str(state)]
 
-    def finetune_record(self, unit: Unit, task: StudyTask) -> dict | None:
-        """The last record of ``finetune full`` for ``unit`` on ``task`` made with the preset's
-        fine-tuning settings (steps, lr grid, batch, evaluation interval), or None before one is
-        written (a record of other settings is not reused)."""
-        from finetune.results import read_results
+    def finetune_settings(self, unit: Unit) -> dict:
+        """The settings the records of ``unit``'s fine-tunes keep (``full``, less the seed): the
+        preset's steps, lr grid, batch and evaluation interval, the default recipe at the unit's
+        input size (``finetune.recipe.recipe_settings``)."""
+        from finetune.recipe import recipe_settings
 
         p = self.preset
+        height, width = (int(v) for v in unit.input_size.split("x"))
+        return recipe_settings(height, width, steps=p.ft_steps, lrs=p.ft_lrs, batch=p.ft_batch,
+                               eval_every=p.ft_eval_every)
+
+    def finetune_record(self, unit: Unit, task: StudyTask) -> dict | None:
+        """The last record of ``finetune full`` for ``unit`` on ``task`` made with the unit's
+        fine-tuning settings (:meth:`finetune_settings`), or None before one is written (a record
+        of other settings, the recipe's included, is not reused)."""
+        from finetune.results import read_results
+
         results, _ = self.finetune_paths(unit, task)
         if not results.exists():
             return None
-        want = {"steps": p.ft_steps, "lr": list(p.ft_lrs), "batch_size": p.ft_batch, "eval_every": p.ft_eval_every}
+        want = self.finetune_settings(unit)
         records = [r for r in read_results(results, report=lambda m: None)
                    if {k: (r.get("full") or {}).get(k) for k in want} == want]
         return records[-1] if records else None

@@ -370,15 +370,15 @@ def check_unit(record: dict, units: set[str]) -> str | None:
 
 def longer_same_recipe(full: dict, row: dict) -> bool:
     """Whether a ``finetune full`` record's settings (``full``) are the study row's fine-tune with
-    more steps: the row's lr grid and batch, the default recipe (``finetune.recipe.RECIPE``) and
-    SpecAugment widths for the row's input size; only steps, validation interval and seed may
+    more steps: the row's lr grid and batch and the rest of the default recipe at the row's input
+    size (``finetune.recipe.recipe_settings``); only steps, validation interval and seed may
     differ (steps upwards)."""
-    from finetune.recipe import RECIPE, default_masks
+    from finetune.recipe import recipe_settings
 
     height, width = (int(v) for v in row["input_size"].split("x"))
-    want = {**RECIPE, "lr": list(row.get("ft_lrs") or []), "batch_size": row.get("ft_batch")}
-    want["freq_mask"], want["time_mask"] = default_masks(height, width)
-    return all(full.get(k) == v for k, v in want.items()) and (full.get("steps") or 0) > (row.get("ft_steps") or 0)
+    want = recipe_settings(height, width, lrs=row.get("ft_lrs") or [], batch=row.get("ft_batch"))
+    return all(full.get(k) == v for k, v in want.items() if k not in ("steps", "eval_every")) and \
+        (full.get("steps") or 0) > (row.get("ft_steps") or 0)
 
 
 def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]) -> list[dict]:
