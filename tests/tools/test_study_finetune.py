@@ -370,6 +370,15 @@ def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_th
         "DATA/instruments --steps 1200 --eval-every 0 --max-splits 2" in section
     assert "Enough by this rule: 1 of 2 checked (encoder, task) pairs. **Not enough for step0-s0 on fsdd-ft**" \
         in section
+    assert "gain over `step0` at both budgets" not in section  # no pair of step0 and a kind on one task
+    # fractaldb on fsdd's first fold too: 70 -> 60 test; fractaldb is 40 points above step0 at 600 steps
+    # and 7 below at 1200
+    frac_fsdd = {**full_record("fractaldb-s0", "fsdd", [0.60], steps=1200), "split_valid_acc": [0.58]}
+    with open(tmp_path / "ft" / BUDGET_CHECK, "a") as f:
+        f.write(json.dumps(frac_fsdd) + "\n")
+    text = _report(tmp_path, [], [])
+    assert "- **(o) fractaldb over `step0` on fsdd-ft** (the same 1 fold): +40.0 points on validation (+40.0 test) " \
+        "at 600 steps, -5.0 (-7.0 test) at 1200 steps." in text
 
 
 def test_budget_check_section_is_empty_until_a_longer_fine_tune_is_in(tmp_path):

@@ -922,6 +922,20 @@ def budget_check_section(preset: StudyPreset, rows: list[dict], records: list[di
                      f"{c['long_steps']} --eval-every {c['eval_every']} --max-splits {c['folds']} --threads 1 "
                      f"--name {c['unit']} --results REPORT/{BUDGET_CHECK}`")
     short = [f"{c['unit']} on {c['task']}" for c in checks if not c["converged"]]
+    gains = []
+    for c in checks:
+        base = next((b for b in checks if b["label"] == "step0" and b["task"] == c["task"] and c["label"] != "step0"
+                     and b["unit"] == f"step0-s{c['unit'].rsplit('-s', 1)[-1]}" and b["folds"] == c["folds"]
+                     and b["long_steps"] == c["long_steps"]), None)
+        if base is None:
+            continue
+        at = {k: np.mean(np.subtract(c[k], base[k])) for k in ("valid", "test", "long_valid", "long_test")}
+        gains.append(f"- **{dataset_name(preset, c['label'])} over `step0` on {c['task']}** (the same "
+                     f"{c['folds']} fold{'s' if c['folds'] > 1 else ''}): {_pct(at['valid'], True)} points on "
+                     f"validation ({_pct(at['test'], True)} test) at {c['steps']} steps, "
+                     f"{_pct(at['long_valid'], True)} ({_pct(at['long_test'], True)} test) at {c['long_steps']} steps.")
+    if gains:
+        lines += ["", "The gain over `step0` at both budgets, where both are checked on the same folds:", "", *gains]
     text = f"Enough by this rule: {len(checks) - len(short)} of {len(checks)} checked (encoder, task) pairs."
     if short:
         text += (" **Not enough for " + ", ".join(short) + "**: the longer budget gains more than the fold "
