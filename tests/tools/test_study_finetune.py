@@ -377,6 +377,11 @@ def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_th
     with open(tmp_path / "ft" / BUDGET_CHECK, "a") as f:
         f.write(json.dumps(frac_fsdd) + "\n")
     text = _report(tmp_path, [], [])
+    ft = text.split("## Fine-tuning against step0")[1].split("\n## ")[0]
+    assert ("- **Budget: these fine-tunes are not converged.** On the first fold(s), 1200 steps instead of 600 gain "
+            "more than the fold spread on fsdd-ft for step0 (section") in ft
+    assert "- **Budget:** the longer-budget check (below) finds 600 steps enough on instruments-ft for (o) " \
+        "fractaldb." in ft
     assert "- **(o) fractaldb over `step0` on fsdd-ft** (the same 1 fold): +40.0 points on validation (+40.0 test) " \
         "at 600 steps, -5.0 (-7.0 test) at 1200 steps." in text
 

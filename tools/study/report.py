@@ -53,9 +53,9 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
     else:
         acc = kind_accuracy(preset, groups, tasks)  # the image kinds: correlations, paper comparison
         acc_all = kind_accuracy(preset, groups, tasks, preset.all_kinds)  # with the audio-native kinds
-        body = [summary_section(preset, groups, tasks), finetune_section(preset, rows, probe_rows, groups),
-                convergence_section(preset, rows, report, plots),
-                budget_check_section(preset, rows, budget_records(report)),
+        budget = budget_records(report)
+        body = [summary_section(preset, groups, tasks), finetune_section(preset, rows, probe_rows, groups, budget),
+                convergence_section(preset, rows, report, plots), budget_check_section(preset, rows, budget),
                 audio_kinds_section(preset, rows, groups, tasks),
                 study_table(preset, groups, tasks), seed_table(preset, rows, groups, tasks),
                 ranking_table(preset, acc_all, tasks), properties_section(preset, stats),

@@ -640,11 +640,13 @@ def _encoders(preset: StudyPreset, groups: dict) -> list[tuple[tuple, dict]]:
     return [(key, groups[key]) for key in keys if key in groups]
 
 
-def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dict], groups: dict) -> list[str]:
+def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dict], groups: dict,
+                     budget: list[dict] = ()) -> list[str]:
     """Per fine-tuned task: each encoder's fine-tuned accuracy, its gain over step0 (paired by
     fold, the noise rule of the accuracy table), its own linear probe and ``logmel-stats`` (the
     probe study's rows on the same clips) with paired differences, then plain sentences from the
-    numbers and the CPU the study spent."""
+    numbers (with the longer-budget check's verdict where ``budget``, the records of
+    ``budget-check.jsonl``, has one for the task) and the CPU the study spent."""
     tasks = preset.tasks_of("finetune")
     if not tasks:
         return []
@@ -701,9 +703,27 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
                 fair[label] = (g, e, own, vs_logmel, own_acc)
         lines += [f"| logmel-stats (probe) | 0 | {_pct(logmel) if logmel is not None else '–'} | | | | | |", ""]
         sentences = finetune_sentences(preset, t.name, fair, std0, logmel)
-        lines += sentences[:1] + probe_protocol_line(preset, probe_rows, probe_task, fair) + sentences[1:] + [""]
+        lines += sentences[:1] + probe_protocol_line(preset, probe_rows, probe_task, fair) + sentences[1:]
+        lines += budget_line(preset, rows, budget, t) + [""]
     lines += finetune_cost_lines(rows, shared=bool(preset.probe_results))
     return lines
+
+
+def budget_line(preset: StudyPreset, rows: list[dict], budget: list[dict], task) -> list[str]:
+    """The longer-budget check's verdict on ``task`` for the sentences above (none unchecked)."""
+    checks = [c for c in budget_checks(rows, list(budget), {task.loader: task.name}) if c["task"] == task.name]
+    if not checks:
+        return []
+    short = [c for c in checks if not c["converged"]]
+    names = ", ".join(dataset_name(preset, c["label"]) for c in (short or checks))
+    if not short:
+        return [f"- **Budget:** the longer-budget check (below) finds {checks[0]['steps']} steps enough on "
+                f"{task.name} for {names}."]
+    steps = sorted({c["long_steps"] for c in short})
+    return [f"- **Budget: these fine-tunes are not converged.** On the first fold(s), "
+            f"{' / '.join(map(str, steps))} steps instead of {short[0]['steps']} gain more than the fold spread on "
+            f"{task.name} for {names} (section \"A longer budget on the first fold\", with the gain over `step0` "
+            "at both budgets): the comparisons above hold for this budget only."]
 
 
 def _latest_rows(rows: list[dict]) -> list[dict]:
