@@ -20,7 +20,7 @@ from tools.study.sections import (audio_kinds_section, budget_check_section, com
                                   correlation_section, dataset_name, finetune_section, header, missing_kinds_section,
                                   missing_section, paper_section, properties_section, ranking_table, recipe_controls,
                                   recipe_section, seed_table, study_table, summary_section)
-from tools.study.stats import kind_accuracy, summarise
+from tools.study.stats import budget_checks, kind_accuracy, summarise
 
 
 def budget_records(report: Path) -> list[dict]:
@@ -53,9 +53,9 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
     else:
         acc = kind_accuracy(preset, groups, tasks)  # the image kinds: correlations, paper comparison
         acc_all = kind_accuracy(preset, groups, tasks, preset.all_kinds)  # with the audio-native kinds
-        budget = budget_records(report)
-        body = [summary_section(preset, groups, tasks), finetune_section(preset, rows, probe_rows, groups, budget),
-                convergence_section(preset, rows, report, plots), budget_check_section(preset, rows, budget),
+        checks = budget_checks(rows, budget_records(report), {t.loader: t.name for t in preset.tasks_of("finetune")})
+        body = [summary_section(preset, groups, tasks), finetune_section(preset, rows, probe_rows, groups, checks),
+                convergence_section(preset, rows, report, plots), budget_check_section(preset, checks),
                 audio_kinds_section(preset, rows, groups, tasks),
                 study_table(preset, groups, tasks), seed_table(preset, rows, groups, tasks),
                 ranking_table(preset, acc_all, tasks), properties_section(preset, stats),

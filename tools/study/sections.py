@@ -17,7 +17,7 @@ from tools.sections import note_section
 from tools.study.plan import BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, unit_done
 from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
-from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, budget_checks, convergence, costs, family,
+from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, budget_gains, convergence, costs, family,
                                finetune_cpu, machine_hours, mean_curve, probe_accuracy, probe_means, probes,
                                property_rows, split_by_noise, summarise, versus_control, versus_kind, versus_probe)
 
@@ -641,12 +641,12 @@ def _encoders(preset: StudyPreset, groups: dict) -> list[tuple[tuple, dict]]:
 
 
 def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dict], groups: dict,
-                     budget: list[dict] = ()) -> list[str]:
+                     checks: list[dict] = ()) -> list[str]:
     """Per fine-tuned task: each encoder's fine-tuned accuracy, its gain over step0 (paired by
     fold, the noise rule of the accuracy table), its own linear probe and ``logmel-stats`` (the
     probe study's rows on the same clips) with paired differences, then plain sentences from the
-    numbers (with the longer-budget check's verdict where ``budget``, the records of
-    ``budget-check.jsonl``, has one for the task) and the CPU the study spent."""
+    numbers (with the longer-budget check's verdict where ``checks``, of
+    :func:`tools.study.stats.budget_checks`, has one for the task) and the CPU the study spent."""
     tasks = preset.tasks_of("finetune")
     if not tasks:
         return []
@@ -704,25 +704,25 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
         lines += [f"| logmel-stats (probe) | 0 | {_pct(logmel) if logmel is not None else '–'} | | | | | |", ""]
         sentences = finetune_sentences(preset, t.name, fair, std0, logmel)
         lines += sentences[:1] + probe_protocol_line(preset, probe_rows, probe_task, fair) + sentences[1:]
-        lines += budget_line(preset, rows, budget, t) + [""]
+        lines += budget_line(preset, [c for c in checks if c["task"] == t.name], t.name) + [""]
     lines += finetune_cost_lines(rows, shared=bool(preset.probe_results))
     return lines
 
 
-def budget_line(preset: StudyPreset, rows: list[dict], budget: list[dict], task) -> list[str]:
-    """The longer-budget check's verdict on ``task`` for the sentences above (none unchecked)."""
-    checks = [c for c in budget_checks(rows, list(budget), {task.loader: task.name}) if c["task"] == task.name]
+def budget_line(preset: StudyPreset, checks: list[dict], task: str) -> list[str]:
+    """The longer-budget check's verdict on ``task`` (``checks``: its longer fine-tunes) for the
+    sentences above (none unchecked)."""
     if not checks:
         return []
     short = [c for c in checks if not c["converged"]]
     names = ", ".join(dataset_name(preset, c["label"]) for c in (short or checks))
     if not short:
         return [f"- **Budget:** the longer-budget check (below) finds {checks[0]['steps']} steps enough on "
-                f"{task.name} for {names}."]
+                f"{task} for {names}."]
     steps = sorted({c["long_steps"] for c in short})
     return [f"- **Budget: these fine-tunes are not converged.** On the first fold(s), "
             f"{' / '.join(map(str, steps))} steps instead of {short[0]['steps']} gain more than the fold spread on "
-            f"{task.name} for {names} (section \"A longer budget on the first fold\", with the gain over `step0` "
+            f"{task} for {names} (section \"A longer budget on the first fold\", with the gain over `step0` "
             "at both budgets): the comparisons above hold for this budget only."]
 
 
@@ -904,9 +904,10 @@ def summarise_labels(rows: list[dict]) -> dict:
             {"role": r["role"]} for r in rows}
 
 
-def budget_check_section(preset: StudyPreset, rows: list[dict], records: list[dict]) -> list[str]:
+def budget_check_section(preset: StudyPreset, checks: list[dict]) -> list[str]:
     """The stricter convergence check: longer fine-tunes of some units on their first folds
-    (``REPORT/budget-check.jsonl``) beside the study's fine-tunes of the same folds."""
+    (``REPORT/budget-check.jsonl``) beside the study's fine-tunes of the same folds (``checks`` of
+    :func:`tools.study.stats.budget_checks`)."""
     tasks = preset.tasks_of("finetune")
     if not tasks:
         return []
@@ -919,7 +920,6 @@ def budget_check_section(preset: StudyPreset, rows: list[dict], records: list[di
              "study's budget is **enough** for an (encoder, task) when the longer one gains less than the "
              "study row's fold spread on validation (best validation accuracy of each, where each chose its "
              "step); test accuracy at the chosen step is shown beside it, not used.", ""]
-    checks = budget_checks(rows, records, {t.loader: t.name for t in tasks})
     if not checks:
         return lines + ["No longer fine-tune is in yet.", ""]
     lines += ["| encoder | task | folds | steps | valid | test | longer | valid | test | gain valid | gain test "
@@ -935,21 +935,14 @@ def budget_check_section(preset: StudyPreset, rows: list[dict], records: list[di
     roots = {t.name: (t.loader, t.root) for t in tasks}
     lines += ["", "Commands of the rows (`WORK`: the study's work folder, `DATA`: the data root):", ""]
     for c in checks:
-        seed = c["unit"].rsplit("-s", 1)[-1]
-        ckpt = f"random --seed {seed}" if c["label"] == "step0" else f"WORK/ckpt/{c['unit']} --seed {seed}"
+        ckpt = "random" if c["label"] == "step0" else f"WORK/ckpt/{c['unit']}"
         loader, root = roots[c["task"]]
-        lines.append(f"- `python -m finetune full --ckpt {ckpt} --task {loader} --root DATA/{root} --steps "
-                     f"{c['long_steps']} --eval-every {c['eval_every']} --max-splits {c['folds']} --threads 1 "
-                     f"--name {c['unit']} --results REPORT/{BUDGET_CHECK}`")
+        lines.append(f"- `python -m finetune full --ckpt {ckpt} --seed {c['seed']} --task {loader} --root "
+                     f"DATA/{root} --steps {c['long_steps']} --eval-every {c['eval_every']} --max-splits {c['folds']} "
+                     f"--threads 1 --name {c['unit']} --results REPORT/{BUDGET_CHECK}`")
     short = [f"{c['unit']} on {c['task']}" for c in checks if not c["converged"]]
     gains = []
-    for c in checks:
-        base = next((b for b in checks if b["label"] == "step0" and b["task"] == c["task"] and c["label"] != "step0"
-                     and b["unit"] == f"step0-s{c['unit'].rsplit('-s', 1)[-1]}" and b["folds"] == c["folds"]
-                     and b["long_steps"] == c["long_steps"]), None)
-        if base is None:
-            continue
-        at = {k: np.mean(np.subtract(c[k], base[k])) for k in ("valid", "test", "long_valid", "long_test")}
+    for c, at in budget_gains(checks):
         gains.append(f"- **{dataset_name(preset, c['label'])} over `step0` on {c['task']}** (the same "
                      f"{c['folds']} fold{'s' if c['folds'] > 1 else ''}): {_pct(at['valid'], True)} points on "
                      f"validation ({_pct(at['test'], True)} test) at {c['steps']} steps, "

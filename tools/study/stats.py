@@ -383,8 +383,9 @@ def longer_same_recipe(full: dict, row: dict) -> bool:
 
 def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]) -> list[dict]:
     """Each longer fine-tune (``records``: ``finetune full`` records on the first folds of a task,
-    ``--max-splits``, with the study's recipe: :func:`longer_same_recipe`) beside the study's row of the same unit and task, fold by fold. ``task_of``
-    maps a record's task (the loader) to the study's task. Per (unit, task), the latest record:
+    ``--max-splits``, with the study's recipe: :func:`longer_same_recipe`) beside the study's row
+    of the same unit and task, fold by fold. ``task_of`` maps a record's task (the loader) to the
+    study's task. Per (unit, task), the latest record: the row's ``label`` and ``seed``,
     ``steps`` (the study's) and ``long_steps``, per fold ``valid``/``long_valid`` (the best
     validation accuracy, where each fine-tune chose its step) and ``test``/``long_test`` (the test
     accuracy at that step); ``gain_valid``/``gain_test`` their mean differences; ``spread`` the
@@ -402,15 +403,30 @@ def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]
     for (unit, task), rec in picked.items():
         row = latest[(unit, task)]
         n = min(len(rec["split_valid_acc"]), len(row.get("split_valid_acc") or []))
-        if n == 0 or (rec.get("full") or {}).get("steps") is None:
+        if n == 0:  # the row has no validation accuracies (an older row)
             continue
         valid, long_valid = row["split_valid_acc"][:n], rec["split_valid_acc"][:n]
         test, long_test = row["split_acc"][:n], rec["split_acc"][:n]
         gain_valid = float(np.mean(np.subtract(long_valid, valid)))
-        out.append({"unit": unit, "label": row["label"], "task": task, "folds": n, "steps": row.get("ft_steps"),
+        out.append({"unit": unit, "label": row["label"], "seed": row["seed"], "task": task, "folds": n,
+                    "steps": row.get("ft_steps"),
                     "long_steps": rec["full"]["steps"], "valid": valid, "long_valid": long_valid,
                     "test": test, "long_test": long_test, "gain_valid": gain_valid,
                     "gain_test": float(np.mean(np.subtract(long_test, test))), "spread": float(row["acc_std"]),
                     "cpu_s": rec.get("cpu_seconds"), "eval_every": rec["full"].get("eval_every"),
                     "converged": bool(gain_valid < float(row["acc_std"]))})
     return sorted(out, key=lambda c: (c["task"], c["unit"]))
+
+
+def budget_gains(checks: list[dict]) -> list[tuple[dict, dict]]:
+    """Each checked kind's gain over ``step0`` at both budgets, where ``step0`` of the same seed
+    is checked on the same task, folds and longer steps (``checks`` of :func:`budget_checks`):
+    ``(check, {"valid", "test", "long_valid", "long_test": mean paired difference})``."""
+    out = []
+    for c in checks:
+        base = next((b for b in checks if b["label"] == "step0" and c["label"] != "step0" and b["seed"] == c["seed"]
+                     and (b["task"], b["folds"], b["long_steps"]) == (c["task"], c["folds"], c["long_steps"])), None)
+        if base is not None:
+            out.append((c, {k: float(np.mean(np.subtract(c[k], base[k])))
+                            for k in ("valid", "test", "long_valid", "long_test")}))
+    return out
