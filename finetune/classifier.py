@@ -1,5 +1,11 @@
-"""The fine-tuned model: a timm ViT encoder + a linear head on the mean of its patch tokens, with
+"""The fine-tuned model: a timm ViT encoder + a linear head on its pooled patch tokens, with
 inputs narrower than the encoder's width, stochastic depth and layer-wise lr decay groups.
+
+Pooling into the head (``HEAD_POOLINGS``): ``mean`` of all tokens (AudioMAE's fine-tuning head),
+or ``freq``: the mean over time of each frequency row of the patch grid, concatenated (F x D
+features; what the linear probe calls frequency-preserving pooling). Head norm
+(``HEAD_NORMS``): ``none``, or ``batch``: a BatchNorm1d without affine parameters on the pooled
+features (MAE's linear-probe head), so the head sees standardised features from the first step.
 
 Narrow inputs: an input of ``w`` patch columns (``w`` <= the encoder's) gets the position
 embeddings of the grid's first ``w`` columns -- the tokens a full-width input would have there --
@@ -13,13 +19,27 @@ from timm.layers import DropPath
 from torch import nn
 
 
-class Classifier(nn.Module):
-    """Encoder -> mean of the final-norm patch tokens -> Linear (init N(0, 2e-5), as MAE)."""
+HEAD_POOLINGS = ("mean", "freq")
+HEAD_NORMS = ("none", "batch")
 
-    def __init__(self, encoder: nn.Module, num_classes: int, drop_path: float = 0.0):
+
+class Classifier(nn.Module):
+    """Encoder -> final-norm patch tokens pooled (``pooling``) -> head norm (``head_norm``) ->
+    Linear (init N(0, 2e-5), as MAE)."""
+
+    def __init__(self, encoder: nn.Module, num_classes: int, drop_path: float = 0.0, pooling: str = "mean",
+                 head_norm: str = "none"):
         super().__init__()
+        if pooling not in HEAD_POOLINGS:
+            raise ValueError(f"pooling={pooling!r} must be one of {', '.join(HEAD_POOLINGS)}")
+        if head_norm not in HEAD_NORMS:
+            raise ValueError(f"head_norm={head_norm!r} must be one of {', '.join(HEAD_NORMS)}")
         self.encoder = encoder
-        self.head = nn.Linear(encoder.embed_dim, num_classes)
+        self.pooling = pooling
+        self.rows = encoder.patch_embed.grid_size[0]
+        width = encoder.embed_dim * (self.rows if pooling == "freq" else 1)
+        self.head_norm = nn.BatchNorm1d(width, affine=False) if head_norm == "batch" else nn.Identity()
+        self.head = nn.Linear(width, num_classes)
         nn.init.trunc_normal_(self.head.weight, std=2e-5)
         nn.init.zeros_(self.head.bias)
         set_drop_path(encoder, drop_path)
@@ -28,8 +48,28 @@ class Classifier(nn.Module):
         """``(B, 1, H, w)`` -> final-norm patch tokens ``(B, N, D)`` (prefix tokens dropped)."""
         return narrow_features(self.encoder, x)[:, self.encoder.num_prefix_tokens:]
 
+    def pool_sums(self, tokens: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Token sums ``(B, head.in_features)`` and the count each sum is over: all tokens
+        (``mean``) or each frequency row's columns (``freq``). Sums of several chunks of one clip
+        add up, so whole clips pool exactly as one wide input would."""
+        b, n, d = tokens.shape
+        if self.pooling == "mean":
+            return tokens.sum(dim=1), n
+        return tokens.reshape(b, self.rows, n // self.rows, d).sum(dim=2).flatten(1), n // self.rows
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The head's input of one batch of tokens ``(B, N, D)``: their pooled means."""
+        if self.pooling == "mean":
+            return tokens.mean(dim=1)
+        b, n, d = tokens.shape
+        return tokens.reshape(b, self.rows, n // self.rows, d).mean(dim=2).flatten(1)
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits of pooled features: head norm, then the linear head."""
+        return self.head(self.head_norm(pooled))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.tokens(x).mean(dim=1))
+        return self.classify(self.pool(self.tokens(x)))
 
 
 def set_drop_path(vit: nn.Module, rate: float) -> None:

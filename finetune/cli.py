@@ -218,13 +218,19 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
 @click.option("--mixup", default=RECIPE["mixup"], show_default=True, help="mixup Beta parameter (0 = off)")
 @click.option("--time-shift/--no-time-shift", default=RECIPE["time_shift"], show_default=True,
               help="training crops at random offsets (else from the clip's start)")
+@click.option("--head-pooling", default=RECIPE["head_pooling"], show_default=True, type=click.Choice(["mean", "freq"]),
+              help="the head's input: mean of all patch tokens, or freq: each frequency row's mean over time, "
+                   "concatenated")
+@click.option("--head-norm", default=RECIPE["head_norm"], show_default=True, type=click.Choice(["none", "batch"]),
+              help="batch: BatchNorm (no affine) on the pooled features before the linear head")
 @click.option("--max-splits", default=None, type=int, help="only the first N >= 1 splits (folds) [default: all]")
 @click.option("--state", type=click.Path(path_type=Path), default=None,
               help="progress file (.jsonl): finished splits are appended and read back by a rerun (resume)")
 @_user_errors
 def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, clip_seconds, csv_paths_outside,
          n_mels, level, skip_bad, threads, batch_size, results, name, groups, steps, eval_every, lrs, layer_decay,
-         weight_decay, warmup, drop_path, label_smoothing, freq_mask, time_mask, mixup, time_shift, max_splits, state):
+         weight_decay, warmup, drop_path, label_smoothing, freq_mask, time_mask, mixup, time_shift, head_pooling,
+         head_norm, max_splits, state):
     """Fine-tune encoder + linear head end to end on one task for a budget of optimizer steps.
     The validation split (the task's, or carved from the training folds) is evaluated every
     --eval-every steps; the lr and the step are chosen on it, and the test split is evaluated
@@ -250,7 +256,7 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
                       weight_decay=weight_decay, layer_decay=layer_decay, warmup=warmup, drop_path=drop_path,
                       label_smoothing=label_smoothing, freq_mask=auto_freq if freq_mask is None else freq_mask,
                       time_mask=auto_time if time_mask is None else time_mask, mixup=mixup, time_shift=time_shift,
-                      eval_every=eval_every, seed=seed)
+                      head_pooling=head_pooling, head_norm=head_norm, eval_every=eval_every, seed=seed)
     for lr in lrs:
         if lr <= 0:
             raise UserError(f"--lr {lr} must be > 0")

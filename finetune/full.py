@@ -44,10 +44,10 @@ from torch import nn
 
 from finetune.augment import batch_width, mixup, soft_targets, spec_augment, train_view
 from finetune.chunks import fit_standardizer, split_chunks
-from finetune.classifier import Classifier, param_groups
+from finetune.classifier import HEAD_NORMS, HEAD_POOLINGS, Classifier, param_groups
 from finetune.encoder import Encoder
 from finetune.features import LogMels
-from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, RECIPE
+from finetune.recipe import BEFORE_OPTIONS, DEFAULT_BATCH, DEFAULT_STEPS, RECIPE
 from finetune.task import Split, Task, UserError
 from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at
@@ -64,7 +64,8 @@ class FullConfig:
     (AudioMAE: 5 of 50 epochs); drop_path: stochastic depth of the last block; label_smoothing;
     freq_mask, time_mask: SpecAugment maximum widths in bins / frames (AudioMAE: 48 of 128 bins,
     192 of 1024 frames; ``finetune.recipe.default_masks`` scales them); mixup: Beta parameter
-    (0 = off); time_shift: random crop offsets (else from the start); eval_every: steps between
+    (0 = off); time_shift: random crop offsets (else from the start); head_pooling, head_norm:
+    the head's input (``finetune.classifier``); eval_every: steps between
     validation evaluations (0: a tenth of ``steps``); seed: head init, drop-path, crops, masks,
     batch order."""
 
@@ -80,6 +81,8 @@ class FullConfig:
     time_mask: int = 24
     mixup: float = RECIPE["mixup"]
     time_shift: bool = RECIPE["time_shift"]
+    head_pooling: str = RECIPE["head_pooling"]
+    head_norm: str = RECIPE["head_norm"]
     eval_every: int = 0
     seed: int = 0
 
@@ -87,6 +90,11 @@ class FullConfig:
         for name in ("steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name}={getattr(self, name)} must be >= 1")
+        for name, allowed in (("head_pooling", HEAD_POOLINGS), ("head_norm", HEAD_NORMS)):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"{name}={getattr(self, name)!r} must be one of {', '.join(allowed)}")
+        if self.head_norm == "batch" and self.batch_size < 2:
+            raise UserError(f"head_norm='batch' needs batch_size >= 2, not {self.batch_size}")
         checks = {"layer_decay": 0 < self.layer_decay <= 1, "lr": self.lr > 0, "weight_decay": self.weight_decay >= 0,
                   "warmup": 0 <= self.warmup < 1, "drop_path": 0 <= self.drop_path < 1,
                   "label_smoothing": 0 <= self.label_smoothing < 1, "mixup": self.mixup >= 0,
@@ -136,7 +144,8 @@ def carve_validation(task: Task, split: Split) -> Split:
 def clip_logits(model: Classifier, specs: list[torch.Tensor], index, norm, frames: int,
                 batch_size: int) -> torch.Tensor:
     """Logits of whole clips: every clip in consecutive chunks of ``frames``, each chunk only as
-    wide as the patch columns it fills, the mean of all the clip's tokens into the head."""
+    wide as the patch columns it fills, the clip's tokens pooled over all its chunks into the head
+    (``Classifier.pool_sums``)."""
     was_training = model.training
     model.eval()
     patch = model.encoder.patch_embed.patch_size[1]
@@ -146,7 +155,7 @@ def clip_logits(model: Classifier, specs: list[torch.Tensor], index, norm, frame
         for chunk, n in zip(chunks, cols.tolist()):
             if n:
                 pieces.setdefault(n * patch, []).append((j, chunk[:, :n * patch]))
-    sums = torch.zeros(len(index), model.encoder.embed_dim, dtype=torch.float64)
+    sums = torch.zeros(len(index), model.head.in_features, dtype=torch.float64)
     counts = torch.zeros(len(index), dtype=torch.float64)
     for width in sorted(pieces):
         items = pieces[width]
@@ -154,9 +163,10 @@ def clip_logits(model: Classifier, specs: list[torch.Tensor], index, norm, frame
             part = items[s:s + batch_size]
             tokens = model.tokens(norm(torch.stack([c for _, c in part])).unsqueeze(1))  # (B, N, D)
             owner = torch.tensor([j for j, _ in part])
-            sums.index_add_(0, owner, tokens.sum(dim=1).double())
-            counts.index_add_(0, owner, torch.full((len(part),), float(tokens.shape[1]), dtype=torch.float64))
-    logits = model.head((sums / counts[:, None]).float())
+            chunk_sums, count = model.pool_sums(tokens)
+            sums.index_add_(0, owner, chunk_sums.double())
+            counts.index_add_(0, owner, torch.full((len(part),), float(count), dtype=torch.float64))
+    logits = model.classify((sums / counts[:, None]).float())
     model.train(was_training)
     return logits
 
@@ -187,7 +197,7 @@ def build_model(encoder: Encoder, n_classes: int, cfg: FullConfig) -> tuple[Clas
     """The fine-tuned model around ``encoder`` (trainable, drop-path ``cfg.drop_path``, the
     position embedding frozen) and its AdamW with layer-wise lr decay groups. The head's init
     draws from torch's global generator."""
-    model = Classifier(encoder.model.requires_grad_(True), n_classes, cfg.drop_path)
+    model = Classifier(encoder.model.requires_grad_(True), n_classes, cfg.drop_path, cfg.head_pooling, cfg.head_norm)
     if getattr(model.encoder, "pos_embed", None) is not None:
         model.encoder.pos_embed.requires_grad_(False)
     opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay), betas=(0.9, 0.999))
@@ -296,7 +306,7 @@ def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split: Sp
         if chosen is None or run.best_valid > chosen.best_valid:
             chosen = run
     c1 = time.process_time()
-    model = Classifier(make_encoder().model, len(mels.task.classes))
+    model = Classifier(make_encoder().model, len(mels.task.classes), pooling=cfg.head_pooling, head_norm=cfg.head_norm)
     test_y = torch.as_tensor(mels.task.labels())[list(split.test)]
     accs = []
     for state in (chosen.best_state, chosen.last_state):
@@ -311,8 +321,11 @@ def finetune_split(make_encoder: Callable[[], Encoder], mels: LogMels, split: Sp
 
 
 def state_key(encoder: Encoder, mels: LogMels, frames: int, cfg: FullConfig, lrs, split: str) -> str:
+    """The progress file's key of one split. Options at the value every run had before they
+    existed (``BEFORE_OPTIONS``) are left out, so earlier progress files still resume."""
+    settings = {k: v for k, v in asdict(cfg).items() if not (k in BEFORE_OPTIONS and v == BEFORE_OPTIONS[k])}
     blob = json.dumps({"enc": encoder.fingerprint, "task": mels.task.fingerprint(), "mels": mels.digest(),
-                       "frames": frames, "cfg": asdict(cfg), "lrs": list(lrs or (cfg.lr,)), "split": split, "v": 3},
+                       "frames": frames, "cfg": settings, "lrs": list(lrs or (cfg.lr,)), "split": split, "v": 3},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

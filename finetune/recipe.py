@@ -8,9 +8,12 @@ DEFAULT_STEPS = 600
 DEFAULT_BATCH = 32
 #: The rest of the recipe (``finetune.full.FullConfig`` and ``finetune full``'s options): peak lr of
 #: the head, AdamW weight decay, layer-wise lr decay, warm-up fraction, stochastic depth of the last
-#: block, label smoothing, mixup Beta parameter (0 = off), random crop offsets.
+#: block, label smoothing, mixup Beta parameter (0 = off), random crop offsets, the head's pooling
+#: and norm (``finetune.classifier.HEAD_POOLINGS`` / ``HEAD_NORMS``).
 RECIPE = {"lr": 5e-4, "weight_decay": 0.05, "layer_decay": 0.75, "warmup": 0.1, "drop_path": 0.1,
-          "label_smoothing": 0.1, "mixup": 0.0, "time_shift": True}
+          "label_smoothing": 0.1, "mixup": 0.0, "time_shift": True, "head_pooling": "mean", "head_norm": "none"}
+#: The settings a record or progress file written before an option existed was made with.
+BEFORE_OPTIONS = {"head_pooling": "mean", "head_norm": "none"}
 #: AudioMAE's SpecAugment widths for its 128 x 1024 input, as fractions of the input's sides.
 FREQ_MASK_FRACTION = 48 / 128
 TIME_MASK_FRACTION = 192 / 1024
@@ -28,3 +31,9 @@ def recipe_settings(n_mels: int, frames: int, *, steps: int = DEFAULT_STEPS, lrs
     freq_mask, time_mask = default_masks(n_mels, frames)
     return {**RECIPE, "lr": [float(lr) for lr in lrs], "batch_size": batch, "steps": steps,
             "eval_every": eval_every, "freq_mask": freq_mask, "time_mask": time_mask}
+
+
+def with_earlier_defaults(full: dict) -> dict:
+    """A record's settings (its ``full`` object) with the options it predates filled in with
+    what it was made with (``BEFORE_OPTIONS``), so it compares equal to today's settings."""
+    return {**BEFORE_OPTIONS, **full}

@@ -199,3 +199,58 @@ def test_non_finite_training_loss_is_one_line_naming_split_lr_and_step():
     with pytest.raises(UserError, match=r"^fold1 lr 0.002 step 1: the training loss is nan \(non-finite"):
         full.train_one(lambda: random_encoder("test-micro", 64, 32), mels, split, 32, cfg,
                        fit_standardizer(mels.specs, split.train, "chunks", 32), lambda m: None)
+
+
+def test_freq_pooling_keeps_each_frequency_row_and_chunks_pool_as_the_whole_clip():
+    from finetune.full import clip_logits
+    from pretrain.frontend import Standardizer
+
+    enc = random_encoder("test-micro", 64, 32).model.eval()
+    model = Classifier(enc, 3, pooling="freq", head_norm="batch").eval()
+    rows, dim = enc.patch_embed.grid_size[0], enc.embed_dim
+    assert model.head.in_features == rows * dim and isinstance(model.head_norm, torch.nn.BatchNorm1d)
+    assert not list(model.head_norm.parameters())  # no affine: nothing for the optimizer
+    tokens = torch.randn(2, rows * 3, dim)  # 3 patch columns, row-major
+    pooled = model.pool(tokens)
+    assert torch.allclose(pooled.reshape(2, rows, dim)[:, 1], tokens[:, 3:6].mean(dim=1))
+    sums, count = model.pool_sums(tokens)
+    assert count == 3 and torch.allclose(sums / count, pooled)
+    # a clip wider than the encoder: its chunks' sums add up to the mean over all its columns
+    with torch.no_grad():
+        model.head.weight.normal_()
+    spec = torch.randn(64, 48)  # 32 + 16 frames: a full chunk and a narrow one
+    logits = clip_logits(model, [spec], [0], Standardizer(0.0, 1.0), 32, 4)
+    with torch.no_grad():
+        both = torch.cat([model.tokens(spec[None, None, :, :32]), model.tokens(spec[None, None, :, 32:])], dim=1)
+        per_row = torch.cat([both[:, :rows * 2].reshape(1, rows, 2, dim),
+                             both[:, rows * 2:].reshape(1, rows, 1, dim)], dim=2).mean(dim=2).flatten(1)
+        assert torch.allclose(logits, model.classify(per_row), atol=1e-5)
+    # the mean head is the mean of all tokens, as before
+    mean = Classifier(random_encoder("test-micro", 64, 32).model, 3)
+    assert mean.head.in_features == dim and torch.equal(mean.pool(tokens), tokens.mean(dim=1))
+    with pytest.raises(ValueError, match="pooling='max' must be one of mean, freq"):
+        Classifier(enc, 3, pooling="max")
+    with pytest.raises(UserError, match="head_norm='layer' must be one of none, batch"):
+        FullConfig(head_norm="layer")
+    with pytest.raises(UserError, match="head_norm='batch' needs batch_size >= 2, not 1"):
+        FullConfig(head_norm="batch", batch_size=1)
+
+
+def test_progress_keys_of_the_default_head_are_those_written_before_the_head_options():
+    import hashlib
+    import json
+    from dataclasses import asdict
+    from types import SimpleNamespace
+
+    from finetune.full import state_key
+
+    enc = SimpleNamespace(fingerprint="enc")
+    mels = SimpleNamespace(task=SimpleNamespace(fingerprint=lambda: "task"), digest=lambda: "mels")
+    cfg = FullConfig(steps=12)
+    before = {k: v for k, v in asdict(cfg).items() if k not in ("head_pooling", "head_norm")}
+    blob = json.dumps({"enc": "enc", "task": "task", "mels": "mels", "frames": 32, "cfg": before, "lrs": [5e-4],
+                       "split": "fold1", "v": 3}, sort_keys=True)
+    assert state_key(enc, mels, 32, cfg, None, "fold1") == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    keys = {state_key(enc, mels, 32, FullConfig(steps=12, head_pooling=p, head_norm=n), None, "fold1")
+            for p in ("mean", "freq") for n in ("none", "batch")}
+    assert len(keys) == 4

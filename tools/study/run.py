@@ -241,13 +241,16 @@ class UnitRunner:
         is in, else resumed fold by fold from its ``--state`` file. CPU and wall seconds of the
         commands, summed over sittings in ``WORK/steps/finetune-UNIT.progress`` (reset when the
         settings, :meth:`finetune_settings`, change; a killed command's time is not counted)."""
+        from finetune.recipe import with_earlier_defaults
+
         p = self.preset
         settings = self.finetune_settings(unit)
         # the form progress files had before they kept the record's settings (read as the same)
         legacy = {"steps": p.ft_steps, "lrs": list(p.ft_lrs), "batch": p.ft_batch, "eval_every": p.ft_eval_every}
         path = self.work / "steps" / f"finetune-{unit.name}.progress"
         progress = json.loads(path.read_text()) if path.exists() else {}
-        if progress.get("settings") not in (settings, legacy):
+        stored = progress.get("settings")
+        if stored != legacy and (not isinstance(stored, dict) or with_earlier_defaults(stored) != settings):
             progress = {"cpu_s": 0.0, "wall_s": 0.0}
         progress["settings"] = settings
         for t in unit_tasks(p, unit):
@@ -292,6 +295,7 @@ class UnitRunner:
         """The last record of ``finetune full`` for ``unit`` on ``task`` made with the unit's
         fine-tuning settings (:meth:`finetune_settings`), or None before one is written (a record
         of other settings, the recipe's included, is not reused)."""
+        from finetune.recipe import with_earlier_defaults
         from finetune.results import read_results
 
         results, _ = self.finetune_paths(unit, task)
@@ -299,7 +303,7 @@ class UnitRunner:
             return None
         want = self.finetune_settings(unit)
         records = [r for r in read_results(results, report=lambda m: None)
-                   if {k: (r.get("full") or {}).get(k) for k in want} == want]
+                   if {k: with_earlier_defaults(r.get("full") or {}).get(k) for k in want} == want]
         return records[-1] if records else None
 
     def rows(self, unit: Unit, info: dict, evaluated: dict) -> list[dict]:
