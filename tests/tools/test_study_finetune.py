@@ -211,6 +211,7 @@ def ft_rows(preset, unit, accs, curve=None, cpu=3600.0):
                      "acc_mean": sum(split) / len(split), "acc_std": 0.01, "split_acc": split,
                      "leaky": unit.role == "audio" and t.name in preset.leaky_tasks, "protocol": "finetune",
                      "curves": curves, "ft_cpu_s": cpu, "ft_steps": 600, "ft_lrs": [5e-4], "ft_batch": 32,
+                     "ft_recipe": dict(RECIPE),
                      "pretrain_cpu_s": 1800.0 if unit.trained else None,
                      "eval_cpu_s": 2 * cpu, "machine": "test"})
     return rows
@@ -298,6 +299,27 @@ def test_finetune_section_says_so_when_no_kind_beats_step0_and_the_best_is_below
     assert ("- **Best fine-tuned encoder on fsdd-ft:** (p) visualatom at 60.5 %; it is 29.5 points below its own "
             "linear probe at 90.0 % (beyond noise, p = 0.000), and not compared with `logmel-stats` (no probe "
             "row).") in section
+
+
+def test_rows_of_an_earlier_recipe_are_counted_left_out_and_their_units_fine_tuned_again(tmp_path):
+    from tools.study.plan import is_current, row_recipe, unit_done
+
+    preset, units = _units({"step0-s0", "fractaldb-s0"})
+    step0, frac = sorted(units, key=lambda u: u.role != "step0")
+    other = "freq" if RECIPE["head_pooling"] == "mean" else "mean"
+    old = [{**r, "ft_recipe": {**RECIPE, "head_pooling": other}} for r in ft_rows(preset, frac, [0.95] * 5)]
+    rows = ft_rows(preset, step0, [0.6 + d for d in FOLD_NOISE]) + old
+    assert not is_current(old[0]) and all(is_current(r) for r in rows[:2])
+    assert unit_done(rows, step0, preset) and not unit_done(rows, frac, preset)
+    # a row written before rows kept their recipe: today's recipe less the options added since
+    legacy = {k: v for k, v in rows[0].items() if k != "ft_recipe"}
+    assert row_recipe(legacy) == {**RECIPE, "head_pooling": "mean", "head_norm": "none"}
+    assert is_current({"protocol": "probe", "ft_recipe": {"head_pooling": other}})
+    text = _report(tmp_path, rows, [])
+    assert f"2 fine-tuned row(s) in `results.jsonl` were made with an earlier fine-tuning recipe and are left " \
+        f"out of this report (the same command fine-tunes their units again with today's): head_pooling " \
+        f"{other} (`fractaldb-s0`)." in text
+    assert "95.0" not in text and "- `fractaldb-s0`" in text.split("## Missing units")[1]
 
 
 def test_convergence_rule_over_the_last_fifth_of_the_curve():

@@ -86,9 +86,28 @@ def unit_tasks(preset: StudyPreset, unit: Unit) -> tuple[StudyTask, ...]:
     return preset.tasks_of("probe") if unit.role == "logmel" else preset.tasks
 
 
+def row_recipe(row: dict) -> dict:
+    """The fine-tuning recipe a fine-tuned row was made with (``ft_recipe``: the ``finetune.recipe.RECIPE``
+    settings of its record). A row written before rows kept it was made with the recipe of its
+    day: today's, less the options added since (``finetune.recipe.BEFORE_OPTIONS``)."""
+    from finetune.recipe import BEFORE_OPTIONS, RECIPE, with_earlier_defaults
+
+    return with_earlier_defaults(row["ft_recipe"]) if row.get("ft_recipe") else {**RECIPE, **BEFORE_OPTIONS}
+
+
+def is_current(row: dict) -> bool:
+    """Whether a row counts for today's study: every probe row, and a fine-tuned row made with
+    today's recipe (``finetune.recipe.RECIPE``). Rows of an earlier recipe stay in the results file
+    but their units are fine-tuned again and their numbers are left out of the report."""
+    from finetune.recipe import RECIPE
+
+    return row.get("protocol") != "finetune" or row_recipe(row) == RECIPE
+
+
 def unit_done(rows: list[dict], unit: Unit, preset: StudyPreset) -> bool:
-    """True when ``rows`` hold a row of ``unit`` for every task it is evaluated on."""
-    have = {r.get("task") for r in rows if r.get("unit") == unit.name}
+    """True when ``rows`` hold a current row (:func:`is_current`) of ``unit`` for every task it
+    is evaluated on."""
+    have = {r.get("task") for r in rows if r.get("unit") == unit.name and is_current(r)}
     return all(t.name in have for t in unit_tasks(preset, unit))
 
 

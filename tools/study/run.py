@@ -348,8 +348,11 @@ def finetune_fields(record: dict) -> dict:
     """What a row of a fine-tuned task carries beside the usual fields, from a ``finetune full``
     record: per split the test accuracy at the last step, the validation accuracy, step and lr
     chosen on validation, the validation curve of the chosen lr as ``[step, accuracy]`` points,
-    the fine-tuning settings and its CPU seconds (all, training, evaluation; splits resumed from
-    the progress file count with the CPU they took)."""
+    the fine-tuning settings (``ft_recipe``: the record's ``finetune.recipe.RECIPE`` settings)
+    and its CPU seconds (all, training, evaluation; splits resumed from the progress file count
+    with the CPU they took)."""
+    from finetune.recipe import RECIPE, with_earlier_defaults
+
     full = record.get("full") or {}
     curves = []
     for lr, per_lr in zip(record.get("split_lr") or [], record.get("curves") or []):
@@ -358,7 +361,9 @@ def finetune_fields(record: dict) -> dict:
     return {"protocol": "finetune", "metric": "acc", "split_last_acc": record.get("split_last_acc"),
             "split_valid_acc": record.get("split_valid_acc"), "split_step": record.get("split_step"),
             "split_lr": record.get("split_lr"), "curves": curves, "ft_steps": full.get("steps"),
-            "ft_lrs": full.get("lr"), "ft_batch": full.get("batch_size"), "ft_cpu_s": record.get("cpu_seconds"),
+            "ft_lrs": full.get("lr"), "ft_batch": full.get("batch_size"),
+            "ft_recipe": {k: v for k, v in with_earlier_defaults(full).items() if k in RECIPE},
+            "ft_cpu_s": record.get("cpu_seconds"),
             "ft_train_cpu_s": record.get("train_cpu_s"), "ft_eval_cpu_s": record.get("eval_cpu_s")}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.sections import note_section
-from tools.study.plan import BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, unit_done
+from tools.study.plan import BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, row_recipe, unit_done
 from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
 from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, budget_gains, convergence, costs, family,
@@ -56,12 +56,31 @@ def status_lines(preset: StudyPreset, rows: list[dict], failed: dict) -> tuple[l
     return lines, miss, complete
 
 
-def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None) -> tuple[list[str], list[str]]:
+def earlier_recipe_lines(earlier: list[dict]) -> list[str]:
+    """The report's note on fine-tuned rows of an earlier recipe (left out of its numbers)."""
+    if not earlier:
+        return []
+    from finetune.recipe import RECIPE
+
+    recipes = {}
+    for r in earlier:
+        changed = ", ".join(f"{k} {v}" for k, v in row_recipe(r).items() if RECIPE.get(k) != v)
+        recipes.setdefault(changed, set()).add(r["unit"])
+    return [f"{len(earlier)} fine-tuned row(s) in `{RESULTS}` were made with an earlier fine-tuning recipe and "
+            "are left out of this report (the same command fine-tunes their units again with today's): "
+            + "; ".join(f"{changed} ({', '.join(f'`{u}`' for u in sorted(units))})" for changed, units in recipes.items())
+            + f". Today's recipe: {', '.join(f'{k} {v}' for k, v in RECIPE.items())}.", ""]
+
+
+def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None,
+           earlier: list[dict] = ()) -> tuple[list[str], list[str]]:
+    """The report's top: status, what wrote it, the preset's budget, data and cost; ``earlier``:
+    fine-tuned rows of an earlier recipe (counted, not used)."""
     status, missing, complete = status_lines(preset, rows, failed)
     cpu, wall, machines = costs(rows)
     shapes = ", ".join(preset.input_sizes)
     steps = ", ".join(str(s) for s in preset.steps)
-    lines = [f"# Study report: preset `{preset.name}`", "", *status, "",
+    lines = [f"# Study report: preset `{preset.name}`", "", *status, "", *earlier_recipe_lines(list(earlier)),
              f"Written by `python -m tools.reproduce --preset {preset.name}` from `{RESULTS}` (one row per "
              f"unit and task), `stats/` and `sheets/` in this folder." if not preset.probe_results else
              f"Written by `python -m tools.reproduce --preset {preset.name}` from `{RESULTS}` in this folder (one "
