@@ -11,7 +11,7 @@ DEFAULT_BATCH = 32
 #: block, label smoothing, mixup Beta parameter (0 = off), random crop offsets, the head's pooling
 #: and norm (``finetune.classifier.HEAD_POOLINGS`` / ``HEAD_NORMS``).
 RECIPE = {"lr": 5e-4, "weight_decay": 0.05, "layer_decay": 0.75, "warmup": 0.1, "drop_path": 0.1,
-          "label_smoothing": 0.1, "mixup": 0.0, "time_shift": True, "head_pooling": "mean", "head_norm": "none"}
+          "label_smoothing": 0.1, "mixup": 0.0, "time_shift": True, "head_pooling": "freq", "head_norm": "batch"}
 #: The settings a record or progress file written before an option existed was made with.
 BEFORE_OPTIONS = {"head_pooling": "mean", "head_norm": "none"}
 #: AudioMAE's SpecAugment widths for its 128 x 1024 input, as fractions of the input's sides.

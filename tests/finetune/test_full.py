@@ -159,7 +159,8 @@ def test_train_one_steps_are_the_recipe_written_out():
     torch.manual_seed(cfg.seed)
     rng, gen = np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
     norm = fit_standardizer(mels.specs, split.train, "chunks", 32)
-    model = Classifier(make().model.requires_grad_(True), 2, cfg.drop_path)
+    assert (cfg.head_pooling, cfg.head_norm) == ("freq", "batch")  # the default head
+    model = Classifier(make().model.requires_grad_(True), 2, cfg.drop_path, pooling="freq", head_norm="batch")
     model.encoder.pos_embed.requires_grad_(False)
     opt = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay), betas=(0.9, 0.999))
     schedule = Schedule(cfg.lr, int(cfg.warmup * cfg.steps), cfg.steps)
@@ -236,7 +237,7 @@ def test_freq_pooling_keeps_each_frequency_row_and_chunks_pool_as_the_whole_clip
         FullConfig(head_norm="batch", batch_size=1)
 
 
-def test_progress_keys_of_the_default_head_are_those_written_before_the_head_options():
+def test_progress_keys_of_the_mean_head_are_those_written_before_the_head_options():
     import hashlib
     import json
     from dataclasses import asdict
@@ -246,7 +247,7 @@ def test_progress_keys_of_the_default_head_are_those_written_before_the_head_opt
 
     enc = SimpleNamespace(fingerprint="enc")
     mels = SimpleNamespace(task=SimpleNamespace(fingerprint=lambda: "task"), digest=lambda: "mels")
-    cfg = FullConfig(steps=12)
+    cfg = FullConfig(steps=12, head_pooling="mean", head_norm="none")  # every run's head before the options
     before = {k: v for k, v in asdict(cfg).items() if k not in ("head_pooling", "head_norm")}
     blob = json.dumps({"enc": "enc", "task": "task", "mels": "mels", "frames": 32, "cfg": before, "lrs": [5e-4],
                        "split": "fold1", "v": 3}, sort_keys=True)

@@ -163,14 +163,18 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     with open(results, "a") as f:
         f.write(json.dumps(changed) + "\n")
     assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == [0.8, 0.9]
-    # a record written before the head options existed was made with the mean head, no norm
+    # a record written before the head options existed was made with the mean head, no norm: not today's
     earlier = full_record("fractaldb-s1", "fsdd-ft", [0.3, 0.3], lrs=(1e-3, 5e-4), steps=4, eval_every=2)
     for key in ("head_pooling", "head_norm"):
         del earlier["full"][key]
     with open(results, "a") as f:
         f.write(json.dumps(earlier) + "\n")
-    expected = [0.3, 0.3] if (RECIPE["head_pooling"], RECIPE["head_norm"]) == ("mean", "none") else [0.8, 0.9]
-    assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == expected
+    assert RECIPE["head_pooling"] != "mean"
+    assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == [0.8, 0.9]
+    earlier["full"].update(head_pooling=RECIPE["head_pooling"], head_norm=RECIPE["head_norm"])
+    with open(results, "a") as f:
+        f.write(json.dumps(earlier) + "\n")
+    assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == [0.3, 0.3]
 
 
 def test_a_progress_file_of_the_earlier_form_keeps_its_cpu_seconds(tmp_path, monkeypatch):
@@ -306,7 +310,7 @@ def test_rows_of_an_earlier_recipe_are_counted_left_out_and_their_units_fine_tun
 
     preset, units = _units({"step0-s0", "fractaldb-s0"})
     step0, frac = sorted(units, key=lambda u: u.role != "step0")
-    other = "freq" if RECIPE["head_pooling"] == "mean" else "mean"
+    other = "mean"  # today's head pools per frequency row
     old = [{**r, "ft_recipe": {**RECIPE, "head_pooling": other}} for r in ft_rows(preset, frac, [0.95] * 5)]
     rows = ft_rows(preset, step0, [0.6 + d for d in FOLD_NOISE]) + old
     assert not is_current(old[0]) and all(is_current(r) for r in rows[:2])
@@ -374,8 +378,12 @@ def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_th
     step0 = {**full_record("random-cpu-tiny-s0", "fsdd", [0.67], steps=1200), "ckpt": "random",
              "split_valid_acc": [0.63]}
     step0["full"]["seed"] = 0
-    for key in ("head_pooling", "head_norm"):  # written before the head options existed: the mean head
-        del step0["full"][key]
+    # written before the head options existed: the mean head, another recipe (appended after step0)
+    earlier = {**full_record("random-cpu-tiny-s0", "fsdd", [0.99], steps=1200), "ckpt": "random",
+               "split_valid_acc": [0.99]}
+    earlier["full"]["seed"] = 0
+    for key in ("head_pooling", "head_norm"):
+        del earlier["full"][key]
     frac = {**full_record("fractaldb-s0", "instruments", [0.75, 0.69], steps=1200),
             "split_valid_acc": [0.70, 0.70]}
     other = {**full_record("random-cpu-tiny-s7", "fsdd", [0.9], steps=1200), "ckpt": "random"}
@@ -385,11 +393,11 @@ def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_th
     recipe = full_record("fractaldb-s0", "fsdd", [0.9], steps=1200)
     recipe["full"]["layer_decay"] = 1.0
     head = full_record("fractaldb-s0", "fsdd", [0.9], steps=1200)
-    head["full"]["head_pooling"] = "freq" if RECIPE["head_pooling"] == "mean" else "mean"
+    head["full"]["head_pooling"] = "mean"
     same = full_record("fractaldb-s0", "fsdd", [0.9], steps=600)
     batch = full_record("fractaldb-s0", "fsdd", [0.9], steps=1200, batch=64)
     (tmp_path / "ft").mkdir()
-    (tmp_path / "ft" / BUDGET_CHECK).write_text("".join(json.dumps(r) + "\n" for r in (step0, frac, other, stray, recipe, head, same, batch)))
+    (tmp_path / "ft" / BUDGET_CHECK).write_text("".join(json.dumps(r) + "\n" for r in (step0, earlier, frac, other, stray, recipe, head, same, batch)))
     text = _report(tmp_path, rows, [])
     section = text.split("### A longer budget on the first fold")[1].split("\n## ")[0]
     # step0 fsdd fold 1: valid 28 -> 63, test 30 -> 67; fold spread 4.0
