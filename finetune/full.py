@@ -3,8 +3,10 @@ selected on validation and tested once.
 
 Recipe (each default and its source in docs/finetune.md, "Recipe"; AudioMAE, Huang et al. 2022,
 its ESC-50 fine-tuning config; MAE fine-tuning, He et al. 2022, Table 9):
-- model ``finetune.classifier.Classifier``: mean of the final-norm patch tokens -> Linear;
-  stochastic depth ``drop_path`` (0.1); the fixed sin-cos position embedding stays frozen;
+- model ``finetune.classifier.Classifier``: the final-norm patch tokens of each frequency row
+  averaged over time (``head_pooling`` freq; ``mean``: all tokens, AudioMAE's head) ->
+  BatchNorm without affine parameters (``head_norm`` batch) -> Linear; stochastic depth
+  ``drop_path`` (0.1); the fixed sin-cos position embedding stays frozen;
 - AdamW (betas 0.9/0.999, weight decay 0.05, none on biases, norms and tokens) with layer-wise
   lr decay 0.75; linear warm-up over ``warmup`` (10 %) of the steps, then cosine to 0
   (``pretrain.engine.Schedule``, the schedule pre-training uses);
@@ -21,8 +23,8 @@ step; each lr of the grid keeps its best state; the (lr, step) with the best val
 (ties: the earlier) is chosen and only then is the test split evaluated: once at the chosen state,
 and once at the last step of the chosen lr (for the curves; never used to choose). Evaluation
 sees whole clips: every clip in consecutive chunks of the encoder's width, the last one only as
-wide as the clip (``Classifier`` attends to real columns only), the mean of all its tokens into
-the head.
+wide as the clip (``Classifier`` attends to real columns only), the clip's tokens pooled over
+all its chunks into the head.
 
 Resumable: each finished split is appended to a progress file (``state``), keyed by the
 encoder, task, the content of its log-mels (``LogMels.digest``), settings and split; a rerun
