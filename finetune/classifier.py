@@ -18,9 +18,8 @@ import torch
 from timm.layers import DropPath
 from torch import nn
 
+from finetune.recipe import HEAD_NORMS, HEAD_POOLINGS
 
-HEAD_POOLINGS = ("mean", "freq")
-HEAD_NORMS = ("none", "batch")
 
 
 class Classifier(nn.Module):
@@ -48,21 +47,25 @@ class Classifier(nn.Module):
         """``(B, 1, H, w)`` -> final-norm patch tokens ``(B, N, D)`` (prefix tokens dropped)."""
         return narrow_features(self.encoder, x)[:, self.encoder.num_prefix_tokens:]
 
+    def _by_row(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Row-major tokens ``(B, F*w, D)`` as ``(B, F, w, D)``: frequency rows x patch columns."""
+        b, n, d = tokens.shape
+        return tokens.reshape(b, self.rows, n // self.rows, d)
+
     def pool_sums(self, tokens: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Token sums ``(B, head.in_features)`` and the count each sum is over: all tokens
         (``mean``) or each frequency row's columns (``freq``). Sums of several chunks of one clip
         add up, so whole clips pool exactly as one wide input would."""
-        b, n, d = tokens.shape
         if self.pooling == "mean":
-            return tokens.sum(dim=1), n
-        return tokens.reshape(b, self.rows, n // self.rows, d).sum(dim=2).flatten(1), n // self.rows
+            return tokens.sum(dim=1), tokens.shape[1]
+        rows = self._by_row(tokens)
+        return rows.sum(dim=2).flatten(1), rows.shape[2]
 
     def pool(self, tokens: torch.Tensor) -> torch.Tensor:
         """The head's input of one batch of tokens ``(B, N, D)``: their pooled means."""
         if self.pooling == "mean":
             return tokens.mean(dim=1)
-        b, n, d = tokens.shape
-        return tokens.reshape(b, self.rows, n // self.rows, d).mean(dim=2).flatten(1)
+        return self._by_row(tokens).mean(dim=2).flatten(1)
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """Logits of pooled features: head norm, then the linear head."""

@@ -28,7 +28,7 @@ import click
 
 from finetune.loaders import task_help
 from finetune.outputs import check_output_file, check_output_folder
-from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, RECIPE, default_masks
+from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, HEAD_NORMS, HEAD_POOLINGS, RECIPE, default_masks
 from finetune.task import MAX_CLIP_SECONDS, UserError
 from generators.bounds import BATCH, BENCH_VALUES, INPUT_SIDE
 
@@ -218,10 +218,10 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
 @click.option("--mixup", default=RECIPE["mixup"], show_default=True, help="mixup Beta parameter (0 = off)")
 @click.option("--time-shift/--no-time-shift", default=RECIPE["time_shift"], show_default=True,
               help="training crops at random offsets (else from the clip's start)")
-@click.option("--head-pooling", default=RECIPE["head_pooling"], show_default=True, type=click.Choice(["mean", "freq"]),
+@click.option("--head-pooling", default=RECIPE["head_pooling"], show_default=True, type=click.Choice(HEAD_POOLINGS),
               help="the head's input: mean of all patch tokens, or freq: each frequency row's mean over time, "
                    "concatenated")
-@click.option("--head-norm", default=RECIPE["head_norm"], show_default=True, type=click.Choice(["none", "batch"]),
+@click.option("--head-norm", default=RECIPE["head_norm"], show_default=True, type=click.Choice(HEAD_NORMS),
               help="batch: BatchNorm (no affine) on the pooled features before the linear head")
 @click.option("--max-splits", default=None, type=int, help="only the first N >= 1 splits (folds) [default: all]")
 @click.option("--state", type=click.Path(path_type=Path), default=None,

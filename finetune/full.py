@@ -46,10 +46,10 @@ from torch import nn
 
 from finetune.augment import batch_width, mixup, soft_targets, spec_augment, train_view
 from finetune.chunks import fit_standardizer, split_chunks
-from finetune.classifier import HEAD_NORMS, HEAD_POOLINGS, Classifier, param_groups
+from finetune.classifier import Classifier, param_groups
 from finetune.encoder import Encoder
 from finetune.features import LogMels
-from finetune.recipe import BEFORE_OPTIONS, DEFAULT_BATCH, DEFAULT_STEPS, RECIPE
+from finetune.recipe import BEFORE_OPTIONS, DEFAULT_BATCH, DEFAULT_STEPS, HEAD_NORMS, HEAD_POOLINGS, RECIPE
 from finetune.task import Split, Task, UserError
 from generators.atomic import append_json_lines
 from pretrain.engine import Schedule, lr_at

@@ -2,6 +2,10 @@
 (sources in docs/finetune.md, "Recipe")."""
 from __future__ import annotations
 
+#: What the head's input can be (``finetune.classifier.Classifier``): the tokens' pooling, and the
+#: norm on the pooled features.
+HEAD_POOLINGS = ("mean", "freq")
+HEAD_NORMS = ("none", "batch")
 #: Optimizer steps per fine-tune (chosen from the validation curves in docs/finetune.md).
 DEFAULT_STEPS = 600
 #: Clips per optimizer step.
@@ -9,7 +13,7 @@ DEFAULT_BATCH = 32
 #: The rest of the recipe (``finetune.full.FullConfig`` and ``finetune full``'s options): peak lr of
 #: the head, AdamW weight decay, layer-wise lr decay, warm-up fraction, stochastic depth of the last
 #: block, label smoothing, mixup Beta parameter (0 = off), random crop offsets, the head's pooling
-#: and norm (``finetune.classifier.HEAD_POOLINGS`` / ``HEAD_NORMS``).
+#: and norm (``HEAD_POOLINGS`` / ``HEAD_NORMS``).
 RECIPE = {"lr": 5e-4, "weight_decay": 0.05, "layer_decay": 0.75, "warmup": 0.1, "drop_path": 0.1,
           "label_smoothing": 0.1, "mixup": 0.0, "time_shift": True, "head_pooling": "freq", "head_norm": "batch"}
 #: The settings a record or progress file written before an option existed was made with.
