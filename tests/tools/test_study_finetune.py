@@ -281,7 +281,8 @@ def test_finetune_section_says_which_kinds_beat_step0_and_compares_the_best_with
     assert ("**CPU spent:** 1.0 CPU hours of pre-training for the pre-trained units (each once; the checkpoints "
             "are the probe study's), 6.0 CPU hours of fine-tuning over 3 units. One fine-tune of an encoder on a "
             "task, every fold: fsdd-ft 1.00 CPU h (range 1.00–1.00, 3 fine-tunes)") in section
-    assert "`python -m finetune full` (encoder + linear head fine-tuned end to end, 600 optimizer steps" in text
+    assert "`python -m finetune full` (encoder + linear head fine-tuned end to end, head pooling freq, head norm " \
+        "batch, 600 optimizer steps" in text
 
 
 def test_finetune_section_says_so_when_no_kind_beats_step0_and_the_best_is_below_its_probe(tmp_path):

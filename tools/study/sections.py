@@ -114,7 +114,10 @@ def evaluation_text(preset: StudyPreset) -> str:
                      f"mean ± std over folds, on {', '.join(t.name for t in probe)}")
     if tuned:
         interval = preset.ft_eval_every or max(1, preset.ft_steps // 10)
-        parts.append(f"`python -m finetune full` (encoder + linear head fine-tuned end to end, {preset.ft_steps} "
+        from finetune.recipe import RECIPE
+
+        parts.append(f"`python -m finetune full` (encoder + linear head fine-tuned end to end, head pooling "
+                     f"{RECIPE['head_pooling']}, head norm {RECIPE['head_norm']}, {preset.ft_steps} "
                      f"optimizer steps of {preset.ft_batch} clips, peak lr {', '.join(f'{lr:g}' for lr in preset.ft_lrs)} "
                      f"chosen with the step on the validation split, evaluated every {interval} steps; the test "
                      f"split evaluated once, at the chosen state; whole clips), accuracy % mean ± std over folds, on "
