@@ -50,6 +50,14 @@ STUDY_KIND_PARAMS = {"shaders-random": ("num_classes=100",)}
 PROTOCOLS = ("probe", "finetune")
 
 
+def input_hw(size: str) -> tuple[int, int]:
+    """``(height, width)`` of an ``HxW`` input size (``"128x128"``); ValueError otherwise."""
+    h, sep, w = size.partition("x")
+    if not (sep and h.isdigit() and w.isdigit()):
+        raise ValueError(f"input size {size!r} is not HxW")
+    return int(h), int(w)
+
+
 @dataclass(frozen=True)
 class StudyTask:
     """One evaluation task of a study: table label, loader (``finetune --task``), root relative
@@ -192,9 +200,10 @@ class StudyPreset:
         if not self.steps or any(s <= 0 for s in self.steps):
             raise ValueError(f"preset {self.name}: steps must be positive, got {self.steps}")
         for shape in self.input_sizes:
-            h, _, w = shape.partition("x")
-            if not (h.isdigit() and w.isdigit()):
-                raise ValueError(f"preset {self.name}: input size {shape!r} is not HxW")
+            try:
+                input_hw(shape)
+            except ValueError:
+                raise ValueError(f"preset {self.name}: input size {shape!r} is not HxW") from None
 
     def images(self, kind: str) -> int:
         return int(self.kind_n.get(kind, self.n_images))

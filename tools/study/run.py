@@ -38,7 +38,7 @@ from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, r
                          write_json_atomic)
 from tools.study.plan import (RESULTS, Unit, append_rows, node_units, plan_units, read_rows, select, unit_done,
                               unit_tasks)
-from tools.study.presets import STUDY_PRESETS, StudyPreset, StudyTask
+from tools.study.presets import STUDY_PRESETS, StudyPreset, StudyTask, input_hw
 #: Clips per digit of the ``fsdd-mini`` task (built from FSDD in the work folder).
 MINI_CLIPS = 6
 
@@ -227,12 +227,12 @@ class UnitRunner:
     def evaluate(self, unit: Unit, ckpt: str) -> dict:
         """The probe tasks through ``finetune suite``; its CPU and wall seconds."""
         p = self.preset
-        height, width = unit.input_size.split("x")
+        height, width = input_hw(unit.input_size)
         suite = self.work / "suite"
         spent = self.timed([sys.executable, "-m", "finetune", "suite", str(self.task_file()), "--ckpt", ckpt,
                             "--results", str(suite / f"{unit.name}.jsonl"), "--out", str(suite / unit.name),
                             "--norm", p.probe_norm, "--threads", str(p.threads), "--preset", p.model,
-                            "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
+                            "--seed", str(unit.seed), "--n-mels", str(height), "--frames", str(width),
                             "--cache", str(self.work / "embeddings")], f"eval-{unit.name}.log")
         return {"eval_cpu_s": round(spent["cpu_s"], 1), "eval_wall_s": round(spent["wall_s"], 1)}
 
@@ -271,11 +271,11 @@ class UnitRunner:
         """``python -m finetune full`` of ``unit`` on ``task`` with the preset's fine-tuning settings;
         ``--seed`` is the unit's (the untrained encoder's and the fine-tune's)."""
         p = self.preset
-        height, width = unit.input_size.split("x")
+        height, width = input_hw(unit.input_size)
         results, state = self.finetune_paths(unit, task)
         return [sys.executable, "-m", "finetune", "full", "--ckpt", ckpt, "--task", task.loader,
                 "--root", str(self.data_path(task.root)), *(["--folds", str(task.folds)] if task.folds else []),
-                "--preset", p.model, "--seed", str(unit.seed), "--n-mels", height, "--frames", width,
+                "--preset", p.model, "--seed", str(unit.seed), "--n-mels", str(height), "--frames", str(width),
                 "--threads", str(p.threads), "--batch-size", str(p.ft_batch), "--steps", str(p.ft_steps),
                 "--eval-every", str(p.ft_eval_every), *[a for lr in p.ft_lrs for a in ("--lr", f"{lr:g}")],
                 "--name", unit.name, "--results", str(results), "--state", str(state)]
@@ -287,7 +287,7 @@ class UnitRunner:
         from finetune.recipe import recipe_settings
 
         p = self.preset
-        height, width = (int(v) for v in unit.input_size.split("x"))
+        height, width = input_hw(unit.input_size)
         return recipe_settings(height, width, steps=p.ft_steps, lrs=p.ft_lrs, batch=p.ft_batch,
                                eval_every=p.ft_eval_every)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from tools.study.presets import StudyPreset
+from tools.study.presets import StudyPreset, input_hw
 
 
 #: A gain or a difference counts below this p; a property's correlation is called beyond noise
@@ -375,7 +375,7 @@ def longer_same_recipe(full: dict, row: dict) -> bool:
     differ (steps upwards)."""
     from finetune.recipe import recipe_settings, with_earlier_defaults
 
-    height, width = (int(v) for v in row["input_size"].split("x"))
+    height, width = input_hw(row["input_size"])
     want = recipe_settings(height, width, lrs=row.get("ft_lrs") or [], batch=row.get("ft_batch"))
     full = with_earlier_defaults(full)
     return all(full.get(k) == v for k, v in want.items() if k not in ("steps", "eval_every")) and \
