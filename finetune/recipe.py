@@ -6,8 +6,9 @@ from __future__ import annotations
 #: norm on the pooled features.
 HEAD_POOLINGS = ("mean", "freq")
 HEAD_NORMS = ("none", "batch")
-#: Optimizer steps per fine-tune (chosen from the validation curves in docs/finetune.md).
-DEFAULT_STEPS = 600
+#: Optimizer steps per fine-tune (chosen from the validation curves and the longer-budget check in
+#: docs/finetune.md, "Is the budget enough?").
+DEFAULT_STEPS = 1200
 #: Clips per optimizer step.
 DEFAULT_BATCH = 32
 #: The rest of the recipe (``finetune.full.FullConfig`` and ``finetune full``'s options): peak lr of

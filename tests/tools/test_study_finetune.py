@@ -25,7 +25,7 @@ def test_cpu_finetune_reuses_the_cpu_study_encoders_and_plans_the_headline_units
     assert all(ft.kind_params.get(k) == study.kind_params.get(k) for k in ft.kinds)
     assert [(t.name, t.loader, t.protocol, t.probe_task) for t in ft.tasks] == [
         ("fsdd-ft", "fsdd", "finetune", "fsdd"), ("instruments-ft", "instruments", "finetune", "instruments")]
-    assert (ft.ft_steps, ft.ft_lrs, ft.probe_results) == (600, (5e-4,), "../report-cpu-study/results.jsonl")
+    assert (ft.ft_steps, ft.ft_lrs, ft.probe_results) == (1200, (5e-4,), "../report-cpu-study/results.jsonl")
     assert not ft.logmel and ft.leaky_tasks == ("fsdd-ft",)
     names = [u.name for u in plan_units(ft, [])]
     assert names[:10] == ["step0-s0", "fractaldb-s0", "visualatom-s0", "stat-wmm-s0", "deadleaves-squares-s0",
@@ -282,7 +282,7 @@ def test_finetune_section_says_which_kinds_beat_step0_and_compares_the_best_with
             "are the probe study's), 6.0 CPU hours of fine-tuning over 3 units. One fine-tune of an encoder on a "
             "task, every fold: fsdd-ft 1.00 CPU h (range 1.00–1.00, 3 fine-tunes)") in section
     assert "`python -m finetune full` (encoder + linear head fine-tuned end to end, head pooling freq, head norm " \
-        "batch, 600 optimizer steps" in text
+        "batch, 1200 optimizer steps" in text
 
 
 def test_finetune_section_says_so_when_no_kind_beats_step0_and_the_best_is_below_its_probe(tmp_path):
