@@ -42,3 +42,10 @@ def with_earlier_defaults(full: dict) -> dict:
     """A record's settings (its ``full`` object) with the options it predates filled in with
     what it was made with (``BEFORE_OPTIONS``), so it compares equal to today's settings."""
     return {**BEFORE_OPTIONS, **full}
+
+
+def same_settings(full: dict, want: dict, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether a record's settings (its ``full`` object, read with :func:`with_earlier_defaults`)
+    equal ``want`` on every key of ``want`` but ``ignore``."""
+    full = with_earlier_defaults(full)
+    return all(full.get(k) == v for k, v in want.items() if k not in ignore)

@@ -295,15 +295,14 @@ class UnitRunner:
         """The last record of ``finetune full`` for ``unit`` on ``task`` made with the unit's
         fine-tuning settings (:meth:`finetune_settings`), or None before one is written (a record
         of other settings, the recipe's included, is not reused)."""
-        from finetune.recipe import with_earlier_defaults
+        from finetune.recipe import same_settings
         from finetune.results import read_results
 
         results, _ = self.finetune_paths(unit, task)
         if not results.exists():
             return None
         want = self.finetune_settings(unit)
-        records = [r for r in read_results(results, report=lambda m: None)
-                   if {k: with_earlier_defaults(r.get("full") or {}).get(k) for k in want} == want]
+        records = [r for r in read_results(results, report=lambda m: None) if same_settings(r.get("full") or {}, want)]
         return records[-1] if records else None
 
     def rows(self, unit: Unit, info: dict, evaluated: dict) -> list[dict]:

@@ -373,12 +373,11 @@ def longer_same_recipe(full: dict, row: dict) -> bool:
     more steps: the row's lr grid and batch and the rest of the default recipe at the row's input
     size (``finetune.recipe.recipe_settings``); only steps, validation interval and seed may
     differ (steps upwards)."""
-    from finetune.recipe import recipe_settings, with_earlier_defaults
+    from finetune.recipe import recipe_settings, same_settings
 
     height, width = input_hw(row["input_size"])
     want = recipe_settings(height, width, lrs=row.get("ft_lrs") or [], batch=row.get("ft_batch"))
-    full = with_earlier_defaults(full)
-    return all(full.get(k) == v for k, v in want.items() if k not in ("steps", "eval_every")) and \
+    return same_settings(full, want, ignore=("steps", "eval_every")) and \
         (full.get("steps") or 0) > (row.get("ft_steps") or 0)
 
 
