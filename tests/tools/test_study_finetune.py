@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from finetune.recipe import RECIPE
-from tools.study.plan import RESULTS, plan_units, read_rows
+from tools.study.plan import RESULTS, is_current, plan_units, read_rows, unit_done
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, get_study_preset
 from tools.study.run import UnitRunner, finetune_fields, preset_from_json, preset_to_json
 
@@ -137,6 +137,9 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     rows = runner.run(unit)
     # the finished task is not run again; the killed one is, with the same progress file
     assert len(calls) == 3 and calls[2] == calls[1]
+    # the rows count as today's recipe (whatever the preset's lr grid): the unit is done
+    assert all(is_current(r) for r in rows) and unit_done(read_rows(report / RESULTS), unit, preset)
+    assert runner.run(unit) == [] and len(calls) == 3 and len(read_rows(report / RESULTS)) == 2
     assert not (work / "shards").exists() and not (report / "stats").exists()
     assert [r["task"] for r in rows] == ["fsdd-ft", "instruments-ft"] == \
         [r["task"] for r in read_rows(report / RESULTS)]
@@ -215,7 +218,7 @@ def ft_rows(preset, unit, accs, curve=None, cpu=3600.0):
                      "acc_mean": sum(split) / len(split), "acc_std": 0.01, "split_acc": split,
                      "leaky": unit.role == "audio" and t.name in preset.leaky_tasks, "protocol": "finetune",
                      "curves": curves, "ft_cpu_s": cpu, "ft_steps": 600, "ft_lrs": [5e-4], "ft_batch": 32,
-                     "ft_recipe": dict(RECIPE),
+                     "ft_recipe": {**RECIPE, "lr": [5e-4]},  # as finetune_fields writes it: the lr grid
                      "pretrain_cpu_s": 1800.0 if unit.trained else None,
                      "eval_cpu_s": 2 * cpu, "machine": "test"})
     return rows

@@ -95,13 +95,24 @@ def row_recipe(row: dict) -> dict:
     return with_earlier_defaults(row["ft_recipe"]) if row.get("ft_recipe") else {**RECIPE, **BEFORE_OPTIONS}
 
 
-def is_current(row: dict) -> bool:
-    """Whether a row counts for today's study: every probe row, and a fine-tuned row made with
-    today's recipe (``finetune.recipe.RECIPE``). Rows of an earlier recipe stay in the results file
-    but their units are fine-tuned again and their numbers are left out of the report."""
+def recipe_changes(row: dict) -> dict:
+    """The settings of ``finetune.recipe.RECIPE`` a fine-tuned row was made with otherwise than
+    today (key: the row's value); empty for today's recipe and for probe rows. The lr is not
+    compared: a row keeps its study's lr grid (a list; ``ft_lrs``), a setting of the preset like
+    the budget and the batch, which the report compares across rows."""
     from finetune.recipe import RECIPE
 
-    return row.get("protocol") != "finetune" or row_recipe(row) == RECIPE
+    if row.get("protocol") != "finetune":
+        return {}
+    recipe = row_recipe(row)
+    return {k: recipe.get(k) for k, v in RECIPE.items() if k != "lr" and recipe.get(k) != v}
+
+
+def is_current(row: dict) -> bool:
+    """Whether a row counts for today's study: every probe row, and a fine-tuned row made with
+    today's recipe (:func:`recipe_changes` empty). Rows of an earlier recipe stay in the results
+    file but their units are fine-tuned again and their numbers are left out of the report."""
+    return not recipe_changes(row)
 
 
 def unit_done(rows: list[dict], unit: Unit, preset: StudyPreset) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.sections import note_section
-from tools.study.plan import BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, row_recipe, unit_done
+from tools.study.plan import BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, recipe_changes, unit_done
 from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
 from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, budget_gains, convergence, costs, family,
@@ -64,12 +64,13 @@ def earlier_recipe_lines(earlier: list[dict]) -> list[str]:
 
     recipes = {}
     for r in earlier:
-        changed = ", ".join(f"{k} {v}" for k, v in row_recipe(r).items() if RECIPE.get(k) != v)
+        changed = ", ".join(f"{k} {v}" for k, v in recipe_changes(r).items())
         recipes.setdefault(changed, set()).add(r["unit"])
     return [f"{len(earlier)} fine-tuned row(s) in `{RESULTS}` were made with an earlier fine-tuning recipe and "
             "are left out of this report (the same command fine-tunes their units again with today's): "
             + "; ".join(f"{changed} ({', '.join(f'`{u}`' for u in sorted(units))})" for changed, units in recipes.items())
-            + f". Today's recipe: {', '.join(f'{k} {v}' for k, v in RECIPE.items())}.", ""]
+            + f". Today's recipe: {', '.join(f'{k} {v}' for k, v in RECIPE.items() if k != 'lr')} (the lr grid is "
+            "the preset's).", ""]
 
 
 def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None,
