@@ -95,17 +95,22 @@ def row_recipe(row: dict) -> dict:
     return with_earlier_defaults(row["ft_recipe"]) if row.get("ft_recipe") else {**RECIPE, **BEFORE_OPTIONS}
 
 
-def recipe_changes(row: dict) -> dict:
-    """The settings of ``finetune.recipe.RECIPE`` a fine-tuned row was made with otherwise than
-    today (key: the row's value); empty for today's recipe and for probe rows. The lr is not
-    compared: a row keeps its study's lr grid (a list; ``ft_lrs``), a setting of the preset like
-    the budget and the batch, which the report compares across rows."""
+def study_recipe() -> dict:
+    """Today's fine-tuning recipe as the study compares rows by: ``finetune.recipe.RECIPE`` less
+    the lr. A row keeps its study's lr grid (a list; ``ft_lrs``), a setting of the preset like the
+    budget and the batch, which the report compares across rows."""
     from finetune.recipe import RECIPE
 
+    return {k: v for k, v in RECIPE.items() if k != "lr"}
+
+
+def recipe_changes(row: dict) -> dict:
+    """The settings of :func:`study_recipe` a fine-tuned row was made with otherwise than today
+    (key: the row's value); empty for today's recipe and for probe rows."""
     if row.get("protocol") != "finetune":
         return {}
     recipe = row_recipe(row)
-    return {k: recipe.get(k) for k, v in RECIPE.items() if k != "lr" and recipe.get(k) != v}
+    return {k: recipe.get(k) for k, v in study_recipe().items() if recipe.get(k) != v}
 
 
 def is_current(row: dict) -> bool:

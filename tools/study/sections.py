@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from tools.sections import note_section
-from tools.study.plan import BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, recipe_changes, unit_done
+from tools.study.plan import (BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, recipe_changes, study_recipe,
+                              unit_done)
 from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
 from tools.study.stats import (ALPHA, LAST_PART, beyond_noise, budget_gains, convergence, costs, family,
@@ -60,8 +61,6 @@ def earlier_recipe_lines(earlier: list[dict]) -> list[str]:
     """The report's note on fine-tuned rows of an earlier recipe (left out of its numbers)."""
     if not earlier:
         return []
-    from finetune.recipe import RECIPE
-
     recipes = {}
     for r in earlier:
         changed = ", ".join(f"{k} {v}" for k, v in recipe_changes(r).items())
@@ -69,7 +68,7 @@ def earlier_recipe_lines(earlier: list[dict]) -> list[str]:
     return [f"{len(earlier)} fine-tuned row(s) in `{RESULTS}` were made with an earlier fine-tuning recipe and "
             "are left out of this report (the same command fine-tunes their units again with today's): "
             + "; ".join(f"{changed} ({', '.join(f'`{u}`' for u in sorted(units))})" for changed, units in recipes.items())
-            + f". Today's recipe: {', '.join(f'{k} {v}' for k, v in RECIPE.items() if k != 'lr')} (the lr grid is "
+            + f". Today's recipe: {', '.join(f'{k} {v}' for k, v in study_recipe().items())} (the lr grid is "
             "the preset's).", ""]
 
 
