@@ -26,7 +26,7 @@ from pathlib import Path
 
 import click
 
-from finetune.loaders import task_help
+from finetune.loaders import TASKS, task_help
 from finetune.outputs import check_output_file, check_output_folder
 from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, HEAD_NORMS, HEAD_POOLINGS, RECIPE, default_masks
 from finetune.task import MAX_CLIP_SECONDS, UserError
@@ -200,7 +200,9 @@ def linear(ckpts, task_name, root, folds, fsdd_split, preset, seed, frames, clip
 @click.option("--ckpt", required=True, help="checkpoint folder or 'random' (untrained --preset encoder)")
 @task_options
 @click.option("--steps", default=None, type=int,
-              help=f"optimizer steps per fine-tune, the same for every task [default: {DEFAULT_STEPS}]")
+              help=f"optimizer steps per fine-tune [default: {DEFAULT_STEPS}; "
+                   + "; ".join(f"--task {n}: {s.ft_steps}" for n, s in TASKS.items()
+                               if s.ft_steps != DEFAULT_STEPS) + "]")
 @click.option("--eval-every", default=0, show_default=True, type=int,
               help="steps between validation evaluations (0: a tenth of --steps)")
 @click.option("--lr", "lrs", default=(RECIPE["lr"],), show_default=True, multiple=True, type=float,
@@ -252,7 +254,7 @@ def full(ckpt, task_name, root, folds, fsdd_split, preset, seed, frames, clip, c
     _check_sizes(n_mels, frames, batch_size)
     cfg = _setup(threads, n_mels, frames, level, clip)
     auto_freq, auto_time = default_masks(n_mels, frames)
-    fcfg = FullConfig(steps=DEFAULT_STEPS if steps is None else steps, batch_size=batch_size, lr=lrs[0],
+    fcfg = FullConfig(steps=TASKS[task_name].ft_steps if steps is None else steps, batch_size=batch_size, lr=lrs[0],
                       weight_decay=weight_decay, layer_decay=layer_decay, warmup=warmup, drop_path=drop_path,
                       label_smoothing=label_smoothing, freq_mask=auto_freq if freq_mask is None else freq_mask,
                       time_mask=auto_time if time_mask is None else time_mask, mixup=mixup, time_shift=time_shift,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from finetune.recipe import DEFAULT_STEPS, FSDD_STEPS
 from finetune.task import Clip, Task, UserError, assign_folds, cv_task, fixed_split_task
 from pretrain.frontend import AUDIO_SUFFIXES
 
@@ -380,6 +381,9 @@ class TaskSpec:
         clip_seconds: the published clip length (the EVAR task table) every clip is cropped or
             padded to; None: each clip's own length.
         source: where the data comes from: its site and licence (markdown).
+        ft_steps: the default budget of ``finetune full`` on the task, in optimizer steps: the
+            recipe's (``finetune.recipe.DEFAULT_STEPS``) unless measured otherwise (docs/finetune.md,
+            "Is the budget enough?").
     """
 
     name: str
@@ -388,6 +392,7 @@ class TaskSpec:
     protocol: str
     clip_seconds: float | None
     source: str
+    ft_steps: int = DEFAULT_STEPS
 
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
@@ -428,7 +433,7 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
              "research.google.com/audioset (labels CC BY 4.0; the audio is fetched from YouTube)"),
     TaskSpec("fsdd", load_fsdd, "`recordings/{digit}_{speaker}_{index}.wav`, `meta_5fold.csv` (`--fsdd-split "
              "5fold`, default) or `meta.csv` (`--fsdd-split upstream`)", "5-fold CV (speaker-dependent)", None,
-             "github.com/Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0"),
+             "github.com/Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0", ft_steps=FSDD_STEPS),
     TaskSpec("instruments", load_instruments, "`audio/{label}/{id}.flac`, `meta.csv` (`filename,label,fold`), "
              "`ATTRIBUTION.csv`", "5-fold CV (6 clips per class per fold)", None,
              "300 manually verified FSDKaggle2018 clips (Freesound; zenodo.org/record/2552860), "

@@ -112,3 +112,20 @@ def test_full_finetune_toy_task_chooses_on_validation_and_resumes(tmp_path, tone
     assert again.exit_code == 0, again.output
     assert "finished earlier" in again.stderr and "/30" not in again.stderr
     assert json.loads((tmp_path / "r.jsonl").read_text().splitlines()[-1])["split_acc"] == rec["split_acc"]
+
+
+def test_full_takes_the_tasks_own_budget_without_steps(tmp_path, tone_folder, monkeypatch):
+    from dataclasses import replace
+
+    from finetune.loaders import TASKS
+    from finetune.recipe import DEFAULT_STEPS, FSDD_STEPS
+
+    # the measured defaults: FSDD's longer, every other task the recipe's; --help says so
+    assert TASKS["fsdd"].ft_steps == FSDD_STEPS == 2400 and TASKS["instruments"].ft_steps == DEFAULT_STEPS == 1200
+    assert {s.ft_steps for n, s in TASKS.items() if n != "fsdd"} == {DEFAULT_STEPS}
+    assert "--task fsdd: 2400" in " ".join(_run("full", "--help").output.split())
+    monkeypatch.setitem(TASKS, "folder", replace(TASKS["folder"], ft_steps=6))
+    out = _run("full", "--ckpt", "random", "--task", "folder", "--root", tone_folder, *SMALL, "--folds", "2",
+               "--batch-size", "8", "--max-splits", "1", "--results", tmp_path / "r.jsonl")
+    assert out.exit_code == 0, out.output
+    assert json.loads((tmp_path / "r.jsonl").read_text())["full"]["steps"] == 6

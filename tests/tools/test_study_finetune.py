@@ -25,7 +25,10 @@ def test_cpu_finetune_reuses_the_cpu_study_encoders_and_plans_the_headline_units
     assert all(ft.kind_params.get(k) == study.kind_params.get(k) for k in ft.kinds)
     assert [(t.name, t.loader, t.protocol, t.probe_task) for t in ft.tasks] == [
         ("fsdd-ft", "fsdd", "finetune", "fsdd"), ("instruments-ft", "instruments", "finetune", "instruments")]
-    assert (ft.ft_steps, ft.ft_lrs, ft.probe_results) == (1200, (5e-4,), "../report-cpu-study/results.jsonl")
+    assert (ft.ft_steps, ft.ft_lrs, ft.probe_results) == (None, (5e-4,), "../report-cpu-study/results.jsonl")
+    # each task's own default budget: FSDD's is longer (its curves still rise at 1,200 steps)
+    assert [ft.task_steps(t) for t in ft.tasks] == [2400, 1200]
+    assert [replace(ft, ft_steps=5).task_steps(t) for t in ft.tasks] == [5, 5]
     assert not ft.logmel and ft.leaky_tasks == ("fsdd-ft",)
     names = [u.name for u in plan_units(ft, [])]
     assert names[:10] == ["step0-s0", "fractaldb-s0", "visualatom-s0", "stat-wmm-s0", "deadleaves-squares-s0",
@@ -138,7 +141,7 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     # the finished task is not run again; the killed one is, with the same progress file
     assert len(calls) == 3 and calls[2] == calls[1]
     # the rows count as today's recipe (whatever the preset's lr grid): the unit is done
-    assert all(is_current(r) for r in rows) and unit_done(read_rows(report / RESULTS), unit, preset)
+    assert all(is_current(r, preset) for r in rows) and unit_done(read_rows(report / RESULTS), unit, preset)
     assert runner.run(unit) == [] and len(calls) == 3 and len(read_rows(report / RESULTS)) == 2
     assert not (work / "shards").exists() and not (report / "stats").exists()
     assert [r["task"] for r in rows] == ["fsdd-ft", "instruments-ft"] == \
@@ -152,8 +155,10 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     assert (row["pretrain_cpu_s"], row["render_s"], row["ft_cpu_s"]) == (4000.0, 900.0, 1234.5)
     assert row["leaky"] is False and rows[1]["eval_cpu_s"] is not None
     progress = json.loads((work / "steps" / "finetune-fractaldb-s1.progress").read_text())
-    assert progress["settings"] == {**RECIPE, "steps": 4, "lr": [1e-3, 5e-4], "batch_size": 32, "eval_every": 2,
-                                    "freq_mask": 48, "time_mask": 24} == runner.finetune_settings(unit)
+    want = {**RECIPE, "steps": 4, "lr": [1e-3, 5e-4], "batch_size": 32, "eval_every": 2, "freq_mask": 48,
+            "time_mask": 24}
+    assert progress["settings"] == {t.name: runner.finetune_settings(unit, t) for t in preset.tasks} == \
+        {"fsdd-ft": want, "instruments-ft": want}
     assert row["eval_cpu_s"] == round(progress["cpu_s"], 1)  # both sittings' finished commands
     # a record of other fine-tuning settings in the work folder is not taken for this preset's
     other = UnitRunner(replace(preset, ft_steps=8), work, tmp_path / "report2", tmp_path / "data", log=lambda m: None)
@@ -180,35 +185,42 @@ def test_a_finetuned_unit_reuses_the_checkpoint_and_resumes_per_task(tmp_path, m
     assert runner.finetune_record(unit, preset.tasks[0])["split_acc"] == [0.3, 0.3]
 
 
-def test_a_progress_file_of_the_earlier_form_keeps_its_cpu_seconds(tmp_path, monkeypatch):
+def test_a_progress_file_keeps_its_cpu_seconds_while_every_task_keeps_its_settings(tmp_path, monkeypatch):
     import tools.study.run
 
     preset = replace(STUDY_PRESETS["cpu-finetune"], ft_steps=4, ft_eval_every=2)
     work = tmp_path / "work"
     unit = next(u for u in plan_units(preset, []) if u.name == "step0-s1")
     (work / "steps").mkdir(parents=True)
-    legacy = {"settings": {"steps": 4, "lrs": [5e-4], "batch": 32, "eval_every": 2}, "cpu_s": 100.0, "wall_s": 120.0}
-    (work / "steps" / "finetune-step0-s1.progress").write_text(json.dumps(legacy))
+    runner = UnitRunner(preset, work, tmp_path / "report", tmp_path / "data", log=lambda m: None)
+    path = work / "steps" / "finetune-step0-s1.progress"
+    today = {"settings": {t.name: runner.finetune_settings(unit, t) for t in preset.tasks}, "cpu_s": 100.0,
+             "wall_s": 120.0}
     calls = []
     monkeypatch.setattr(tools.study.run, "run_command", _stub_finetune(calls))
-    runner = UnitRunner(preset, work, tmp_path / "report", tmp_path / "data", log=lambda m: None)
-    runner.run(unit)
-    progress = json.loads((work / "steps" / "finetune-step0-s1.progress").read_text())
-    assert progress["settings"] == runner.finetune_settings(unit) and progress["cpu_s"] >= 100.0
-    # settings of another form (another budget) start the count again
-    (work / "steps" / "finetune-step0-s1.progress").write_text(json.dumps({**legacy, "settings": {"steps": 8}}))
-    (tmp_path / "report" / RESULTS).unlink()
-    for f in (work / "finetune" / "step0-s1").iterdir():
-        f.unlink()
-    runner.run(unit)
-    assert json.loads((work / "steps" / "finetune-step0-s1.progress").read_text())["cpu_s"] < 100.0
+
+    def sitting(progress):
+        path.write_text(json.dumps(progress))
+        for f in (tmp_path / "report" / RESULTS, *(work / "finetune" / "step0-s1").glob("*")):
+            f.unlink(missing_ok=True)
+        runner.run(unit)
+        return json.loads(path.read_text())
+
+    assert sitting(today)["cpu_s"] >= 100.0 and len(calls) == 2
+    # one task's budget changed, or the earlier form (one settings object for every task): counted again
+    other = {**today, "settings": {**today["settings"], "fsdd-ft": {**today["settings"]["fsdd-ft"], "steps": 8}}}
+    assert sitting(other)["cpu_s"] < 100.0
+    legacy = {**today, "settings": today["settings"]["fsdd-ft"]}
+    progress = sitting(legacy)
+    assert progress["cpu_s"] < 100.0 and progress["settings"] == today["settings"]
 
 
 # --- the report -----------------------------------------------------------------------------------
 
 def ft_rows(preset, unit, accs, curve=None, cpu=3600.0):
     """Rows of a fine-tuned unit: per task the fold accuracies ``accs`` (a list, or a function of
-    the task name) and per fold the validation curve ``curve(fold accuracy)``: ``[[step, acc], ...]``."""
+    the task name) and per fold the validation curve ``curve(fold accuracy)``: ``[[step, acc], ...]``;
+    each at its task's budget in ``preset``."""
     rows = []
     for t in preset.tasks:
         split = accs(t.name) if callable(accs) else list(accs)
@@ -217,7 +229,8 @@ def ft_rows(preset, unit, accs, curve=None, cpu=3600.0):
                      "seed": unit.seed, "input_size": unit.input_size, "steps": unit.steps, "task": t.name,
                      "acc_mean": sum(split) / len(split), "acc_std": 0.01, "split_acc": split,
                      "leaky": unit.role == "audio" and t.name in preset.leaky_tasks, "protocol": "finetune",
-                     "curves": curves, "ft_cpu_s": cpu, "ft_steps": 600, "ft_lrs": [5e-4], "ft_batch": 32,
+                     "curves": curves, "ft_cpu_s": cpu, "ft_steps": preset.task_steps(t), "ft_lrs": [5e-4],
+                     "ft_batch": 32,
                      "ft_recipe": {**RECIPE, "lr": [5e-4]},  # as finetune_fields writes it: the lr grid
                      "pretrain_cpu_s": 1800.0 if unit.trained else None,
                      "eval_cpu_s": 2 * cpu, "machine": "test"})
@@ -236,11 +249,11 @@ def probe_rows(units, accs):
     return rows
 
 
-def _report(tmp_path, rows, probes, plots=False):
+def _report(tmp_path, rows, probes, plots=False, ft_steps=None):
     from tools.study.plan import append_rows
     from tools.study.report import write_study_report
 
-    preset = replace(STUDY_PRESETS["cpu-finetune"], probe_results="../probe/results.jsonl")
+    preset = replace(STUDY_PRESETS["cpu-finetune"], probe_results="../probe/results.jsonl", ft_steps=ft_steps)
     append_rows(tmp_path / "probe" / "results.jsonl", probes)
     append_rows(tmp_path / "ft" / RESULTS, rows)
     return write_study_report(preset, tmp_path / "ft", plots=plots).read_text()
@@ -249,8 +262,8 @@ def _report(tmp_path, rows, probes, plots=False):
 FOLD_NOISE = (0.0, 0.01, -0.01, 0.005, -0.005)
 
 
-def _units(names):
-    preset = STUDY_PRESETS["cpu-finetune"]
+def _units(names, ft_steps=None):
+    preset = replace(STUDY_PRESETS["cpu-finetune"], ft_steps=ft_steps)
     return preset, [u for u in plan_units(preset, []) if u.name in names]
 
 
@@ -271,7 +284,8 @@ def test_finetune_section_says_which_kinds_beat_step0_and_compares_the_best_with
     # no probe row of its own; logmel-stats (one seed) stands beside every seed
     assert "| (f) stat-wmm | 0 | 60.0 ± 1.0 | +0.0 ± 2.2 | – | – | -20.0 (p = 0.000) | 1.00 |" in section
     assert "| logmel-stats (probe) | 0 | 80.0 |" in section
-    assert "Fine-tuning settings of every row: 600 steps, lr 0.0005." in section
+    assert "Fine-tuning settings of every row: fsdd-ft 2400 steps, lr 0.0005; instruments-ft 1200 steps, " \
+        "lr 0.0005." in section
     assert ("- **Synthetic pre-training beats training from scratch under fine-tuning on fsdd-ft:** 1 of 2 kinds "
             "are above `step0` beyond noise: (o) fractaldb (+15.0); 1 within noise.") in section
     assert ("- **Best fine-tuned encoder on instruments-ft:** (o) fractaldb at 75.0 %; it is 5.0 points above its "
@@ -285,7 +299,8 @@ def test_finetune_section_says_which_kinds_beat_step0_and_compares_the_best_with
             "are the probe study's), 6.0 CPU hours of fine-tuning over 3 units. One fine-tune of an encoder on a "
             "task, every fold: fsdd-ft 1.00 CPU h (range 1.00–1.00, 3 fine-tunes)") in section
     assert "`python -m finetune full` (encoder + linear head fine-tuned end to end, head pooling freq, head norm " \
-        "batch, 1200 optimizer steps" in text
+        "batch, optimizer steps of 32 clips: fsdd-ft 2400 steps, instruments-ft 1200 steps, peak lr 0.0005 " \
+        "chosen with the step on the validation split, evaluated every tenth of the budget;" in text
 
 
 def test_finetune_section_says_so_when_no_kind_beats_step0_and_the_best_is_below_its_probe(tmp_path):
@@ -295,12 +310,12 @@ def test_finetune_section_says_so_when_no_kind_beats_step0_and_the_best_is_below
     for u in units:
         noise = (0.03, -0.03, 0.02, -0.02, 0.0) if u.label == "visualatom" else FOLD_NOISE
         rows += ft_rows(preset, u, [level[u.label] + d for d in noise])
-    rows[-1]["ft_steps"] = 1200  # one row of another budget: the report says so
+    rows[-1]["ft_lrs"] = [1e-3]  # one row of another lr grid (the budget is its task's): the report says so
     probes = probe_rows([("visualatom-s0", "visualatom", "pattern", 0)],
                         {"visualatom": [0.9 + d for d in FOLD_NOISE]})
     section = _report(tmp_path, rows, probes).split("## Fine-tuning against step0")[1].split("\n## ")[0]
-    assert ("**The rows were fine-tuned with different settings** (compare within one only): 600 steps, lr "
-            "0.0005 (3 units); 1200 steps, lr 0.0005 (1 unit).") in section
+    assert ("**Rows of one task were fine-tuned with different settings** (compare within one only): "
+            "instruments-ft: 1200 steps, lr 0.0005 (2 units), 1200 steps, lr 0.001 (1 unit).") in section
     assert ("- **Synthetic pre-training does not beat training from scratch under fine-tuning on fsdd-ft:** none "
             "of the 2 kinds is above `step0` beyond noise (1 below); the largest gain is (p) visualatom's +0.5 "
             "points.") in section
@@ -317,16 +332,16 @@ def test_rows_of_an_earlier_recipe_are_counted_left_out_and_their_units_fine_tun
     other = "mean"  # today's head pools per frequency row
     old = [{**r, "ft_recipe": {**RECIPE, "head_pooling": other}} for r in ft_rows(preset, frac, [0.95] * 5)]
     rows = ft_rows(preset, step0, [0.6 + d for d in FOLD_NOISE]) + old
-    assert not is_current(old[0]) and all(is_current(r) for r in rows[:2])
+    assert not is_current(old[0], preset) and all(is_current(r, preset) for r in rows[:2])
     assert unit_done(rows, step0, preset) and not unit_done(rows, frac, preset)
     # a row written before rows kept their recipe: today's recipe less the options added since
     legacy = {k: v for k, v in rows[0].items() if k != "ft_recipe"}
     assert row_recipe(legacy) == {**RECIPE, "head_pooling": "mean", "head_norm": "none"}
-    assert is_current({"protocol": "probe", "ft_recipe": {"head_pooling": other}})
+    assert is_current({"protocol": "probe", "ft_recipe": {"head_pooling": other}}, preset)
     text = _report(tmp_path, rows, [])
-    assert f"2 fine-tuned row(s) in `results.jsonl` were made with an earlier fine-tuning recipe and are left " \
-        f"out of this report (the same command fine-tunes their units again with today's): head_pooling " \
-        f"{other} (`fractaldb-s0`)." in text
+    assert f"2 fine-tuned row(s) in `results.jsonl` were made with earlier fine-tuning settings and are left " \
+        f"out of this report (the same command fine-tunes their units again on those tasks with today's): " \
+        f"head_pooling {other} (`fractaldb-s0` on fsdd-ft and instruments-ft)." in text
     assert "95.0" not in text and "- `fractaldb-s0`" in text.split("## Missing units")[1]
 
 
@@ -345,7 +360,7 @@ def test_convergence_rule_over_the_last_fifth_of_the_curve():
 
 
 def test_convergence_section_states_the_rule_per_encoder_and_task_and_plots_the_curves(tmp_path):
-    preset, units = _units({"step0-s0", "fractaldb-s0"})
+    preset, units = _units({"step0-s0", "fractaldb-s0"}, ft_steps=600)
 
     def still_rising(a):
         return [[s, a * s / 600] for s in range(60, 601, 60)]
@@ -356,7 +371,7 @@ def test_convergence_section_states_the_rule_per_encoder_and_task_and_plots_the_
     rows = []
     for u in units:
         rows += ft_rows(preset, u, [0.6 + d for d in FOLD_NOISE], still_rising if u.label == "step0" else levelled)
-    text = _report(tmp_path, rows, [], plots=True)
+    text = _report(tmp_path, rows, [], plots=True, ft_steps=600)
     section = text.split("## Convergence of the fine-tunes")[1].split("\n## ")[0]
     # step0's mean curve climbs 0.6 x 120 / 600 = 12 points over its last fifth, against a fold spread of
     # 0.79 (the std of the fold accuracies) x 0.9 (the mean scale of those points)
@@ -371,7 +386,7 @@ def test_convergence_section_states_the_rule_per_encoder_and_task_and_plots_the_
 def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_them_on_validation(tmp_path):
     from tools.study.plan import BUDGET_CHECK
 
-    preset, units = _units({"step0-s0", "fractaldb-s0"})
+    preset, units = _units({"step0-s0", "fractaldb-s0"}, ft_steps=600)
     rows = []
     for u in units:
         for r in ft_rows(preset, u, [0.30, 0.32, 0.28, 0.31, 0.29] if u.label == "step0" else [0.7] * 5):
@@ -402,7 +417,7 @@ def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_th
     batch = full_record("fractaldb-s0", "fsdd", [0.9], steps=1200, batch=64)
     (tmp_path / "ft").mkdir()
     (tmp_path / "ft" / BUDGET_CHECK).write_text("".join(json.dumps(r) + "\n" for r in (step0, earlier, frac, other, stray, recipe, head, same, batch)))
-    text = _report(tmp_path, rows, [])
+    text = _report(tmp_path, rows, [], ft_steps=600)
     section = text.split("### A longer budget on the first fold")[1].split("\n## ")[0]
     # step0 fsdd fold 1: valid 28 -> 63, test 30 -> 67; fold spread 4.0
     assert "| step0 (step0-s0) | fsdd-ft | 1 | 600 | 28.0 | 30.0 | 1200 | 63.0 | 67.0 | +35.0 | +37.0 | 4.0 | " \
@@ -414,15 +429,16 @@ def test_budget_check_pairs_longer_fine_tunes_with_the_study_folds_and_judges_th
         "--eval-every 0 --max-splits 1 --threads 1 --name step0-s0 --results REPORT/budget-check.jsonl`" in section
     assert "- `python -m finetune full --ckpt WORK/ckpt/fractaldb-s0 --seed 0 --task instruments --root " \
         "DATA/instruments --steps 1200 --eval-every 0 --max-splits 2" in section
-    assert "Enough by this rule: 1 of 2 checked (encoder, task) pairs. **Not enough for step0-s0 on fsdd-ft**" \
-        in section
+    assert "Enough by this rule, at today's budgets (fsdd-ft 600 steps, instruments-ft 600 steps): 1 of 2 " \
+        "checked (encoder, task) pairs. **Not enough for step0-s0 on fsdd-ft**" in section
+    assert "(earlier)" not in section
     assert "gain over `step0` at both budgets" not in section  # no pair of step0 and a kind on one task
     # fractaldb on fsdd's first fold too: 70 -> 60 test; fractaldb is 40 points above step0 at 600 steps
     # and 7 below at 1200
     frac_fsdd = {**full_record("fractaldb-s0", "fsdd", [0.60], steps=1200), "split_valid_acc": [0.58]}
     with open(tmp_path / "ft" / BUDGET_CHECK, "a") as f:
         f.write(json.dumps(frac_fsdd) + "\n")
-    text = _report(tmp_path, [], [])
+    text = _report(tmp_path, [], [], ft_steps=600)
     ft = text.split("## Fine-tuning against step0")[1].split("\n## ")[0]
     assert ("- **Budget: these fine-tunes are not converged.** On the first fold(s), 1200 steps instead of 600 gain "
             "more than the fold spread on fsdd-ft for step0 (section") in ft
@@ -527,3 +543,41 @@ def test_the_image_properties_of_a_fine_tuning_report_come_from_the_probe_study(
                 if ln.startswith("| spectrum_slope |")).split("|")
     # accuracy rises 2 points per unit of slope over the three fine-tuned kinds: r = +1 over all
     assert line[5].strip() == "+1.00" and line[7].strip() == "3"
+
+
+def test_each_task_is_fine_tuned_at_its_own_budget_and_rows_of_an_earlier_budget_are_set_aside(tmp_path):
+    from tools.study.plan import BUDGET_CHECK, is_current, setting_changes, unit_done
+
+    preset, units = _units({"step0-s0", "fractaldb-s0"})
+    runner = UnitRunner(preset, tmp_path / "work", tmp_path / "report", tmp_path / "data", log=lambda m: None)
+    step0, frac = sorted(units, key=lambda u: u.role != "step0")
+    commands = [runner.finetune_command(step0, t, "random:0") for t in preset.tasks]
+    assert [c[c.index("--steps") + 1] for c in commands] == ["2400", "1200"]
+    assert [runner.finetune_settings(step0, t)["steps"] for t in preset.tasks] == [2400, 1200]
+    # fractaldb's FSDD row of 1,200 steps (the budget before FSDD's was doubled) is set aside;
+    # its instruments row (still that task's budget) counts
+    old = ft_rows(replace(preset, ft_steps=1200), frac, [0.9] * 5)
+    rows = ft_rows(preset, step0, [0.6 + d for d in FOLD_NOISE]) + old
+    assert setting_changes(old[0], preset) == {"steps": 1200} and setting_changes(old[1], preset) == {}
+    assert [is_current(r, preset) for r in old] == [False, True]
+    assert unit_done(rows, step0, preset) and not unit_done(rows, frac, preset)
+    # fold 1 of fractaldb on FSDD again at 2,400 steps: checked against the set-aside row, marked earlier
+    for r in rows:
+        r["split_valid_acc"] = [a - 0.02 for a in r["split_acc"]]
+    longer = {**full_record("fractaldb-s0", "fsdd", [0.95], steps=2400), "split_valid_acc": [0.93]}
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "ft" / BUDGET_CHECK).write_text(json.dumps(longer) + "\n")
+    text = _report(tmp_path, rows, [])
+    assert ("1 fine-tuned row(s) in `results.jsonl` were made with earlier fine-tuning settings and are left out "
+            "of this report (the same command fine-tunes their units again on those tasks with today's): steps "
+            "1200 (`fractaldb-s0` on fsdd-ft). Today's recipe:") in text
+    assert "budgets: fsdd-ft 2400 steps, instruments-ft 1200 steps." in text
+    assert "- `fractaldb-s0`" in text.split("## Missing units")[1]
+    section = text.split("### A longer budget on the first fold")[1].split("\n## ")[0]
+    assert "| (o) fractaldb (fractaldb-s0) | fsdd-ft | 1 | 1200 (earlier) | 88.0 | 90.0 | 2400 | 93.0 | 95.0 | " \
+        "+5.0 | +5.0 |" in section
+    assert "Enough by this rule, at today's budgets (fsdd-ft 2400 steps, instruments-ft 1200 steps): 0 of 0 " \
+        "checked (encoder, task) pairs. Rows marked *earlier* are checks of a task's earlier budget (fsdd-ft 1200 " \
+        "steps), whose rows are set aside: they are why the budget changed." in section
+    # the fine-tuning section has no budget verdict from a check of an earlier budget
+    assert "- **Budget" not in text.split("## Fine-tuning against step0")[1].split("\n## ")[0]

@@ -25,6 +25,7 @@ in the same run, and the evaluation's share of a fine-tune's CPU time.
   ``--shape-steps`` batches of the shape's training clips (their widths as a fine-tune draws
   them: FSDD batches are narrower than ``--frames``, and vary), CPU seconds per clip with
   ``clip_logits`` on the shape's whole validation split; a fine-tune of ``--budget`` steps
+  (default: the task's own, ``finetune.loaders.TASKS``: 2,400 on FSDD, 1,200 on instruments)
   evaluates the validation split at every ``--eval-every`` steps and at the last one, and the
   test split twice (the chosen state and the last step), so
 
@@ -54,7 +55,7 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 
 import click  # noqa: E402
 
-from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, default_masks  # noqa: E402
+from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS, FSDD_STEPS, default_masks  # noqa: E402
 from finetune.task import UserError  # noqa: E402
 from generators.bounds import BATCH, BENCH_VALUES, INPUT_SIDE  # noqa: E402
 
@@ -190,10 +191,10 @@ class Trainer:
         return (time.process_time() - c0) / steps
 
 
-def shape_cost(shape: TaskShape, make_encoder, n_mels: int, frames: int, cfg, budget: int, steps: int,
+def shape_cost(shape: TaskShape, make_encoder, n_mels: int, frames: int, cfg, steps: int,
                warmup: int, folds: int) -> dict:
-    """Measured CPU s per training step and per evaluated clip of ``shape``, and the fine-tune's
-    CPU time computed from them."""
+    """Measured CPU s per training step and per evaluated clip of ``shape``, and the CPU time of
+    a fine-tune of ``cfg.steps`` steps computed from them."""
     from finetune.chunks import seconds_to_frames
     from finetune.full import clip_logits
     from pretrain.frontend import FrontendConfig
@@ -210,11 +211,12 @@ def shape_cost(shape: TaskShape, make_encoder, n_mels: int, frames: int, cfg, bu
     clip_logits(model, specs, valid, trainer.norm, frames, cfg.batch_size)
     cpu_clip = (time.process_time() - c0) / len(valid)
     chunks = sum(max(1, -(-specs[i].shape[-1] // frames)) for i in valid)
-    interval = cfg.eval_interval
+    budget, interval = cfg.steps, cfg.eval_interval
     points = budget // interval + (1 if budget % interval else 0)
     eval_clips = points * shape.n_valid + 2 * shape.n_test
     train_cpu, eval_cpu = budget * cpu_step, eval_clips * cpu_clip
     return {"clips": [shape.n_train, shape.n_valid, shape.n_test], "median_s": shape.median_s,
+            "budget_steps": budget, "eval_every": interval,
             "mean_train_width": round(width, 1), "train_images_per_s": round(cfg.batch_size / wall_step, 1),
             "train_cpu_s_per_step": float(f"{cpu_step:.4g}"), "eval_cpu_s_per_clip": float(f"{cpu_clip:.4g}"),
             "eval_chunks_per_clip": round(chunks / len(valid), 2), "valid_points": points,
@@ -238,20 +240,24 @@ def check_sizes(n_mels: int, frames: int, batch_size: int) -> None:
 
 
 def run_bench(preset: str, n_mels: int, frames: int, batch_size: int, steps: int, warmup: int, repeats: int,
-              threads: int, budget: int, eval_every: int, folds: int, shapes: tuple[str, ...],
+              threads: int, budget: int | None, eval_every: int, folds: int, shapes: tuple[str, ...],
               shape_steps: int) -> dict:
+    """The step against the bare step, and per task shape the evaluation's share of a fine-tune of
+    ``budget`` steps (None: the task's own default, ``finetune.loaders.TASKS``)."""
+    from dataclasses import replace
+
     import torch
 
     from finetune.encoder import random_encoder
     from finetune.full import FullConfig
+    from finetune.loaders import TASKS
 
     torch.set_num_threads(threads)
     load_before = load_average()
     make_encoder = lambda: random_encoder(preset, n_mels, frames)  # noqa: E731
     make_encoder()  # a bad preset or size fails here, before any timing
     freq_mask, time_mask = default_masks(n_mels, frames)
-    cfg = FullConfig(steps=budget, batch_size=batch_size, freq_mask=freq_mask, time_mask=time_mask,
-                     eval_every=eval_every)
+    cfg = FullConfig(batch_size=batch_size, freq_mask=freq_mask, time_mask=time_mask, eval_every=eval_every)
     long_specs, long_labels = random_specs([frames + (i * 7919) % (frames + 1) for i in range(4 * batch_size)],
                                            n_mels, 0)
     bare, bare_cpu, step, step_cpu = [], [], [], []
@@ -276,11 +282,12 @@ def run_bench(preset: str, n_mels: int, frames: int, batch_size: int, steps: int
               "step_over_bare_cpu_median": round(statistics.median(ratios_cpu), 3),
               "data_path_cpu_ms_per_step": round(1000 * data_cpu, 3),
               "data_path_share_of_step": round(data_cpu * statistics.median(step_cpu) / batch_size, 4),
-              "budget_steps": budget, "eval_every": cfg.eval_interval, "folds": folds,
+              "folds": folds,
               "eval_share_method": "computed: budget x measured CPU s per train_step + clip evaluations x "
                                    "measured CPU s per clip (clip_logits)",
               "shape_steps": shape_steps,
-              "shapes": {name: shape_cost(SHAPES[name], make_encoder, n_mels, frames, cfg, budget, shape_steps,
+              "shapes": {name: shape_cost(SHAPES[name], make_encoder, n_mels, frames,
+                                          replace(cfg, steps=budget or TASKS[name].ft_steps), shape_steps,
                                           warmup, folds) for name in shapes}}
     result["load_before"], result["load_after"] = load_before, load_average()
     return result
@@ -296,7 +303,7 @@ def summary(r: dict) -> str:
     for name, s in r["shapes"].items():
         lines.append(f"{name}: {s['train_cpu_s_per_step']:.3f} CPU s/step, "
                      f"{s['eval_cpu_s_per_clip'] * 1000:.1f} CPU ms/clip; "
-                     f"{r['budget_steps']} steps: train {s['train_cpu_s']:.0f} s + eval {s['eval_cpu_s']:.0f} s "
+                     f"{s['budget_steps']} steps: train {s['train_cpu_s']:.0f} s + eval {s['eval_cpu_s']:.0f} s "
                      f"({s['eval_clips']} clips) -> evaluation {100 * s['eval_share']:.1f} % (target <= 15 %); "
                      f"{r['folds']} folds {s['folds_cpu_h']:.2f} CPU h (one lr)")
     lines.append(f"load average before {r['load_before']}, after {r['load_after']} on {os.cpu_count()} CPUs")
@@ -309,8 +316,8 @@ layer-wise lr decay, AdamW, drop-path) against a bare forward + backward + AdamW
 timm encoder, batch and input width, alternated --repeats times in one run (target >= 0.9);
 (b) the evaluation's share of a fine-tune's CPU time (target <= 15 %) for FSDD- and
 instruments-shaped tasks, computed from the measured CPU s per training step and per evaluated
-clip: --budget steps, the validation split every --eval-every steps and at the last, the test
-split twice; and the CPU hours of --folds folds. One JSON line on stdout, a summary with the
+clip: --budget steps (default: each task's own), the validation split every --eval-every steps
+and at the last, the test split twice; and the CPU hours of --folds folds. One JSON line on stdout, a summary with the
 load average on stderr. See docs/finetune.md, "Benchmark"."""
 
 
@@ -329,8 +336,9 @@ load average on stderr. See docs/finetune.md, "Benchmark"."""
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1, 100),
               help="alternating bare / step measurements")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, THREADS_MAX), help="torch threads")
-@click.option("--budget", default=DEFAULT_STEPS, show_default=True, type=click.IntRange(1, 10_000_000),
-              help="optimizer steps of the fine-tune whose evaluation share is computed")
+@click.option("--budget", default=None, type=click.IntRange(1, 10_000_000),
+              help="optimizer steps of the fine-tune whose evaluation share is computed [default: the task's, "
+                   f"as finetune full: {DEFAULT_STEPS}; fsdd {FSDD_STEPS}]")
 @click.option("--eval-every", default=0, show_default=True, type=click.IntRange(0, 10_000_000),
               help="steps between validation evaluations (0: a tenth of --budget)")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(1, 1000),

@@ -113,17 +113,29 @@ def recipe_changes(row: dict) -> dict:
     return {k: recipe.get(k) for k, v in study_recipe().items() if recipe.get(k) != v}
 
 
-def is_current(row: dict) -> bool:
-    """Whether a row counts for today's study: every probe row, and a fine-tuned row made with
-    today's recipe (:func:`recipe_changes` empty). Rows of an earlier recipe stay in the results
-    file but their units are fine-tuned again and their numbers are left out of the report."""
-    return not recipe_changes(row)
+def setting_changes(row: dict, preset: StudyPreset) -> dict:
+    """What a fine-tuned row was made with otherwise than ``preset`` asks today: the
+    :func:`recipe_changes`, and ``steps`` when its budget (``ft_steps``) is not its task's
+    (``StudyPreset.task_steps``). Empty for probe rows and rows of tasks the preset lacks."""
+    changes = recipe_changes(row)
+    task = next((t for t in preset.tasks_of("finetune") if t.name == row.get("task")), None)
+    if row.get("protocol") == "finetune" and task is not None and row.get("ft_steps") != preset.task_steps(task):
+        changes["steps"] = row.get("ft_steps")
+    return changes
+
+
+def is_current(row: dict, preset: StudyPreset) -> bool:
+    """Whether a row counts for today's ``preset``: every probe row, and a fine-tuned row made
+    with today's recipe and its task's budget (:func:`setting_changes` empty). Rows of earlier
+    settings stay in the results file but their units are fine-tuned again (on those tasks) and
+    their numbers are left out of the report."""
+    return not setting_changes(row, preset)
 
 
 def unit_done(rows: list[dict], unit: Unit, preset: StudyPreset) -> bool:
     """True when ``rows`` hold a current row (:func:`is_current`) of ``unit`` for every task it
     is evaluated on."""
-    have = {r.get("task") for r in rows if r.get("unit") == unit.name and is_current(r)}
+    have = {r.get("task") for r in rows if r.get("unit") == unit.name and is_current(r, preset)}
     return all(t.name in have for t in unit_tasks(preset, unit))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from finetune.recipe import DEFAULT_BATCH, DEFAULT_STEPS
+from finetune.recipe import DEFAULT_BATCH
 
 #: Letter of every dataset of the study, in the order of its figures.
 LETTERS = {
@@ -141,7 +141,8 @@ class StudyPreset:
             beside or instead of the extremes rule.
         priority: unit names run first, in this order; the other units follow in the plan's order.
         ft_steps, ft_lrs, ft_batch, ft_eval_every: the fine-tuning of the ``finetune`` tasks
-            (``finetune full --steps``, ``--lr`` grid, ``--batch-size``, ``--eval-every``).
+            (``finetune full --steps``, ``--lr`` grid, ``--batch-size``, ``--eval-every``);
+            ``ft_steps`` None: each task's default budget (:meth:`task_steps`).
         probe_results: a probe study's results file, relative to this study's report folder
             (e.g. ``../report-cpu-study/results.jsonl``): its rows give ``logmel-stats`` and every
             encoder's own linear probe beside the fine-tuned tasks, and its ``stats/`` folder the
@@ -180,7 +181,7 @@ class StudyPreset:
     device: str = "cpu"
     seed_kinds: dict = field(default_factory=dict)
     priority: tuple[str, ...] = ()
-    ft_steps: int = DEFAULT_STEPS
+    ft_steps: int | None = None
     ft_lrs: tuple[float, ...] = (5e-4,)
     ft_batch: int = DEFAULT_BATCH
     ft_eval_every: int = 0
@@ -189,7 +190,7 @@ class StudyPreset:
     def __post_init__(self):
         if self.mode not in ("study", "recipe"):
             raise ValueError(f"preset {self.name}: mode must be study or recipe, not {self.mode!r}")
-        if self.ft_steps < 1 or self.ft_batch < 1 or self.ft_eval_every < 0:
+        if (self.ft_steps is not None and self.ft_steps < 1) or self.ft_batch < 1 or self.ft_eval_every < 0:
             raise ValueError(f"preset {self.name}: ft_steps {self.ft_steps} and ft_batch {self.ft_batch} must "
                              f"be >= 1, ft_eval_every {self.ft_eval_every} >= 0")
         if not self.ft_lrs or not all(0 < lr < 1 for lr in self.ft_lrs):
@@ -219,6 +220,13 @@ class StudyPreset:
     def all_kinds(self) -> tuple[str, ...]:
         """``kinds`` then ``audio_kinds``: every pattern kind of the study, in report order."""
         return self.kinds + tuple(k for k in self.audio_kinds if k not in self.kinds)
+
+    def task_steps(self, task: StudyTask) -> int:
+        """The fine-tuning budget of ``task`` in optimizer steps: ``ft_steps``, else the default
+        of its loader (``finetune.loaders.TASKS``: FSDD's is longer, ``finetune.recipe.FSDD_STEPS``)."""
+        from finetune.loaders import TASKS
+
+        return self.ft_steps or TASKS[task.loader].ft_steps
 
     def tasks_of(self, protocol: str) -> tuple[StudyTask, ...]:
         """The tasks evaluated with ``protocol`` (``probe`` or ``finetune``)."""

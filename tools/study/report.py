@@ -3,8 +3,8 @@
 ``REPORT/sheets/*.png`` (contact sheets); a fine-tuning study (``probe_results``) reads the probe
 study's rows and ``stats/`` beside it. Rewritten from scratch on every call; a partial study
 gives a partial report that says at its top how many units are missing and lists them. Fine-tuned
-rows of an earlier recipe (:func:`tools.study.plan.is_current`) stay in the results file, are
-counted at the top and left out of everything else.
+rows of an earlier recipe or budget (:func:`tools.study.plan.is_current`) stay in the results file,
+are counted at the top and left out of everything else but the longer-budget check.
 
 The numbers are :mod:`tools.study.stats`, the sections :mod:`tools.study.sections`; the report is
 written by the section mechanism both report writers share (:func:`tools.sections.write_markdown`).
@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from tools.sections import sheets_section, write_markdown
-from tools.study.plan import BUDGET_CHECK, RESULTS, is_current, read_rows
+from tools.study.plan import BUDGET_CHECK, RESULTS, is_current, read_rows, recipe_changes
 from tools.study.presets import StudyPreset
 from tools.study.sections import (audio_kinds_section, budget_check_section, commands_section, convergence_section,
                                   correlation_section, dataset_name, finetune_section, header, missing_kinds_section,
@@ -41,7 +41,7 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
     report = Path(report)
     report.mkdir(parents=True, exist_ok=True)
     every = read_rows(report / RESULTS)
-    rows = [r for r in every if is_current(r)]
+    rows = [r for r in every if is_current(r, preset)]
     tasks = [t.name for t in preset.tasks]
     groups = summarise(rows, tasks)
     # a study whose kinds are the probe study's takes their properties (and probe rows) from there
@@ -50,13 +50,15 @@ def write_study_report(preset: StudyPreset, report: Path, failed: dict | None = 
     stats_dir = probe_results.parent / "stats" if probe_results else report / "stats"
     stats = [json.loads(p.read_text()) for p in sorted(stats_dir.glob("*.json"))]
     stats = [s for s in stats if s.get("name") in preset.all_kinds]
-    head, missing = header(preset, rows, failed or {}, note, [r for r in every if not is_current(r)])
+    head, missing = header(preset, rows, failed or {}, note, [r for r in every if not is_current(r, preset)])
     if preset.mode == "recipe":
         body = [recipe_section(preset, groups, tasks, report, plots), recipe_controls(preset, groups, tasks)]
     else:
         acc = kind_accuracy(preset, groups, tasks)  # the image kinds: correlations, paper comparison
         acc_all = kind_accuracy(preset, groups, tasks, preset.all_kinds)  # with the audio-native kinds
-        checks = budget_checks(rows, budget_records(report), {t.loader: t.name for t in preset.tasks_of("finetune")})
+        # a longer fine-tune is checked against the rows of today's recipe at every budget
+        checks = budget_checks([r for r in every if not recipe_changes(r)], budget_records(report),
+                               {t.loader: t.name for t in preset.tasks_of("finetune")})
         body = [summary_section(preset, groups, tasks), finetune_section(preset, rows, probe_rows, groups, checks),
                 convergence_section(preset, rows, report, plots), budget_check_section(preset, checks),
                 audio_kinds_section(preset, rows, groups, tasks),

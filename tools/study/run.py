@@ -240,21 +240,22 @@ class UnitRunner:
         """Each fine-tuned task through ``finetune full``: skipped when its record (same settings)
         is in, else resumed fold by fold from its ``--state`` file. CPU and wall seconds of the
         commands, summed over sittings in ``WORK/steps/finetune-UNIT.progress`` (reset when the
-        settings, :meth:`finetune_settings`, change; a killed command's time is not counted)."""
+        settings of its tasks, :meth:`finetune_settings`, change; a killed command's time is not
+        counted)."""
         from finetune.recipe import with_earlier_defaults
 
-        p = self.preset
-        settings = self.finetune_settings(unit)
-        # the form progress files had before they kept the record's settings (read as the same)
-        legacy = {"steps": p.ft_steps, "lrs": list(p.ft_lrs), "batch": p.ft_batch, "eval_every": p.ft_eval_every}
+        tasks = [t for t in unit_tasks(self.preset, unit) if t.protocol == "finetune"]
+        settings = {t.name: self.finetune_settings(unit, t) for t in tasks}
         path = self.work / "steps" / f"finetune-{unit.name}.progress"
         progress = json.loads(path.read_text()) if path.exists() else {}
         stored = progress.get("settings")
-        if stored != legacy and (not isinstance(stored, dict) or with_earlier_defaults(stored) != settings):
+        # a file of one settings object for every task (before budgets were per task) is reset too
+        if not (isinstance(stored, dict) and set(stored) == set(settings) and all(
+                isinstance(stored[k], dict) and with_earlier_defaults(stored[k]) == v for k, v in settings.items())):
             progress = {"cpu_s": 0.0, "wall_s": 0.0}
         progress["settings"] = settings
-        for t in unit_tasks(p, unit):
-            if t.protocol != "finetune" or self.finetune_record(unit, t) is not None:
+        for t in tasks:
+            if self.finetune_record(unit, t) is not None:
                 continue
             self.log(f"[run ] finetune {unit.name} on {t.name}")
             spent = self.timed(self.finetune_command(unit, t, ckpt), f"finetune-{unit.name}-{t.name}.log")
@@ -276,19 +277,20 @@ class UnitRunner:
         return [sys.executable, "-m", "finetune", "full", "--ckpt", ckpt, "--task", task.loader,
                 "--root", str(self.data_path(task.root)), *(["--folds", str(task.folds)] if task.folds else []),
                 "--preset", p.model, "--seed", str(unit.seed), "--n-mels", str(height), "--frames", str(width),
-                "--threads", str(p.threads), "--batch-size", str(p.ft_batch), "--steps", str(p.ft_steps),
+                "--threads", str(p.threads), "--batch-size", str(p.ft_batch), "--steps", str(p.task_steps(task)),
                 "--eval-every", str(p.ft_eval_every), *[a for lr in p.ft_lrs for a in ("--lr", f"{lr:g}")],
                 "--name", unit.name, "--results", str(results), "--state", str(state)]
 
-    def finetune_settings(self, unit: Unit) -> dict:
-        """The settings the records of ``unit``'s fine-tunes keep (``full``, less the seed): the
-        preset's steps, lr grid, batch and evaluation interval, the default recipe at the unit's
-        input size (``finetune.recipe.recipe_settings``)."""
+    def finetune_settings(self, unit: Unit, task: StudyTask) -> dict:
+        """The settings the record of ``unit``'s fine-tune on ``task`` keeps (``full``, less the
+        seed): the task's budget (``StudyPreset.task_steps``), the preset's lr grid, batch and
+        evaluation interval, the default recipe at the unit's input size
+        (``finetune.recipe.recipe_settings``)."""
         from finetune.recipe import recipe_settings
 
         p = self.preset
         height, width = input_hw(unit.input_size)
-        return recipe_settings(height, width, steps=p.ft_steps, lrs=p.ft_lrs, batch=p.ft_batch,
+        return recipe_settings(height, width, steps=p.task_steps(task), lrs=p.ft_lrs, batch=p.ft_batch,
                                eval_every=p.ft_eval_every)
 
     def finetune_record(self, unit: Unit, task: StudyTask) -> dict | None:
@@ -301,7 +303,7 @@ class UnitRunner:
         results, _ = self.finetune_paths(unit, task)
         if not results.exists():
             return None
-        want = self.finetune_settings(unit)
+        want = self.finetune_settings(unit, task)
         records = [r for r in read_results(results, report=lambda m: None) if same_settings(r.get("full") or {}, want)]
         return records[-1] if records else None
 

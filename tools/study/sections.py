@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.sections import note_section
-from tools.study.plan import (BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, recipe_changes, study_recipe,
+from tools.study.plan import (BUDGET_CHECK, RESULTS, extreme_kinds, plan_units, setting_changes, study_recipe,
                               unit_done)
 from tools.study.plots import curves_plot, recipe_plot
 from tools.study.presets import SMALL_KINDS, STUDY_PRESETS, StudyPreset
@@ -57,30 +57,40 @@ def status_lines(preset: StudyPreset, rows: list[dict], failed: dict) -> tuple[l
     return lines, miss, complete
 
 
-def earlier_recipe_lines(earlier: list[dict]) -> list[str]:
-    """The report's note on fine-tuned rows of an earlier recipe (left out of its numbers)."""
+def earlier_recipe_lines(preset: StudyPreset, earlier: list[dict]) -> list[str]:
+    """The report's note on fine-tuned rows of earlier settings (recipe or budget; left out of its
+    numbers)."""
     if not earlier:
         return []
-    recipes = {}
+    recipes: dict[str, dict[str, list]] = {}
     for r in earlier:
-        changed = ", ".join(f"{k} {v}" for k, v in recipe_changes(r).items())
-        recipes.setdefault(changed, set()).add(r["unit"])
-    return [f"{len(earlier)} fine-tuned row(s) in `{RESULTS}` were made with an earlier fine-tuning recipe and "
-            "are left out of this report (the same command fine-tunes their units again with today's): "
-            + "; ".join(f"{changed} ({', '.join(f'`{u}`' for u in sorted(units))})" for changed, units in recipes.items())
+        changed = ", ".join(f"{k} {v}" for k, v in setting_changes(r, preset).items())
+        tasks = recipes.setdefault(changed, {}).setdefault(r["unit"], [])
+        if r["task"] not in tasks:
+            tasks.append(r["task"])
+    return [f"{len(earlier)} fine-tuned row(s) in `{RESULTS}` were made with earlier fine-tuning settings and "
+            "are left out of this report (the same command fine-tunes their units again on those tasks with "
+            "today's): " + "; ".join(f"{changed} (" + ", ".join(f"`{u}` on {' and '.join(tasks)}"
+                                                              for u, tasks in sorted(units.items())) + ")"
+                                     for changed, units in recipes.items())
             + f". Today's recipe: {', '.join(f'{k} {v}' for k, v in study_recipe().items())} (the lr grid is "
-            "the preset's).", ""]
+            f"the preset's); budgets: {budgets_text(preset)}.", ""]
+
+
+def budgets_text(preset: StudyPreset) -> str:
+    """Each fine-tuned task's budget, ``fsdd-ft 2400 steps, ...``."""
+    return ", ".join(f"{t.name} {preset.task_steps(t)} steps" for t in preset.tasks_of("finetune"))
 
 
 def header(preset: StudyPreset, rows: list[dict], failed: dict, note: str | None,
            earlier: list[dict] = ()) -> tuple[list[str], list[str]]:
     """The report's top: status, what wrote it, the preset's budget, data and cost; ``earlier``:
-    fine-tuned rows of an earlier recipe (counted, not used)."""
+    fine-tuned rows of earlier settings (counted, not used)."""
     status, missing, complete = status_lines(preset, rows, failed)
     cpu, wall, machines = costs(rows)
     shapes = ", ".join(preset.input_sizes)
     steps = ", ".join(str(s) for s in preset.steps)
-    lines = [f"# Study report: preset `{preset.name}`", "", *status, "", *earlier_recipe_lines(list(earlier)),
+    lines = [f"# Study report: preset `{preset.name}`", "", *status, "", *earlier_recipe_lines(preset, list(earlier)),
              f"Written by `python -m tools.reproduce --preset {preset.name}` from `{RESULTS}` (one row per "
              f"unit and task), `stats/` and `sheets/` in this folder." if not preset.probe_results else
              f"Written by `python -m tools.reproduce --preset {preset.name}` from `{RESULTS}` in this folder (one "
@@ -113,13 +123,15 @@ def evaluation_text(preset: StudyPreset) -> str:
                      f"{pooling_text(preset)}, last block, `--norm {preset.probe_norm}`), accuracy % "
                      f"mean ± std over folds, on {', '.join(t.name for t in probe)}")
     if tuned:
-        interval = preset.ft_eval_every or max(1, preset.ft_steps // 10)
         from finetune.recipe import RECIPE
 
+        interval = (f"every {preset.ft_eval_every} steps" if preset.ft_eval_every else
+                    "every tenth of the budget")
         parts.append(f"`python -m finetune full` (encoder + linear head fine-tuned end to end, head pooling "
-                     f"{RECIPE['head_pooling']}, head norm {RECIPE['head_norm']}, {preset.ft_steps} "
-                     f"optimizer steps of {preset.ft_batch} clips, peak lr {', '.join(f'{lr:g}' for lr in preset.ft_lrs)} "
-                     f"chosen with the step on the validation split, evaluated every {interval} steps; the test "
+                     f"{RECIPE['head_pooling']}, head norm {RECIPE['head_norm']}, optimizer steps of "
+                     f"{preset.ft_batch} clips: {budgets_text(preset)}, peak lr "
+                     f"{', '.join(f'{lr:g}' for lr in preset.ft_lrs)} "
+                     f"chosen with the step on the validation split, evaluated {interval}; the test "
                      f"split evaluated once, at the chosen state; whole clips), accuracy % mean ± std over folds, on "
                      f"{', '.join(t.name for t in tuned)}"
                      + (f"; each encoder's own linear probe and `logmel-stats` from `{preset.probe_results}`"
@@ -684,16 +696,20 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
                 "The preset names no probe study (`probe_results`), so the probe columns stay empty. ")
              + "CPU h: one fine-tune of the encoder on the task, every fold (the fine-tune's own CPU time, "
              "mean over the encoder's seeds).", ""]
-    settings = {}
+    settings: dict[str, dict[str, set]] = {}
     for r in rows:
         if r.get("protocol") == "finetune" and r.get("ft_steps") is not None:
             key = f"{r.get('ft_steps')} steps, lr {', '.join(f'{lr:g}' for lr in r.get('ft_lrs') or [])}"
-            settings.setdefault(key, set()).add(r["unit"])
-    if len(settings) > 1:
-        lines += ["**The rows were fine-tuned with different settings** (compare within one only): "
-                  + "; ".join(f"{k} ({len(v)} unit{'s' if len(v) > 1 else ''})" for k, v in settings.items()) + ".", ""]
+            settings.setdefault(r["task"], {}).setdefault(key, set()).add(r["unit"])
+    mixed = {task: keys for task, keys in settings.items() if len(keys) > 1}
+    if mixed:
+        lines += ["**Rows of one task were fine-tuned with different settings** (compare within one only): "
+                  + "; ".join(f"{task}: " + ", ".join(f"{k} ({len(v)} unit{'s' if len(v) > 1 else ''})"
+                                                      for k, v in keys.items()) for task, keys in mixed.items())
+                  + ".", ""]
     elif settings:
-        lines += [f"Fine-tuning settings of every row: {next(iter(settings))}.", ""]
+        lines += ["Fine-tuning settings of every row: " + "; ".join(
+            f"{task} {next(iter(keys))}" for task, keys in settings.items()) + ".", ""]
     for t in tasks:
         probe_task = t.probe_task or t.name
         logmel = probe_accuracy(probe_rows, "logmel-stats", probe_task, [0])
@@ -726,7 +742,8 @@ def finetune_section(preset: StudyPreset, rows: list[dict], probe_rows: list[dic
         lines += [f"| logmel-stats (probe) | 0 | {_pct(logmel) if logmel is not None else '–'} | | | | | |", ""]
         sentences = finetune_sentences(preset, t.name, fair, std0, logmel)
         lines += sentences[:1] + probe_protocol_line(preset, probe_rows, probe_task, fair) + sentences[1:]
-        lines += budget_line(preset, [c for c in checks if c["task"] == t.name], t.name) + [""]
+        today = [c for c in checks if c["task"] == t.name and c["steps"] == preset.task_steps(t)]
+        lines += budget_line(preset, today, t.name) + [""]
     lines += finetune_cost_lines(rows, shared=bool(preset.probe_results))
     return lines
 
@@ -929,10 +946,12 @@ def summarise_labels(rows: list[dict]) -> dict:
 def budget_check_section(preset: StudyPreset, checks: list[dict]) -> list[str]:
     """The stricter convergence check: longer fine-tunes of some units on their first folds
     (``REPORT/budget-check.jsonl``) beside the study's fine-tunes of the same folds (``checks`` of
-    :func:`tools.study.stats.budget_checks`)."""
+    :func:`tools.study.stats.budget_checks`; a check against a row of an earlier budget of its
+    task, set aside from the tables, is marked: it is why the budget changed)."""
     tasks = preset.tasks_of("finetune")
     if not tasks:
         return []
+    budget = {t.name: preset.task_steps(t) for t in tasks}
     lines = ["### A longer budget on the first fold", "",
              "The warm-up + cosine schedule brings the lr to zero at the last step, so every curve flattens in "
              "its last fifth and the rule above can hold for a model that more steps would still improve. The "
@@ -950,7 +969,8 @@ def budget_check_section(preset: StudyPreset, checks: list[dict]) -> list[str]:
     for c in checks:
         cpu = f"{c['cpu_s'] / 3600:.2f}" if c.get("cpu_s") else "–"
         lines.append(f"| {dataset_name(preset, c['label'])} ({c['unit']}) | {c['task']} | {c['folds']} | "
-                     f"{c['steps']} | {_pct(np.mean(c['valid']))} | {_pct(np.mean(c['test']))} | {c['long_steps']} "
+                     f"{c['steps']}{'' if c['steps'] == budget.get(c['task']) else ' (earlier)'} | "
+                     f"{_pct(np.mean(c['valid']))} | {_pct(np.mean(c['test']))} | {c['long_steps']} "
                      f"| {_pct(np.mean(c['long_valid']))} | {_pct(np.mean(c['long_test']))} | "
                      f"{_pct(c['gain_valid'], True)} | {_pct(c['gain_test'], True)} | {_pct(c['spread'])} | {cpu} | "
                      f"{'**yes**' if c['converged'] else 'no'} |")
@@ -962,7 +982,8 @@ def budget_check_section(preset: StudyPreset, checks: list[dict]) -> list[str]:
         lines.append(f"- `python -m finetune full --ckpt {ckpt} --seed {c['seed']} --task {loader} --root "
                      f"DATA/{root} --steps {c['long_steps']} --eval-every {c['eval_every']} --max-splits {c['folds']} "
                      f"--threads 1 --name {c['unit']} --results REPORT/{BUDGET_CHECK}`")
-    short = [f"{c['unit']} on {c['task']}" for c in checks if not c["converged"]]
+    today = [c for c in checks if c["steps"] == budget.get(c["task"])]
+    short = [f"{c['unit']} on {c['task']}" for c in today if not c["converged"]]
     gains = []
     for c, at in budget_gains(checks):
         gains.append(f"- **{dataset_name(preset, c['label'])} over `step0` on {c['task']}** (the same "
@@ -971,7 +992,13 @@ def budget_check_section(preset: StudyPreset, checks: list[dict]) -> list[str]:
                      f"{_pct(at['long_valid'], True)} ({_pct(at['long_test'], True)} test) at {c['long_steps']} steps.")
     if gains:
         lines += ["", "The gain over `step0` at both budgets, where both are checked on the same folds:", "", *gains]
-    text = f"Enough by this rule: {len(checks) - len(short)} of {len(checks)} checked (encoder, task) pairs."
+    text = (f"Enough by this rule, at today's budgets ({budgets_text(preset)}): {len(today) - len(short)} of "
+            f"{len(today)} checked (encoder, task) pairs.")
+    earlier = sorted({(c["task"], c["steps"]) for c in checks if c not in today})
+    if earlier:
+        text += (" Rows marked *earlier* are checks of a task's earlier budget ("
+                 + ", ".join(f"{task} {steps} steps" for task, steps in earlier)
+                 + "), whose rows are set aside: they are why the budget changed.")
     if short:
         text += (" **Not enough for " + ", ".join(short) + "**: the longer budget gains more than the fold "
                  "spread, so these fine-tunes stopped short of what the encoder can reach; gains over `step0` "

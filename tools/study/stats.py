@@ -384,24 +384,26 @@ def longer_same_recipe(full: dict, row: dict) -> bool:
 def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]) -> list[dict]:
     """Each longer fine-tune (``records``: ``finetune full`` records on the first folds of a task,
     ``--max-splits``, with the study's recipe: :func:`longer_same_recipe`) beside the study's row
-    of the same unit and task, fold by fold. ``task_of`` maps a record's task (the loader) to the
-    study's task. Per (unit, task), the latest record: the row's ``label`` and ``seed``,
+    of the same unit and task, fold by fold: of ``rows`` of several budgets, the latest of the
+    longest budget below the record's. ``task_of`` maps a record's task (the loader) to the
+    study's task. Per (unit, task, study budget), the latest record: the row's ``label`` and ``seed``,
     ``steps`` (the study's) and ``long_steps``, per fold ``valid``/``long_valid`` (the best
     validation accuracy, where each fine-tune chose its step) and ``test``/``long_test`` (the test
     accuracy at that step); ``gain_valid``/``gain_test`` their mean differences; ``spread`` the
     fold std of the study's row; ``eval_every`` the longer one's; ``converged`` when the longer
     budget gains less than the fold spread on validation."""
-    latest = {(r["unit"], r["task"]): r for r in _latest(rows) if r.get("protocol") == "finetune"}
-    units = {u for u, _ in latest}
-    picked: dict[tuple[str, str], dict] = {}
+    latest = {(r["unit"], r["task"], r.get("ft_steps")): r for r in rows if r.get("protocol") == "finetune"}
+    units = {u for u, _, _ in latest}
+    picked: dict[tuple[str, str, int], tuple[dict, dict]] = {}
     for rec in records:
         unit, task = check_unit(rec, units), task_of.get(rec.get("task"))
-        if unit is not None and (unit, task) in latest and rec.get("split_valid_acc") and \
-                longer_same_recipe(rec.get("full") or {}, latest[(unit, task)]):
-            picked[(unit, task)] = rec
+        shorter = [r for (u, t, _), r in latest.items() if (u, t) == (unit, task)
+                   and longer_same_recipe(rec.get("full") or {}, r)]
+        if unit is not None and shorter and rec.get("split_valid_acc"):
+            row = max(shorter, key=lambda r: r.get("ft_steps") or 0)
+            picked[(unit, task, row.get("ft_steps"))] = (rec, row)
     out = []
-    for (unit, task), rec in picked.items():
-        row = latest[(unit, task)]
+    for (unit, task, _), (rec, row) in picked.items():
         n = min(len(rec["split_valid_acc"]), len(row.get("split_valid_acc") or []))
         if n == 0:  # the row has no validation accuracies (an older row)
             continue
@@ -415,17 +417,18 @@ def budget_checks(rows: list[dict], records: list[dict], task_of: dict[str, str]
                     "gain_test": float(np.mean(np.subtract(long_test, test))), "spread": float(row["acc_std"]),
                     "cpu_s": rec.get("cpu_seconds"), "eval_every": rec["full"].get("eval_every"),
                     "converged": bool(gain_valid < float(row["acc_std"]))})
-    return sorted(out, key=lambda c: (c["task"], c["unit"]))
+    return sorted(out, key=lambda c: (c["task"], c["unit"], c["steps"] or 0))
 
 
 def budget_gains(checks: list[dict]) -> list[tuple[dict, dict]]:
     """Each checked kind's gain over ``step0`` at both budgets, where ``step0`` of the same seed
-    is checked on the same task, folds and longer steps (``checks`` of :func:`budget_checks`):
+    is checked on the same task, folds and both budgets (``checks`` of :func:`budget_checks`):
     ``(check, {"valid", "test", "long_valid", "long_test": mean paired difference})``."""
     out = []
     for c in checks:
         base = next((b for b in checks if b["label"] == "step0" and c["label"] != "step0" and b["seed"] == c["seed"]
-                     and (b["task"], b["folds"], b["long_steps"]) == (c["task"], c["folds"], c["long_steps"])), None)
+                     and (b["task"], b["folds"], b["steps"], b["long_steps"]) ==
+                     (c["task"], c["folds"], c["steps"], c["long_steps"])), None)
         if base is not None:
             out.append((c, {k: float(np.mean(np.subtract(c[k], base[k])))
                             for k in ("valid", "test", "long_valid", "long_test")}))
