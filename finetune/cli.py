@@ -5,7 +5,7 @@ Examples::
     python -m finetune linear --ckpt random --task fsdd --root data/fsdd --results results.jsonl
     python -m finetune linear --ckpt logmel-stats --task fsdd --root data/fsdd --results results.jsonl
     python -m finetune linear --ckpt runs/fractaldb-s0 --group fractaldb --task fsdd --root data/fsdd
-    python -m finetune full --ckpt runs/fractaldb-s0 --task fsdd --root data/fsdd --steps 1200
+    python -m finetune full --ckpt runs/fractaldb-s0 --task fsdd --root data/fsdd  # 2400 steps, FSDD's default
     python -m finetune suite docs/evaluation/tasks.toml --ckpt logmel-stats --ckpt runs/fractaldb-s0 \
         --results results.jsonl --out report/
     python -m finetune table results.jsonl --out report/
