@@ -581,3 +581,25 @@ def test_each_task_is_fine_tuned_at_its_own_budget_and_rows_of_an_earlier_budget
         "steps), whose rows are set aside: they are why the budget changed." in section
     # the fine-tuning section has no budget verdict from a check of an earlier budget
     assert "- **Budget" not in text.split("## Fine-tuning against step0")[1].split("\n## ")[0]
+
+
+def test_a_task_whose_budget_changed_is_fine_tuned_again_alone_and_adds_only_its_row(tmp_path, monkeypatch):
+    import tools.study.run
+
+    work, report = tmp_path / "work", tmp_path / "report"
+    before = replace(STUDY_PRESETS["cpu-finetune"], ft_steps=1200)  # both tasks at 1,200 steps
+    unit = next(u for u in plan_units(before, []) if u.name == "step0-s1")
+    calls = []
+    monkeypatch.setattr(tools.study.run, "run_command", _stub_finetune(calls))
+    assert len(UnitRunner(before, work, report, tmp_path / "data", log=lambda m: None).run(unit)) == 2
+    today = STUDY_PRESETS["cpu-finetune"]  # FSDD's own budget, 2,400 steps
+    assert not unit_done(read_rows(report / RESULTS), unit, today)
+    rows = UnitRunner(today, work, report, tmp_path / "data", log=lambda m: None).run(unit)
+    # instruments' record (same settings) is reused; FSDD is fine-tuned again at 2,400 steps
+    assert len(calls) == 3 and calls[2][calls[2].index("--task") + 1] == "fsdd"
+    assert calls[2][calls[2].index("--steps") + 1] == "2400"
+    assert [(r["task"], r["ft_steps"]) for r in rows] == [("fsdd-ft", 2400)]
+    every = read_rows(report / RESULTS)
+    assert [(r["task"], r["ft_steps"]) for r in every] == [("fsdd-ft", 1200), ("instruments-ft", 1200),
+                                                           ("fsdd-ft", 2400)]
+    assert [is_current(r, today) for r in every] == [False, True, True] and unit_done(every, unit, today)

@@ -36,8 +36,8 @@ from pathlib import Path
 from tools.sections import machine_text
 from tools.steps import (StepError, checkpoint_step, copy_mini_fsdd, cpu_lock, read_marker, run_command, run_step,
                          write_json_atomic)
-from tools.study.plan import (RESULTS, Unit, append_rows, node_units, plan_units, read_rows, select, unit_done,
-                              unit_tasks)
+from tools.study.plan import (RESULTS, Unit, append_rows, is_current, node_units, plan_units, read_rows, select,
+                              unit_done, unit_tasks)
 from tools.study.presets import STUDY_PRESETS, StudyPreset, StudyTask, input_hw
 #: Clips per digit of the ``fsdd-mini`` task (built from FSDD in the work folder).
 MINI_CLIPS = 6
@@ -116,7 +116,10 @@ class UnitRunner:
             # finished tasks are skipped by their records, finished folds by the progress files
             tuned = self.finetune(unit, ckpt)
             evaluated = {k: round((evaluated.get(k) or 0.0) + tuned[k], 1) for k in ("eval_cpu_s", "eval_wall_s")}
-        rows = self.rows(unit, info, evaluated)
+        # only the tasks without a current row: a task fine-tuned again (its budget changed) adds
+        # its own row, not a second one of the tasks that still count
+        have = {r.get("task") for r in read_rows(results) if r.get("unit") == unit.name and is_current(r, self.preset)}
+        rows = [r for r in self.rows(unit, info, evaluated) if r["task"] not in have]
         if not append_rows(results, rows, done=lambda have: unit_done(have, unit, self.preset)):
             # another job (a second submission of an array, another work folder) was first
             self.log(f"[skip] {unit.name}: rows appended to {results} by another job meanwhile; not appended again")
