@@ -317,8 +317,8 @@ timm encoder, batch and input width, alternated --repeats times in one run (targ
 (b) the evaluation's share of a fine-tune's CPU time (target <= 15 %) for FSDD- and
 instruments-shaped tasks, computed from the measured CPU s per training step and per evaluated
 clip: --budget steps (default: each task's own), the validation split every --eval-every steps
-and at the last, the test split twice; and the CPU hours of --folds folds. One JSON line on stdout, a summary with the
-load average on stderr. See docs/finetune.md, "Benchmark"."""
+and at the last, the test split twice; and the CPU hours of --folds folds. One JSON line on
+stdout, a summary with the load average on stderr. See docs/finetune.md, "Benchmark"."""
 
 
 @click.command(help=HELP)
